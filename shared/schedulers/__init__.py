@@ -1,0 +1,1 @@
+"""Scheduler adapters, keyed by scheduler name (see registry)."""

@@ -1,0 +1,27 @@
+"""Maestro's state names, used as plain upper-case strings everywhere (no other states)."""
+
+INITIALIZED = "INITIALIZED"
+PENDING = "PENDING"
+WAITING = "WAITING"
+RUNNING = "RUNNING"
+FINISHING = "FINISHING"
+FINISHED = "FINISHED"
+QUEUED = "QUEUED"
+FAILED = "FAILED"
+INCOMPLETE = "INCOMPLETE"
+HWFAILURE = "HWFAILURE"
+TIMEDOUT = "TIMEDOUT"
+UNKNOWN = "UNKNOWN"
+CANCELLED = "CANCELLED"
+NOTFOUND = "NOTFOUND"
+DRYRUN = "DRYRUN"
+
+ALL = (
+    INITIALIZED, PENDING, WAITING, RUNNING, FINISHING, FINISHED, QUEUED, FAILED,
+    INCOMPLETE, HWFAILURE, TIMEDOUT, UNKNOWN, CANCELLED, NOTFOUND, DRYRUN,
+)
+# A job in one of these is with the scheduler and must be polled.
+IN_FLIGHT = frozenset({PENDING, WAITING, RUNNING, FINISHING, QUEUED})
+# Nothing more will happen to a step in one of these unless a user asks for a re-run.
+TERMINAL = frozenset({FINISHED, FAILED, TIMEDOUT, CANCELLED, DRYRUN})
+FAILURES = frozenset({FAILED, TIMEDOUT, CANCELLED})

@@ -1,0 +1,1 @@
+"""mexpand: Maestro study spec -> JSON DAG. The core is mexpand.core.expand."""

@@ -1,0 +1,302 @@
+"""mexpand's pure core: a validated spec (plain data) in, a DAG document (plain data) out.
+
+Follows Maestro 1.2.1's Study._stage: a step is expanded over the parameters it uses directly,
+through its normal parents, or through the workspaces it references; funnel parents (`step_*`)
+contribute every instance but no parameters.
+"""
+
+import hashlib
+import re
+
+from mshared.contracts import DAG_SCHEMA, DAG_VERSION
+from mshared.errors import InvalidInput
+
+from . import naming
+from .envres import make_substituter, resolve_environment
+from .params import table_from_spec
+from .tokens import typo_warnings
+from .validate import INT_KEYS, PRODUCT_BLOCK, validate_spec
+
+WORKSPACE_REF = re.compile(r"\$\(([-!\$%\^&\*\(\)_\+\|~=`{}\[\]:;<>\?,\.\/\w]+)\.workspace\)")
+FUNNEL = re.compile(r"_\*|\*")
+RESOURCE_KEYS = (*INT_KEYS, "walltime", "exclusive", "reservation", "qos", "bind", "bind gpus",
+                 "nested", "waitable", "priority")
+
+
+def expand(spec: dict, *, source: str, spec_text: str, spec_path: str | None, specroot: str,
+           cwd: str, hashws: bool = False, pgen: dict | None = None) -> tuple[dict, list[str]]:
+    """Expand ``spec`` into a DAG; returns (dag, warnings).
+
+    ``pgen``, when given, is {"filename", "text", "pargs", "table"} and replaces the spec's
+    parameters, as Maestro's --pgen does.
+    """
+    warnings = validate_spec(spec, source)
+    env = resolve_environment(spec.get("env"), specroot, cwd, source)
+    substitute = make_substituter(env["values"])
+    table = pgen["table"] if pgen else table_from_spec(spec.get("global.parameters"), spec.get(PRODUCT_BLOCK))
+    steps = [_prepare_step(raw, substitute) for raw in spec["study"]]
+    order = _topological_order(steps, source)
+    instances = _expand_steps(order, table, hashws, source)
+    known = set(env["values"]) | set(table["order"]) | {s["name"] for s in steps}
+    warnings += typo_warnings(instances, known, source)
+    batch = dict(spec.get("batch") or {})
+    batch.setdefault("type", "local")
+    study = {
+        "name": spec["description"]["name"],
+        "description": spec["description"]["description"],
+        "spec": {
+            "path": spec_path,
+            "filename": _spec_filename(spec_path),
+            "sha256": hashlib.sha256(spec_text.encode("utf-8", "surrogatepass")).hexdigest(),
+            "text": spec_text,
+        },
+        "specroot": specroot,
+        "output_path": env["output_path"],
+        "cwd": cwd,
+        "batch": batch,
+        "env": {key: env[key] for key in ("variables", "labels", "sources")}
+        | {"dependencies": {"paths": env["paths"], "git": env["git"]}},
+        "parameters": table,
+        "pgen": None if not pgen else {k: pgen[k] for k in ("filename", "text", "pargs")},
+        "hashws": hashws,
+    }
+    return {"schema": DAG_SCHEMA, "version": DAG_VERSION, "study": study, "steps": instances}, warnings
+
+
+def _spec_filename(path: str | None) -> str:
+    if not path:
+        return "spec.yaml"
+    return path.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def _prepare_step(raw: dict, substitute) -> dict:
+    """Apply the env to every string of the step, and split its dependencies."""
+    run = raw["run"]
+    fields = {"description": substitute(raw["description"]), "cmd": substitute(run["cmd"]),
+              "restart": substitute(run["restart"]) if run.get("restart") else None}
+    resources = {}
+    for key in RESOURCE_KEYS:
+        if key in run:
+            value = run[key]
+            if isinstance(value, str):
+                value = substitute(value)
+            elif isinstance(value, dict):
+                value = {k: substitute(v) if isinstance(v, str) else v for k, v in value.items()}
+            resources[key] = value
+    depends, funnels = [], []
+    for parent in run.get("depends") or []:
+        parent = substitute(parent)
+        if "*" in parent:
+            funnels.append(FUNNEL.sub("", parent))
+        else:
+            depends.append(parent)
+    text = f"{fields['cmd']} {fields['restart'] or ''}"
+    return {
+        "name": raw["name"],
+        "fields": fields,
+        "resources": resources,
+        "depends": depends,
+        "funnels": funnels,
+        "ws_refs": list(dict.fromkeys(WORKSPACE_REF.findall(text))),
+        "after_failed_parents": bool(run.get("after_failed_parents", False)),
+    }
+
+
+def _topological_order(steps: list[dict], source: str) -> list[dict]:
+    """Spec order where it is already topological (always, for specs Maestro accepts)."""
+    by_name = {s["name"]: s for s in steps}
+    for step in steps:
+        for parent in step["depends"] + step["funnels"]:
+            if parent not in by_name:
+                raise InvalidInput(
+                    f"{source}: study step '{step['name']}' depends on '{parent}', which is not a step "
+                    f"in the study; steps are: {', '.join(by_name)}")
+            if parent == step["name"]:
+                raise InvalidInput(f"{source}: study step '{parent}' depends on itself")
+        for ref in step["ws_refs"]:
+            if ref not in by_name or ref == step["name"]:
+                raise InvalidInput(
+                    f"{source}: study step '{step['name']}' uses $({ref}.workspace), but '{ref}' is not "
+                    "an earlier step; Maestro says: Workspace for "
+                    f"'{ref}' is being used before it would be generated.")
+    done: set[str] = set()
+    order: list[dict] = []
+    pending = list(steps)
+    while pending:
+        ready = [s for s in pending if all(p in done for p in s["depends"] + s["funnels"] + s["ws_refs"])]
+        if not ready:
+            raise InvalidInput(f"{source}: the study's dependencies form a cycle: {_find_cycle(pending)}; "
+                               "remove one of these dependencies")
+        for step in ready:
+            done.add(step["name"])
+            order.append(step)
+        pending = [s for s in pending if s["name"] not in done]
+    return order
+
+
+def _find_cycle(pending: list[dict]) -> str:
+    parents = {s["name"]: s["depends"] + s["funnels"] + s["ws_refs"] for s in pending}
+    node, path = pending[0]["name"], []
+    while node not in path:
+        path.append(node)
+        node = next(p for p in parents[node] if p in parents)
+    cycle = path[path.index(node):] + [node]
+    return " -> ".join(reversed(cycle))
+
+
+def _used_params(step: dict, keys: list[str]) -> set[str]:
+    texts = [v for v in step["fields"].values() if v] + step["depends"] + step["funnels"]
+    texts += [v for v in step["resources"].values() if isinstance(v, str)]
+    texts += [v for r in step["resources"].values() if isinstance(r, dict) for v in r.values() if isinstance(v, str)]
+    blob = "\n".join(texts)
+    if "$(" not in blob:
+        return set()
+    return {key for key in keys if re.search(r"\$\(" + re.escape(key) + r"(\.\w+)?\)", blob)}
+
+
+def _expand_steps(order: list[dict], table: dict, hashws: bool, source: str) -> list[dict]:
+    keys = table["order"]
+    used: dict[str, set[str]] = {}
+    instances_of: dict[str, list[str]] = {}
+    workspace_of: dict[str, str] = {}   # step name or instance id -> workspace (relative)
+    out: list[dict] = []
+    for step in order:
+        name = step["name"]
+        funnels = set(step["funnels"])
+        params = _used_params(step, keys)
+        for parent in step["depends"]:
+            params |= used[parent]
+        for ref in step["ws_refs"]:
+            if ref not in funnels:
+                params |= used[ref]
+        used[name] = params
+        root = naming.workspace_component(name)
+        if not params:
+            instances = [_instance(step, name, root, {}, None, None)]
+        else:
+            instances = _parameterized(step, sorted(params), table, root, hashws)
+        _uniquify_workspaces(instances)
+        instances_of[name] = [inst["id"] for inst in instances]
+        for inst, combo in ((i, i.pop("_combo_row")) for i in instances):
+            workspace_of[inst["id"]] = inst["workspace"]
+            inst["depends"] = _instance_depends(step, combo, used, table, instances_of)
+            inst["workspace_refs"] = {
+                ref: root_of(ref) if ref in funnels else workspace_of[_instance_id(ref, combo, used, table)]
+                for ref in step["ws_refs"]
+            }
+            out.append(inst)
+    return out
+
+
+def root_of(step_name: str) -> str:
+    return naming.workspace_component(step_name)
+
+
+def _combo_string(keys, row: int | None, table) -> str:
+    return ".".join(table["params"][k]["labels"][row] for k in keys)
+
+
+def _instance_id(step_name: str, row: int | None, used, table) -> str:
+    if not used[step_name]:
+        return step_name
+    return f"{step_name}_{_combo_string(sorted(used[step_name]), row, table)}"
+
+
+def _instance_depends(step, row, used, table, instances_of) -> list[str]:
+    depends = [_instance_id(parent, row, used, table) for parent in step["depends"]]
+    for parent in step["funnels"]:
+        depends.extend(instances_of[parent])
+    return list(dict.fromkeys(depends))
+
+
+def _parameterized(step, keys: list[str], table, root: str, hashws: bool) -> list[dict]:
+    seen: dict[str, int] = {}
+    for row in range(table["count"]):
+        seen.setdefault(_combo_string(keys, row, table), row)
+    pad = len(str(len(seen) - 1))
+    instances = []
+    for index, (combo, row) in enumerate(seen.items()):
+        ident = f"{step['name']}_{combo}"
+        nickname = f"{step['name']}_instance_{index:0{pad}d}" if hashws else None
+        leaf = naming.workspace_component(nickname if hashws else combo)
+        values = {k: table["params"][k]["values"][row] for k in keys}
+        instances.append(_instance(step, ident, f"{root}/{leaf}", values, row, (keys, table), nickname))
+    return instances
+
+
+def _instance(step, ident, workspace, params, row, applying, nickname=None) -> dict:
+    fields = dict(step["fields"])
+    resources = dict(step["resources"])
+    if applying:
+        keys, table = applying
+        apply = _combo_applier(keys, table, row)
+        fields = {k: apply(v) if v else v for k, v in fields.items()}
+        resources = {k: apply(v) if isinstance(v, str) else
+                     ({kk: apply(vv) if isinstance(vv, str) else vv for kk, vv in v.items()} if isinstance(v, dict) else v)
+                     for k, v in resources.items()}
+    combo = ident[len(step["name"]) + 1:] if params else None
+    return {
+        "id": ident,
+        "step": step["name"],
+        "description": fields["description"],
+        "workspace": workspace,
+        "stem": naming.file_stem(nickname or ident),
+        "cmd": fields["cmd"],
+        "restart": fields["restart"],
+        "params": params,
+        "combo": combo,
+        "resources": _typed_resources(resources, step["name"]),
+        "scheduled": bool(resources.get("nodes") or resources.get("procs")),
+        "after_failed_parents": step["after_failed_parents"],
+        "_combo_row": row,
+    }
+
+
+def _combo_applier(keys, table, row):
+    """Maestro's Combination.apply for one row: labels, then values, then names."""
+    pairs = [(f"$({k}.label)", table["params"][k]["labels"][row]) for k in keys]
+    pairs += [(f"$({k})", str(table["params"][k]["values"][row])) for k in keys]
+    pairs += [(f"$({k}.name)", str(table["params"][k]["name"])) for k in keys]
+
+    def apply(text: str) -> str:
+        if "$(" not in text:
+            return text
+        for token, value in pairs:
+            text = text.replace(token, value)
+        return text
+
+    return apply
+
+
+def _typed_resources(resources: dict, step: str) -> dict:
+    """Numbers from "$(VAR)" substitutions become ints; unresolved tokens are an error here, not later."""
+    out = {}
+    for key, value in resources.items():
+        name = key.replace(" ", "_")
+        if key in INT_KEYS and isinstance(value, str):
+            if not value.strip().isdigit():
+                raise InvalidInput(f"study step '{step}': run.{key} is '{value}' after substitution; "
+                                   "it must be a whole number (define the variable or parameter it names)")
+            value = int(value)
+        elif key == "exclusive":
+            value = _boolish(value)
+        out[name] = value
+    return out
+
+
+def _boolish(value):
+    if isinstance(value, dict):
+        return {k: _boolish(v) for k, v in value.items()}
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "yes", "1", "on")
+    return bool(value)
+
+
+def _uniquify_workspaces(instances: list[dict]) -> None:
+    """Values such as 'a b' and 'a_b' share Maestro's directory name; give each its own."""
+    seen: dict[str, int] = {}
+    for inst in instances:
+        seen[inst["workspace"]] = seen.get(inst["workspace"], 0) + 1
+    for inst in instances:
+        if seen[inst["workspace"]] > 1:
+            inst["workspace"] = f"{inst['workspace']}~{naming.short_hash(inst['id'])}"

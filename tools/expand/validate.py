@@ -1,0 +1,271 @@
+"""Check a loaded spec the way Maestro 1.2.1's schema does, with one clear message per problem.
+
+Raises InvalidInput for the first problem; returns a list of warnings for things Maestro
+silently ignores.
+"""
+
+import re
+
+from mshared.errors import InvalidInput
+
+TOP_LEVEL = ("description", "env", "batch", "study", "global.parameters")
+PRODUCT_BLOCK = "global.parameters.product"   # ours: a cross product without Python
+SCHEDULERS = ("local", "slurm", "lsf", "flux", "pbs")
+VAR_TOKEN = re.compile(r"^\$\(\w+\)$")
+
+# run key -> minimum for "integer or $(VAR)" keys
+INT_KEYS = {"nodes": 1, "procs": 1, "gpus": 0, "cores per task": 1,
+            "tasks per rs": 1, "rs per node": 1, "cpus per rs": 1}
+STR_KEYS = ("restart", "pre", "post", "reservation", "qos", "bind", "bind gpus")
+BOOL_KEYS = ("nested", "waitable")
+PRIORITIES = ("held", "minimal", "low", "medium", "high", "expedited", "expedite")
+# Ours, beyond Maestro (documented in docs/coming-from-maestro.md).
+EXTENSION_KEYS = ("after_failed_parents",)
+RUN_KEYS = ("cmd", "depends", "walltime", "exclusive", "priority", *INT_KEYS, *STR_KEYS,
+            *BOOL_KEYS, *EXTENSION_KEYS)
+
+
+def validate_spec(spec, where: str) -> list[str]:
+    """Validate ``spec`` (plain data); ``where`` names the file in messages."""
+    warnings: list[str] = []
+
+    def fail(message: str):
+        raise InvalidInput(f"{where}: {message}")
+
+    if not isinstance(spec, dict):
+        fail("a study spec must be a YAML mapping with 'description' and 'study' blocks")
+    for key in spec:
+        if key not in TOP_LEVEL and key != PRODUCT_BLOCK:
+            warnings.append(f"{where}: unknown top-level block '{key}' is ignored (Maestro ignores it too)")
+    _check_description(spec, fail)
+    _check_env(spec.get("env"), fail)
+    _check_batch(spec.get("batch"), fail)
+    _check_study(spec.get("study"), fail, warnings, where)
+    _check_parameters(spec.get("global.parameters"), "global.parameters", True, fail)
+    _check_parameters(spec.get(PRODUCT_BLOCK), PRODUCT_BLOCK, False, fail)
+    return warnings
+
+
+def _check_description(spec, fail):
+    if "description" not in spec:
+        fail("the 'description' block is missing; add description: {name: ..., description: ...}")
+    block = spec["description"]
+    if not isinstance(block, dict):
+        fail("'description' must be a mapping with 'name' and 'description'")
+    for key in ("name", "description"):
+        if key not in block:
+            fail(f"Key '{key}' is missing from description; add it")
+        if not isinstance(block[key], str) or not block[key].strip():
+            fail(f"description.{key} must be a non-empty string")
+    if any(ch in block["name"] for ch in "\x00\n\r"):
+        fail("description.name must not contain control characters")
+
+
+def _check_env(env, fail):
+    if env is None:
+        return
+    if not isinstance(env, dict):
+        fail("'env' must be a mapping (variables, labels, dependencies, sources)")
+    for key in env:
+        if key not in ("variables", "labels", "sources", "dependencies"):
+            fail(f"Unrecognized key '{key}' found in env; allowed: variables, labels, sources, dependencies")
+    seen: set[str] = set()
+    for block in ("variables", "labels"):
+        items = env.get(block) or {}
+        if not isinstance(items, dict):
+            fail(f"env.{block} must be a mapping of NAME: value")
+        for name, value in items.items():
+            if not isinstance(name, str) or not name:
+                fail(f"env.{block}: every name must be a non-empty string, not {name!r}")
+            if isinstance(value, bool) or not isinstance(value, (str, int, float)) or value == "":
+                fail(f"The value '{value}' in field {block}.{name} of env is not a non-empty string or a number")
+            _claim(name, seen, fail)
+    if not isinstance(env.get("sources", []) or [], list):
+        fail("env.sources must be a list")
+    deps = env.get("dependencies") or {}
+    if not isinstance(deps, dict):
+        fail("env.dependencies must be a mapping with 'paths' and/or 'git'")
+    for key in deps:
+        if key not in ("paths", "git", "spack"):
+            fail(f"Unrecognized key '{key}' found in env.dependencies; allowed: paths, git, spack")
+    _check_deps(deps.get("paths"), "paths", ("name", "path"), (), seen, fail)
+    _check_deps(deps.get("git"), "git", ("name", "path", "url"), ("tag", "branch", "hash"), seen, fail)
+
+
+def _check_deps(items, kind, required, optional, seen, fail):
+    if items is None:
+        return
+    if not isinstance(items, list):
+        fail(f"env.dependencies.{kind} must be a list")
+    for index, item in enumerate(items):
+        here = f"env.dependencies.{kind}[{index}]"
+        if not isinstance(item, dict):
+            fail(f"{here} must be a mapping with {', '.join(required)}")
+        for key in required:
+            if not isinstance(item.get(key), str) or not item[key]:
+                fail(f"Key '{key}' is missing from {here} (or is not a non-empty string)")
+        for key in item:
+            if key not in required + optional:
+                fail(f"Unrecognized key '{key}' found in {here}")
+        if sum(1 for key in optional if key in item) > 1:
+            fail(f"{here}: give at most one of {', '.join(optional)}")
+        _claim(item["name"], seen, fail)
+
+
+def _claim(name, seen, fail):
+    if name in seen:
+        fail(f"Variable name '{name}' is already taken. All variable names must be unique.")
+    seen.add(name)
+
+
+def _check_batch(batch, fail):
+    if batch is None:
+        return
+    if not isinstance(batch, dict):
+        fail("'batch' must be a mapping (type, host, bank, queue, ...)")
+    kind = batch.get("type", "local")
+    if kind not in SCHEDULERS:
+        fail(f"batch.type '{kind}' is not a known scheduler; use one of {', '.join(SCHEDULERS)}")
+    for key in ("shell", "host", "bank", "queue", "reservation", "qos"):
+        value = batch.get(key)
+        if isinstance(value, str) and any(ch in value for ch in "\x00\n\r"):
+            fail(f"batch.{key} must not contain control characters")
+
+
+def _check_study(study, fail, warnings, where):
+    if study is None:
+        fail("the 'study' block is missing; add a list of steps")
+    if not isinstance(study, list) or not study:
+        fail("A study specification MUST contain at least one step in its workflow.")
+    names: set[str] = set()
+    for index, step in enumerate(study):
+        if not isinstance(step, dict):
+            fail(f"study[{index}] must be a mapping with name, description and run")
+        name = step.get("name")
+        label = f"study step '{name}'" if isinstance(name, str) else f"study[{index}]"
+        for key in step:
+            if key not in ("name", "description", "run"):
+                fail(f"Unrecognized key '{key}' found in {label}; allowed: name, description, run")
+        for key in ("name", "description", "run"):
+            if key not in step:
+                fail(f"Key '{key}' is missing from {label}")
+        for key in ("name", "description"):
+            if not isinstance(step[key], str) or not step[key].strip():
+                fail(f"In {label}, {key} must be a non-empty string")
+        _check_step_name(name, label, fail)
+        if name in names:
+            fail(f"{label} is defined twice; Maestro would silently drop the second one. Rename one of them")
+        names.add(name)
+        _check_run(step["run"], label, fail, warnings, where)
+
+
+def _check_step_name(name, label, fail):
+    if any(ord(ch) < 32 for ch in name):
+        fail(f"{label}: a step name must not contain control characters (newline, NUL, ...)")
+    if name.startswith("/") or ".." in name.split("/") or name.strip(".") == "":
+        fail(f"{label}: the step name would put its workspace outside the study directory; rename it")
+
+
+def _check_run(run, label, fail, warnings, where):
+    if not isinstance(run, dict):
+        fail(f"In {label}, run must be a mapping with at least 'cmd'")
+    for key in run:
+        if key not in RUN_KEYS:
+            fail(f"Unrecognized key '{key}' found in {label}.")
+    cmd = run.get("cmd")
+    if cmd is None:
+        fail(f"Key 'cmd' is missing from {label}.run")
+    if not isinstance(cmd, str):
+        fail(f"In {label}, run.cmd must be a string")
+    if not cmd.strip():
+        fail(f"In {label}, empty string found as value for run.cmd.")
+    depends = run.get("depends", [])
+    if depends is not None:
+        if not isinstance(depends, list) or not all(isinstance(d, str) and d for d in depends):
+            fail(f"In {label}, run.depends must be a list of step names")
+        if len(set(depends)) != len(depends):
+            fail(f"Non-unique step names in {label}.run.depends.")
+    for key, minimum in INT_KEYS.items():
+        if key in run:
+            _check_int(run[key], minimum, key, label, fail)
+    for key in STR_KEYS:
+        if key in run and (not isinstance(run[key], str) or not run[key]):
+            fail(f"In {label}, run.{key} must be a non-empty string")
+    for key in ("pre", "post"):
+        if key in run:
+            warnings.append(f"{where}: {label}: run.{key} is accepted and ignored, as in Maestro")
+    if "walltime" in run:
+        value = run["walltime"]
+        if isinstance(value, bool) or not (isinstance(value, str) and value or isinstance(value, int) and value >= 0):
+            fail(f"In {label}, run.walltime must be a string like \"01:30:00\" or a number of minutes, not {value!r}")
+    if "exclusive" in run:
+        _check_exclusive(run["exclusive"], label, fail)
+    for key in BOOL_KEYS + EXTENSION_KEYS:
+        if key in run and not isinstance(run[key], bool):
+            fail(f"In {label}, run.{key} must be true or false")
+    if "priority" in run:
+        value = run["priority"]
+        ok = (isinstance(value, str) and value.lower() in PRIORITIES) or (
+            isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1)
+        if not ok:
+            fail(f"In {label}, run.priority must be one of HELD, MINIMAL, LOW, MEDIUM, HIGH, EXPEDITED "
+                 f"or a number from 0 to 1, not {value!r}")
+
+
+def _check_int(value, minimum, key, label, fail):
+    if isinstance(value, bool) or not (
+        (isinstance(value, int) and value >= minimum) or (isinstance(value, str) and VAR_TOKEN.match(value))
+    ):
+        fail(f"The value '{value}' in field run.{key} of {label} is not of type 'integer' "
+             f"(>= {minimum}) or does not conform to the format '$(VARNAME)'.")
+
+
+def _check_exclusive(value, label, fail):
+    def ok(item):
+        return isinstance(item, bool) or (isinstance(item, str) and VAR_TOKEN.match(item))
+
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key not in ("allocation", "launcher") or not ok(item):
+                fail(f"In {label}, run.exclusive may only have allocation/launcher: true|false")
+    elif not ok(value):
+        fail(f"In {label}, run.exclusive must be true, false, \"$(VAR)\" or {{allocation: .., launcher: ..}}")
+
+
+def _check_parameters(block, name, label_required, fail):
+    if block is None:
+        return
+    if not isinstance(block, dict):
+        fail(f"'{name}' must be a mapping of PARAMETER: {{values: [...], label: ...}}")
+    length = None
+    for key, entry in block.items():
+        here = f"{name}.{key}"
+        if not isinstance(key, str) or not re.fullmatch(r"[\w-]+", key):
+            fail(f"{name}: parameter name {key!r} must be letters, digits, '_' or '-'")
+        if not isinstance(entry, dict):
+            fail(f"{here} must be a mapping with 'values' and 'label'")
+        for field in entry:
+            if field not in ("values", "label"):
+                fail(f"Unrecognized key '{field}' found in {here}.")
+        if "values" not in entry:
+            fail(f"Key 'values' is missing from {here}")
+        values = entry["values"]
+        if not isinstance(values, list) or not values:
+            fail(f"{here}.values must be a non-empty list")
+        for value in values:
+            if isinstance(value, (dict, list)) or value is None:
+                fail(f"{here}.values must hold strings or numbers, not {value!r}")
+        if "label" not in entry and label_required:
+            fail(f"Key 'label' is missing from {here}")
+        label = entry.get("label", f"{key}.%%")
+        if isinstance(label, list):
+            if len(label) != len(values) or not all(isinstance(x, str) and x for x in label):
+                fail(f"{here}.label: a list of labels needs one non-empty string per value")
+        elif not isinstance(label, str) or not label:
+            fail(f"In {here}, label must be of type 'string', but found '{type(label).__name__}'.")
+        if label_required:
+            if length is None:
+                length = len(values)
+            elif len(values) != length:
+                fail(f"Global parameter '{key}' is not the same length as other parameters "
+                     f"({len(values)} values, others have {length}); parameters are zipped by index")
