@@ -54,17 +54,27 @@ def info(message: str) -> None:
 
 
 def stdout_bytes(data: bytes) -> None:
-    stream = click.get_binary_stream("stdout")
+    """Write data to stdout as bytes (sys.stdout.buffer also works under click's CliRunner)."""
+    stream = sys.stdout.buffer
     stream.write(data)
     stream.flush()
 
 
+def stdin_bytes() -> bytes:
+    return sys.stdin.buffer.read()
+
+
 def _prog() -> str:
+    """The tool's name for messages: "mexpand", or "maestro run" for a wrapper sub-command."""
     ctx = click.get_current_context(silent=True)
-    while ctx is not None and ctx.parent is not None and ctx.parent.info_name:
-        # report the top command ("maestro run" -> "maestro") with the sub-command
-        return f"{ctx.parent.info_name} {ctx.info_name}"
-    return ctx.info_name if ctx and ctx.info_name else "maestro"
+    if ctx is None:
+        return "maestro"
+    names = []
+    while ctx is not None:
+        if ctx.info_name:
+            names.append(ctx.info_name)
+        ctx = ctx.parent
+    return " ".join(reversed(names)) or "maestro"
 
 
 def _default_sigpipe() -> None:

@@ -4,11 +4,11 @@ import os
 
 import click
 
-from mshared.clitools import CONTEXT_SETTINGS, stdout_bytes, tool_errors, warn
+from mshared.clitools import CONTEXT_SETTINGS, stdin_bytes, stdout_bytes, tool_errors, warn
 from mshared.errors import InvalidInput
 
 
-@click.command(context_settings=CONTEXT_SETTINGS)
+@click.command(name="mexpand", context_settings=CONTEXT_SETTINGS)
 @click.argument("spec", default="-", metavar="[SPEC|-]")
 @click.option("-p", "--pgen", type=click.Path(dir_okay=False), help="Python file defining get_custom_generator(env, **kwargs); replaces global.parameters.")
 @click.option("--pargs", multiple=True, metavar="KEY:VALUE", help="Argument passed to the pgen (repeatable; values are strings).")
@@ -57,7 +57,7 @@ def main(spec, pgen, pargs, hashws, fmt, pretty, summary):
 
 def _read_spec(spec: str):
     if spec == "-":
-        data = click.get_binary_stream("stdin").read()
+        data = stdin_bytes()
         source, path = "<stdin>", None
     else:
         path = os.path.abspath(spec)

@@ -34,9 +34,13 @@ def expand(spec: dict, *, source: str, spec_text: str, spec_path: str | None, sp
     env = resolve_environment(spec.get("env"), specroot, cwd, source)
     substitute = make_substituter(env["values"])
     table = pgen["table"] if pgen else table_from_spec(spec.get("global.parameters"), spec.get(PRODUCT_BLOCK))
+    _check_labels(table, source)
     steps = [_prepare_step(raw, substitute) for raw in spec["study"]]
     order = _topological_order(steps, source)
-    instances = _expand_steps(order, table, hashws, source)
+    try:
+        instances = _expand_steps(order, table, hashws, source)
+    except _StepError as err:
+        raise InvalidInput(f"{source}: {err}") from None
     known = set(env["values"]) | set(table["order"]) | {s["name"] for s in steps}
     warnings += typo_warnings(instances, known, source)
     batch = dict(spec.get("batch") or {})
@@ -61,6 +65,19 @@ def expand(spec: dict, *, source: str, spec_text: str, spec_path: str | None, sp
         "hashws": hashws,
     }
     return {"schema": DAG_SCHEMA, "version": DAG_VERSION, "study": study, "steps": instances}, warnings
+
+
+def _check_labels(table: dict, source: str) -> None:
+    """A label of '.' or '..' would name a directory that is not the instance's own."""
+    for key, entry in table["params"].items():
+        for label in entry["labels"]:
+            if label in (".", "..") or any(ord(ch) < 32 for ch in label):
+                raise InvalidInput(f"{source}: parameter '{key}' has the label {label!r}, which cannot name "
+                                   "a workspace; change the label (e.g. 'KEY.%%')")
+
+
+class _StepError(ValueError):
+    """A problem found while expanding one step; expand() adds the file name."""
 
 
 def _spec_filename(path: str | None) -> str:
@@ -275,7 +292,7 @@ def _typed_resources(resources: dict, step: str) -> dict:
         name = key.replace(" ", "_")
         if key in INT_KEYS and isinstance(value, str):
             if not value.strip().isdigit():
-                raise InvalidInput(f"study step '{step}': run.{key} is '{value}' after substitution; "
+                raise _StepError(f"study step '{step}': run.{key} is '{value}' after substitution; "
                                    "it must be a whole number (define the variable or parameter it names)")
             value = int(value)
         elif key == "exclusive":
