@@ -227,3 +227,15 @@ def test_study_block_carries_what_render_needs():
     assert study["parameters"]["order"] == ["NAME", "GREETING"]
     assert study["parameters"]["count"] == 4
     assert dag["schema"] == "maestro.dag" and dag["version"] == 1
+
+
+def test_parameters_used_only_in_pre_or_post_still_expand_the_step_as_in_maestro():
+    dag, warnings = expand_text("""
+        description: {name: s, description: d}
+        study:
+          - {name: a, description: d, run: {cmd: echo a, post: "echo $(P)"}}
+        global.parameters:
+          P: {values: [1, 2, 2], label: P.%%}
+    """)
+    assert [s["id"] for s in dag["steps"]] == ["a_P.1", "a_P.2"]
+    assert any("run.post is accepted and ignored" in w for w in warnings)

@@ -45,7 +45,8 @@ def main(spec, pgen, pargs, hashws, fmt, pretty, summary):
         validate_spec(data, source)
         env = resolve_environment(data.get("env"), specroot, cwd, source)
         out_parent = os.path.normpath(os.path.join(cwd, env["output_path"] or "."))
-        generated = pgen_mod.run_pgen(pgen, pgen_mod.parse_pargs(pargs), env["values"], out_parent, specroot)
+        generated = pgen_mod.run_pgen(pgen, pgen_mod.parse_pargs(pargs),
+                                      {**env["typed"], "OUTPUT_PATH": out_parent}, out_parent, specroot)
     dag, warnings = core.expand(data, source=source, spec_text=text, spec_path=path, specroot=specroot,
                                 cwd=cwd, hashws=hashws, pgen=generated)
     for message in dict.fromkeys(warnings):

@@ -91,6 +91,8 @@ def _prepare_step(raw: dict, substitute) -> dict:
     run = raw["run"]
     fields = {"description": substitute(raw["description"]), "cmd": substitute(run["cmd"]),
               "restart": substitute(run["restart"]) if run.get("restart") else None}
+    # pre/post are ignored as in Maestro, but like Maestro they count when finding used parameters
+    ignored = [substitute(run[key]) for key in ("pre", "post") if run.get(key)]
     resources = {}
     for key in RESOURCE_KEYS:
         if key in run:
@@ -115,6 +117,7 @@ def _prepare_step(raw: dict, substitute) -> dict:
         "depends": depends,
         "funnels": funnels,
         "ws_refs": list(dict.fromkeys(WORKSPACE_REF.findall(text))),
+        "ignored_texts": ignored,
         "after_failed_parents": bool(run.get("after_failed_parents", False)),
     }
 
@@ -162,7 +165,7 @@ def _find_cycle(pending: list[dict]) -> str:
 
 
 def _used_params(step: dict, keys: list[str]) -> set[str]:
-    texts = [v for v in step["fields"].values() if v] + step["depends"] + step["funnels"]
+    texts = [v for v in step["fields"].values() if v] + step["depends"] + step["funnels"] + step["ignored_texts"]
     texts += [v for v in step["resources"].values() if isinstance(v, str)]
     texts += [v for r in step["resources"].values() if isinstance(r, dict) for v in r.values() if isinstance(v, str)]
     blob = "\n".join(texts)

@@ -18,6 +18,7 @@ def resolve_environment(env: dict | None, specroot: str, cwd: str, where: str) -
     """
     env = env or {}
     raw: dict[str, str] = {}
+    numbers: dict[str, int | float] = {}   # pgens see YAML numbers as numbers, as in Maestro
     kinds: dict[str, str] = {}
     variables = dict(env.get("variables") or {})
     output_path = variables.pop("OUTPUT_PATH", None)
@@ -27,6 +28,8 @@ def resolve_environment(env: dict | None, specroot: str, cwd: str, where: str) -
                 raise InvalidInput(f"{where}: env {kind} '{name}' is reserved by Maestro; rename it")
             raw[name] = str(value)
             kinds[name] = kind
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                numbers[name] = value
     deps = env.get("dependencies") or {}
     paths = []
     for item in deps.get("paths") or []:
@@ -47,6 +50,7 @@ def resolve_environment(env: dict | None, specroot: str, cwd: str, where: str) -
         git.append(entry)
     return {
         "values": values,
+        "typed": {**values, **numbers},
         "variables": {n: values[n] for n in raw if kinds.get(n) == "variable"},
         "labels": {n: values[n] for n in raw if kinds.get(n) == "label"},
         "paths": paths,
