@@ -1,1 +1,1 @@
-"""placeholder"""
+"""msubmit: submit the ready steps of a study. The core is msubmit.core.submit_study."""

@@ -1,0 +1,68 @@
+"""Repeat passes until every study has ended: `mmonitor --loop`, `maestro run -fg`, `maestro conductor`.
+
+The wait between passes adapts: while local jobs run, a finished one is noticed within a fraction
+of a second (the loop waits on its own children, or polls briefly); otherwise it waits the
+study's poll interval.  The lock is never held while waiting.
+"""
+
+import time
+
+from ..errors import StateBusy
+from . import transitions as T
+from .passes import run_pass, utcnow
+
+FAST = 0.02     # first wait while local jobs are in flight
+SLOW_LOCAL = 1.0
+
+
+def run_loop(roots: list[str], *, interval: float | None = None, submit: bool = True, clock=utcnow,
+             on_pass=None, sleep=time.sleep, local_slots: int | None = None) -> dict[str, str]:
+    """Run passes over ``roots`` until each study ends; returns root -> final study status."""
+    adapters = {root: {} for root in roots}
+    status = {root: "RUNNING" for root in roots}
+    wait = FAST
+    while any(s == "RUNNING" for s in status.values()):
+        changed = False
+        local_jobs = 0
+        for root in roots:
+            if status[root] != "RUNNING":
+                continue
+            try:
+                result = run_pass(root, poll_jobs=True, submit=submit, clock=clock,
+                                  adapters=adapters[root], local_slots=local_slots)
+            except StateBusy:
+                local_jobs += 1  # another pass (cron, another loop) is on it: look again soon
+                continue
+            status[root] = result.status
+            changed = changed or bool(result.events)
+            local_jobs += result.local_in_flight
+            if on_pass:
+                on_pass(root, result.events, result.status)
+        if not any(s == "RUNNING" for s in status.values()):
+            break
+        slow = max(interval if interval is not None else _poll_interval(roots), 0.1)
+        if not local_jobs:
+            sleep(slow)
+            continue
+        wait = FAST if changed else min(wait * 2, SLOW_LOCAL, slow)
+        mine = [a["local"] for a in adapters.values() if a.get("local") is not None and a["local"]._children]
+        if mine:
+            mine[0].wait_any(wait)   # our own children: wake the moment one ends
+        else:
+            sleep(wait)
+    return status
+
+
+def _poll_interval(roots) -> float:
+    from ..statefile import read_state
+
+    try:
+        return float(read_state(roots[0])["settings"].get("poll_interval", 60))
+    except Exception:  # noqa: BLE001 - a damaged file is reported by the next pass
+        return 60.0
+
+
+def exit_code(statuses: dict[str, str]) -> int:
+    """Maestro's StudyStatus codes: 0 finished, 2 failure, 3 cancelled (the worst study wins)."""
+    codes = [T.STUDY_EXIT[s] for s in statuses.values()]
+    return 3 if 3 in codes else (2 if 2 in codes else max(codes, default=0))

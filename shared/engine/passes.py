@@ -1,0 +1,249 @@
+"""One pass over a study: read the state under the lock, talk to the schedulers, write the state.
+
+msubmit runs ``submit_pass``; mmonitor runs ``monitor_pass`` (poll, apply, then submit).  The lock
+is held for the pass only; no pass sleeps.  Every scheduler gets one status query per pass.
+"""
+
+import os
+from datetime import datetime, timedelta, timezone
+
+from .. import states as S
+from ..contracts import parse_dag
+from ..errors import InvalidInput, SchedulerUnavailable
+from ..jsonio import dumps, write_atomic
+from ..schedulers.base import JobRef, SubmitRefused
+from ..schedulers.registry import get_adapter
+from ..statefile import iso_utc, lock_study, read_state, write_state
+from ..statusrows import status_csv
+from . import transitions as T
+from .graph import Graph
+
+MAX_BACKOFF = 300  # seconds between submission attempts, at most
+
+
+class Study:
+    """What a pass works on: the root, its state (mutable), its graph and its adapters."""
+
+    def __init__(self, root: str, state: dict, graph: Graph, dag: dict, adapters: dict):
+        self.root, self.state, self.graph, self.dag, self.adapters = root, state, graph, dag, adapters
+        self.events: list[dict] = []
+        self.dirty = False
+
+    @property
+    def scripts_dir(self):
+        return self.state["study"].get("scripts_dir")
+
+    def adapter(self, step_id: str):
+        key = self.graph.adapter_key(step_id)
+        if key not in self.adapters:
+            self.adapters[key] = get_adapter(key, self.dag["study"].get("batch") or {})
+        return self.adapters[key]
+
+    def ref(self, step_id: str) -> JobRef:
+        return JobRef(self.state["steps"][step_id]["job_id"], self.graph.workspace(step_id, self.root),
+                      self.graph.steps[step_id]["stem"])
+
+
+def load_study(root: str, adapters: dict | None = None) -> Study:
+    root = os.path.abspath(root)
+    if not os.path.isdir(root):
+        raise InvalidInput(f"{root}: not a directory; give a study directory made by mrender")
+    state = read_state(root)
+    path = os.path.join(root, "dag.json")
+    try:
+        with open(path, "rb") as handle:
+            dag = parse_dag(handle.read(), path)
+    except FileNotFoundError:
+        raise InvalidInput(f"{path}: missing; is this a study directory made by mrender?") from None
+    missing = [s["id"] for s in dag["steps"] if s["id"] not in state["steps"]]
+    if missing or len(state["steps"]) != len(dag["steps"]):
+        raise InvalidInput(f"{root}: state.json and dag.json do not describe the same steps "
+                           f"(e.g. {missing[:1] or 'extra steps in state'}); restore the study's files")
+    return Study(root, state, Graph.from_dag(dag), dag, adapters if adapters is not None else {})
+
+
+def finish_pass(study: Study, now: datetime) -> list[dict]:
+    """Write what changed: state.json (atomically), events.jsonl (appended), status.csv."""
+    if not (study.events or study.dirty):
+        return []
+    study.state["updated"] = iso_utc(now)
+    write_state(study.root, study.state)
+    if study.events:
+        with open(os.path.join(study.root, "events.jsonl"), "ab") as handle:
+            handle.write(b"".join(dumps(e) for e in study.events))
+    text = status_csv(study.dag["steps"], study.state["steps"], now)
+    write_atomic(os.path.join(study.root, "status.csv"), text.encode("utf-8"))
+    return study.events
+
+
+def submit_ready(study: Study, now: datetime, local_slots: int) -> None:
+    """Submit what is ready, up to the throttle; the intent is on disk before any job exists."""
+    at = iso_utc(now)
+    _reconcile_intents(study, at)
+    ready = T.ready_steps(study.state, study.graph, at)
+    if not ready:
+        return
+    steps = study.state["steps"]
+    if study.state["settings"].get("dry"):
+        for sid in ready:
+            T.move(study.state, sid, S.DRYRUN, at, study.events, reason="dry run: scripts only")
+        return
+    chosen = _within_limits(study, ready, local_slots)
+    if not chosen:
+        return
+    for sid in chosen:
+        steps[sid]["intent"] = {"attempt": steps[sid]["attempts"] + 1, "at": at}
+    write_state(study.root, study.state)   # durable intent: a crash after this is reconciled
+    study.dirty = True
+    try:
+        for index, sid in enumerate(chosen):
+            _submit_one(study, sid, at, now)
+    except SchedulerUnavailable:
+        for sid in chosen:
+            if steps[sid]["intent"] and steps[sid]["state"] == S.INITIALIZED:
+                steps[sid]["intent"] = None   # never reached the scheduler: nothing is marked failed
+        raise
+
+
+def _within_limits(study: Study, ready: list[str], local_slots: int) -> list[str]:
+    steps = study.state["steps"]
+    throttle = study.state["settings"].get("throttle") or 0
+    in_flight = [sid for sid, e in steps.items() if e["state"] in S.IN_FLIGHT]
+    total = throttle - len(in_flight) if throttle > 0 else len(ready)
+    local_free = local_slots - sum(1 for sid in in_flight if study.graph.adapter_key(sid) == "local")
+    chosen = []
+    for sid in ready:
+        if len(chosen) >= total:
+            break
+        if study.graph.adapter_key(sid) == "local" and throttle <= 0:
+            if local_free <= 0:
+                continue
+            local_free -= 1
+        chosen.append(sid)
+    return chosen
+
+
+def _submit_one(study: Study, sid: str, at: str, now: datetime) -> None:
+    entry = study.state["steps"][sid]
+    script = study.graph.script(sid, study.root, study.scripts_dir, restart=bool(entry.get("use_restart")))
+    workspace = study.graph.workspace(sid, study.root)
+    attempt = entry["intent"]["attempt"]
+    try:
+        job_id = study.adapter(sid).submit(script, workspace, study.graph.steps[sid]["stem"])
+    except SubmitRefused as err:
+        message = str(err).strip() or "refused by the scheduler"
+        limit = study.state["settings"].get("attempts") or 1
+        if attempt >= limit:
+            T.move(study.state, sid, S.FAILED, at, study.events, attempts=attempt, intent=None, ended=at,
+                   reason=f"submission refused {attempt} time(s): {message}")
+            T.fail_descendants(study.state, study.graph, sid, S.FAILED, at, study.events, f"parent '{sid}' failed")
+        else:
+            wait = min(2 ** attempt, MAX_BACKOFF)
+            entry.update(attempts=attempt, intent=None, not_before=iso_utc(now + timedelta(seconds=wait)),
+                         reason=f"submission refused ({message}); attempt {attempt} of {limit}, next in {wait} s")
+        return
+    entry["jobs"] = entry["jobs"] + [job_id]
+    T.move(study.state, sid, S.PENDING, at, study.events, job_id=job_id, attempts=attempt, intent=None,
+           submitted=at, started=None, ended=None, exit_code=None, not_before=None,
+           reason=entry["reason"] if entry.get("use_restart") else None)
+
+
+def _reconcile_intents(study: Study, at: str) -> None:
+    """A crash between a scheduler accepting a job and the state write left an intent: find the job."""
+    steps = study.state["steps"]
+    pending = [sid for sid, e in steps.items() if e.get("intent") and e["state"] == S.INITIALIZED]
+    if not pending:
+        return
+    by_adapter: dict[str, list[str]] = {}
+    for sid in pending:
+        by_adapter.setdefault(study.graph.adapter_key(sid), []).append(sid)
+    for key, sids in by_adapter.items():
+        found = study.adapter(sids[0]).find([study.graph.workspace(s, study.root) for s in sids])
+        for sid in sids:
+            workspace, stem = study.graph.workspace(sid, study.root), study.graph.steps[sid]["stem"]
+            known = set(steps[sid]["jobs"])
+            mine = [f.job_id for f in found if f.workspace == workspace and f.job_id not in known
+                    and (key != "local" or f.name == stem)]
+            intent = steps[sid]["intent"]
+            if mine:
+                job_id = max(mine, key=_job_order)
+                steps[sid]["jobs"] = steps[sid]["jobs"] + [job_id]
+                T.move(study.state, sid, S.PENDING, at, study.events, job_id=job_id, attempts=intent["attempt"],
+                       submitted=intent["at"], intent=None, reason="found again after an interrupted submission")
+            else:
+                steps[sid]["intent"] = None
+        study.dirty = True
+
+
+def _job_order(job_id: str):
+    head = job_id.split(".")[0].split("_")[0]
+    return (0, int(head), job_id) if head.isdigit() else (1, 0, job_id)
+
+
+def poll(study: Study, now: datetime) -> None:
+    """One status query per scheduler for every in-flight job, then Maestro's transitions."""
+    at = iso_utc(now)
+    groups: dict[str, list[str]] = {}
+    for sid, entry in study.state["steps"].items():
+        if entry["state"] in S.IN_FLIGHT and entry.get("job_id"):
+            groups.setdefault(study.graph.adapter_key(sid), []).append(sid)
+    for key, sids in groups.items():
+        answers = study.adapter(sids[0]).status([study.ref(s) for s in sids])
+        for sid in sids:
+            status = answers.get(study.state["steps"][sid]["job_id"])
+            if status is not None:
+                T.apply_status(study.state, study.graph, sid, status, at, study.events)
+
+
+def handle_requests(study: Study, now: datetime) -> None:
+    """Cancel and re-run requests left in the state by `maestro cancel` / `maestro rerun`."""
+    at = iso_utc(now)
+    requests = study.state["requests"]
+    targets = []
+    if requests.get("cancel") and not requests.get("cancel_done"):
+        roots = [sid for sid in study.graph.order if not study.graph.steps[sid]["depends"]]
+        targets = T.cancel_steps(study.state, study.graph, roots, at, study.events)
+        requests["cancel_done"] = True
+        study.dirty = True
+    if requests.get("cancel_steps"):
+        targets += T.cancel_steps(study.state, study.graph, requests.pop("cancel_steps"), at, study.events)
+        study.dirty = True
+    if requests.get("rerun"):
+        for item in requests.pop("rerun"):
+            T.rerun_steps(study.state, study.graph, [item["step"]], bool(item.get("subtree")), at, study.events)
+        study.dirty = True
+    by_adapter: dict[str, list] = {}
+    for sid in targets:
+        by_adapter.setdefault(study.graph.adapter_key(sid), []).append(sid)
+    for key, sids in by_adapter.items():
+        study.adapter(sids[0]).cancel([study.ref(s) for s in sids])
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class PassResult:
+    def __init__(self, events: list, status: str, local_in_flight: int, in_flight: int):
+        self.events, self.status = events, status
+        self.local_in_flight, self.in_flight = local_in_flight, in_flight
+
+
+def run_pass(root: str, *, poll_jobs: bool, submit: bool, clock=utcnow, adapters: dict | None = None,
+             local_slots: int | None = None) -> PassResult:
+    """Lock, load, (requests, poll,) submit, write."""
+    slots = local_slots if local_slots is not None else (os.cpu_count() or 1)
+    with lock_study(os.path.abspath(root)):
+        study = load_study(root, adapters)
+        now = clock()
+        try:
+            if poll_jobs:
+                handle_requests(study, now)
+                poll(study, now)
+            if submit and not study.state["requests"].get("cancel"):
+                submit_ready(study, now, slots)
+        finally:
+            events = finish_pass(study, clock())
+        flying = [sid for sid, e in study.state["steps"].items() if e["state"] in S.IN_FLIGHT]
+        local = sum(1 for sid in flying if study.graph.adapter_key(sid) == "local")
+        return PassResult(events, T.study_status(study.state), local, len(flying))

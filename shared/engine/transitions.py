@@ -1,0 +1,168 @@
+"""Maestro's step semantics as pure functions over the state document (no I/O, no clock).
+
+Each function changes ``state`` in place and appends one event per state change to ``events``.
+Applying the same scheduler answer twice gives the same state: every rule looks at the state it
+finds, not at what happened before.
+"""
+
+from .. import states as S
+from ..contracts import EVENT_SCHEMA, EVENT_VERSION
+
+DONE_OK = frozenset({S.FINISHED, S.DRYRUN})
+
+
+def event(step_id: str, old: str, new: str, at: str, **extra) -> dict:
+    doc = {"schema": EVENT_SCHEMA, "version": EVENT_VERSION, "step": step_id, "from": old, "to": new, "at": at}
+    doc.update({k: v for k, v in extra.items() if v is not None})
+    return doc
+
+
+def move(state: dict, step_id: str, new: str, at: str, events: list, **fields) -> None:
+    """Set a step's state (and fields); one event when the state changes."""
+    entry = state["steps"][step_id]
+    old = entry["state"]
+    entry.update(fields)
+    if old != new:
+        entry["state"] = new
+        events.append(event(step_id, old, new, at, job_id=entry.get("job_id"), reason=entry.get("reason")))
+
+
+def fail_descendants(state: dict, graph, step_id: str, new: str, at: str, events: list, why: str) -> None:
+    """Mark what can no longer run: Maestro fails (or cancels) the whole subtree, other branches go on.
+
+    A child that opted in with ``after_failed_parents`` is left to run once its parents have ended.
+    """
+    stack = list(graph.children[step_id])
+    seen = set()
+    while stack:
+        child = stack.pop()
+        if child in seen:
+            continue
+        seen.add(child)
+        if graph.steps[child].get("after_failed_parents"):
+            continue
+        entry = state["steps"][child]
+        if entry["state"] == S.INITIALIZED:
+            move(state, child, new, at, events, reason=why, ended=at, intent=None)
+        stack.extend(graph.children[child])
+
+
+def apply_status(state: dict, graph, step_id: str, status, at: str, events: list) -> None:
+    """Apply one scheduler answer (a JobStatus) to an in-flight step."""
+    entry = state["steps"][step_id]
+    if entry["state"] not in S.IN_FLIGHT or status.job_id != entry["job_id"]:
+        return  # already settled, or an answer about an older job of this step
+    new = status.state
+    if new in (S.PENDING, S.QUEUED, S.WAITING):
+        move(state, step_id, new, at, events)
+    elif new in (S.RUNNING, S.FINISHING):
+        move(state, step_id, new, at, events, started=entry["started"] or status.started or at)
+    elif new == S.FINISHED:
+        move(state, step_id, S.FINISHED, at, events, started=entry["started"] or status.started or at,
+             ended=status.ended or at, exit_code=status.exit_code if status.exit_code is not None else 0,
+             reason=None)
+    elif new == S.TIMEDOUT:
+        _timed_out(state, graph, step_id, status, at, events)
+    elif new == S.HWFAILURE:
+        move(state, step_id, S.INITIALIZED, at, events, reason=f"hardware failure ({status.reason or 'node failed'}); resubmitting",
+             job_id=entry["job_id"], use_restart=False)
+    elif new == S.CANCELLED:
+        why = status.reason or "cancelled outside the tool"
+        move(state, step_id, S.CANCELLED, at, events, ended=status.ended or at, reason=why)
+        fail_descendants(state, graph, step_id, S.CANCELLED, at, events, f"parent '{step_id}' was cancelled")
+    else:  # FAILED, UNKNOWN, anything else: the job did not succeed
+        why = status.reason or ("the scheduler no longer knows the job" if new == S.UNKNOWN else "failed")
+        move(state, step_id, S.FAILED, at, events, started=entry["started"] or status.started,
+             ended=status.ended or at, exit_code=status.exit_code, reason=why)
+        fail_descendants(state, graph, step_id, S.FAILED, at, events, f"parent '{step_id}' failed")
+
+
+def _timed_out(state, graph, step_id, status, at, events) -> None:
+    entry = state["steps"][step_id]
+    rlimit = state["settings"]["rlimit"]
+    has_restart = bool(graph.steps[step_id].get("restart"))
+    if has_restart and (rlimit == 0 or entry["restarts"] < rlimit):
+        count = entry["restarts"] + 1
+        limit = "unlimited" if rlimit == 0 else rlimit
+        move(state, step_id, S.INITIALIZED, at, events, restarts=count, use_restart=True,
+             reason=f"timed out; restarting with its restart script ({count} of {limit})")
+        return
+    if has_restart:
+        why = f"timed out; restarted {entry['restarts']} of {rlimit} times already"
+        move(state, step_id, S.FAILED, at, events, ended=status.ended or at, reason=why)
+        fail_descendants(state, graph, step_id, S.FAILED, at, events, f"parent '{step_id}' timed out")
+        return
+    move(state, step_id, S.TIMEDOUT, at, events, ended=status.ended or at,
+         reason="timed out and has no restart command")
+    fail_descendants(state, graph, step_id, S.FAILED, at, events, f"parent '{step_id}' timed out")
+
+
+def ready_steps(state: dict, graph, now_iso: str) -> list[str]:
+    """INITIALIZED steps whose parents all finished (all ended, for after_failed_parents), in order."""
+    steps = state["steps"]
+    out = []
+    for sid in graph.order:
+        entry = steps[sid]
+        if entry["state"] != S.INITIALIZED or entry.get("intent"):
+            continue
+        if entry.get("not_before") and entry["not_before"] > now_iso:
+            continue
+        parents = graph.steps[sid]["depends"]
+        if graph.steps[sid].get("after_failed_parents"):
+            if all(steps[p]["state"] in S.TERMINAL for p in parents):
+                out.append(sid)
+        elif all(steps[p]["state"] in DONE_OK for p in parents):
+            out.append(sid)
+    return out
+
+
+def cancel_steps(state: dict, graph, step_ids, at: str, events: list) -> list[str]:
+    """Cancel ``step_ids`` and their subtrees; returns the in-flight ids whose jobs must be cancelled."""
+    in_flight = []
+    targets: dict[str, None] = {}
+    for sid in step_ids:
+        targets[sid] = None
+        targets.update(dict.fromkeys(graph.descendants(sid)))
+    for sid in targets:
+        entry = state["steps"][sid]
+        if entry["state"] in S.IN_FLIGHT:
+            in_flight.append(sid)
+        if entry["state"] not in S.TERMINAL:
+            move(state, sid, S.CANCELLED, at, events, reason="cancelled by request", ended=at, intent=None)
+    return in_flight
+
+
+def rerun_steps(state: dict, graph, step_ids, subtree: bool, at: str, events: list) -> None:
+    """Make ended steps (and, with ``subtree``, their descendants) run again; the rest is untouched."""
+    targets: dict[str, None] = {}
+    for sid in step_ids:
+        targets[sid] = None
+        if subtree:
+            targets.update(dict.fromkeys(graph.descendants(sid)))
+    for sid in targets:
+        entry = state["steps"][sid]
+        if entry["state"] in S.IN_FLIGHT:
+            continue
+        move(state, sid, S.INITIALIZED, at, events, reason="re-run by request", attempts=0, restarts=0,
+             exit_code=None, started=None, ended=None, not_before=None, intent=None, use_restart=False)
+    # steps that were failed only because of a parent that now runs again get their chance too
+    for sid in targets:
+        for child in graph.descendants(sid):
+            entry = state["steps"][child]
+            if entry["state"] in (S.FAILED, S.CANCELLED) and (entry.get("reason") or "").startswith("parent '"):
+                move(state, child, S.INITIALIZED, at, events, reason="parent re-run", ended=None, intent=None)
+
+
+def study_status(state: dict) -> str:
+    """RUNNING while anything can still happen; then CANCELLED, FAILURE or FINISHED, as Maestro."""
+    values = [e["state"] for e in state["steps"].values()]
+    if any(v not in S.TERMINAL for v in values):
+        return "RUNNING"
+    if state["requests"].get("cancel") or S.CANCELLED in values:
+        return "CANCELLED"
+    if any(v in (S.FAILED, S.TIMEDOUT) for v in values):
+        return "FAILURE"
+    return "FINISHED"
+
+
+STUDY_EXIT = {"FINISHED": 0, "RUNNING": 1, "FAILURE": 2, "CANCELLED": 3}

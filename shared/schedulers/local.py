@@ -1,0 +1,160 @@
+"""Local adapter: each step runs as a detached process that outlives the tool that started it.
+
+A small bash runner (local_runner.sh) runs the step script with stdout/stderr in
+<stem>.<pid>.out/.err and, when the script ends, renames a record <stem>.<pid>.exit.json into
+place.  The job id is the runner's pid; <stem>.<pid>.job.json keeps the process start time so a
+reused pid is never mistaken for the job.  Any later process (mmonitor from cron) can tell how a
+job ended from these files alone.
+"""
+
+import glob
+import os
+import signal
+import subprocess
+from importlib import resources
+
+import orjson
+
+from ..states import FAILED, FINISHED, RUNNING
+from .base import Adapter, FoundJob, JobRef, JobStatus
+
+RUNNER = str(resources.files("mshared.schedulers").joinpath("local_runner.sh"))
+
+
+class LocalAdapter(Adapter):
+    key = "local"
+    script_suffix = ".sh"
+
+    def __init__(self, batch=None, **kwargs):
+        super().__init__(batch, **kwargs)
+        self._children: dict[int, subprocess.Popen] = {}
+
+    def submit(self, script: str, workspace: str, stem: str) -> str:
+        proc = subprocess.Popen(
+            ["/bin/bash", RUNNER, script, workspace, stem], cwd=workspace, start_new_session=True,
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True)
+        self._children[proc.pid] = proc
+        ticks = start_ticks(proc.pid)
+        record = {"pid": proc.pid, "start_ticks": ticks, "script": script}
+        _write_record(os.path.join(workspace, f"{stem}.{proc.pid}.job.json"), record)
+        return str(proc.pid)
+
+    def status(self, jobs: list[JobRef]) -> dict[str, JobStatus]:
+        self.reap()
+        out = {}
+        for job in jobs:
+            ended = _read_exit(job)
+            if ended is None and is_alive(job):
+                out[job.job_id] = JobStatus(job.job_id, RUNNING)
+                continue
+            ended = ended or _read_exit(job)  # it may have ended between the two looks
+            if ended is None:
+                out[job.job_id] = JobStatus(job.job_id, FAILED, reason=(
+                    "the job's process ended without recording an exit code "
+                    "(killed with SIGKILL, or the machine restarted)"))
+            else:
+                out[job.job_id] = _from_record(job.job_id, ended)
+        return out
+
+    def cancel(self, jobs: list[JobRef]) -> None:
+        for job in jobs:
+            if is_alive(job):
+                try:
+                    os.killpg(int(job.job_id), signal.SIGTERM)  # the runner leads its own group
+                except (ProcessLookupError, PermissionError):
+                    pass
+        self.reap()
+
+    def find(self, workspaces: list[str]) -> list[FoundJob]:
+        found = {}
+        for workspace in workspaces:
+            for suffix in (".job.json", ".out"):
+                for path in glob.glob(os.path.join(glob.escape(workspace), "*" + suffix)):
+                    stem, _, pid = os.path.basename(path)[: -len(suffix)].rpartition(".")
+                    if pid.isdigit():
+                        found[(workspace, stem, pid)] = FoundJob(pid, workspace, stem)
+        return list(found.values())
+
+    def reap(self) -> None:
+        """Collect our own finished children so they do not linger as zombies in a long loop."""
+        for pid, proc in list(self._children.items()):
+            if proc.poll() is not None:
+                del self._children[pid]
+
+    def wait_any(self, timeout: float) -> bool:
+        """Block until one of our own children ends (True) or ``timeout`` passes (False)."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while self._children:
+            for pid, proc in list(self._children.items()):
+                if proc.poll() is not None:
+                    del self._children[pid]
+                    return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            time.sleep(min(0.005, remaining))
+        return False
+
+
+def start_ticks(pid: int) -> int | None:
+    """Process start time (clock ticks since boot, /proc/PID/stat field 22), or None if gone."""
+    stat = _proc_stat(pid)
+    return int(stat[19]) if stat else None
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            data = handle.read().decode("ascii", "replace")
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    # the command name (field 2) may hold spaces and parentheses: split after its last ')'
+    return data[data.rindex(")") + 2:].split()
+
+
+def is_alive(job: JobRef) -> bool:
+    """Alive: the pid exists, is not a zombie and started when our runner did."""
+    if not job.job_id.isdigit():
+        return False
+    stat = _proc_stat(int(job.job_id))
+    if stat is None or stat[0] in ("Z", "X"):
+        return False
+    record = _read_json(os.path.join(job.workspace, f"{job.stem}.{job.job_id}.job.json"))
+    if record and record.get("start_ticks") is not None:
+        return int(stat[19]) == record["start_ticks"]
+    try:  # crash before the record was written: recognise our runner by its command line
+        with open(f"/proc/{job.job_id}/cmdline", "rb") as handle:
+            argv = handle.read().split(b"\0")
+    except OSError:
+        return False
+    return RUNNER.encode() in argv and job.workspace.encode() in argv
+
+
+def _read_exit(job: JobRef) -> dict | None:
+    return _read_json(os.path.join(job.workspace, f"{job.stem}.{job.job_id}.exit.json"))
+
+
+def _from_record(job_id: str, record: dict) -> JobStatus:
+    code, sig = record.get("exit_code"), record.get("signal") or 0
+    if code == 0:
+        return JobStatus(job_id, FINISHED, 0, None, record.get("started"), record.get("ended"))
+    reason = f"killed by signal {sig}" if sig else f"exit code {code}"
+    return JobStatus(job_id, FAILED, code, reason, record.get("started"), record.get("ended"))
+
+
+def _read_json(path: str):
+    try:
+        with open(path, "rb") as handle:
+            return orjson.loads(handle.read())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _write_record(path: str, record: dict) -> None:
+    """Small record, renamed into place (no fsync: the job itself is the durable truth)."""
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as handle:
+        handle.write(orjson.dumps(record))
+    os.replace(tmp, path)

@@ -1,0 +1,32 @@
+"""msubmit: push the ready steps of a study to its scheduler."""
+
+import click
+
+from mshared.clitools import CONTEXT_SETTINGS, stdout_bytes, tool_errors
+
+
+@click.command(name="msubmit", context_settings=CONTEXT_SETTINGS)
+@click.argument("study_dirs", nargs=-1, required=True, metavar="STUDY_DIR...")
+@click.option("-t", "--throttle", type=click.IntRange(min=0), help="Keep at most N jobs in flight (0 = unlimited; local steps default to one per core). Saved in the study.")
+@click.option("-a", "--attempts", type=click.IntRange(min=1), help="Submission attempts per step before it is marked FAILED. Saved in the study.")
+@tool_errors
+def main(study_dirs, throttle, attempts):
+    """Submit every step of STUDY_DIR whose parents all FINISHED, up to the throttle.
+
+    Runs under the study lock: held by another process, it exits 75 at once.  Each state change
+    is one NDJSON event on stdout (and in the study's events.jsonl).  The intent is recorded
+    before a job is submitted, so a crash never leads to a second job for the same step.
+
+    \b
+    Exit codes: 0 ok, 65 not a study directory, 69 scheduler unavailable (nothing marked
+    failed), 75 the study is locked by another process.
+    """
+    from mshared.jsonio import dumps
+
+    from .core import submit_study, update_settings
+
+    for root in study_dirs:
+        update_settings(root, {"throttle": throttle, "attempts": attempts})
+        result = submit_study(root)
+        if result.events:
+            stdout_bytes(b"".join(dumps(e) for e in result.events))
