@@ -143,14 +143,14 @@ def _topological_order(steps: list[dict], source: str) -> list[dict]:
     order: list[dict] = []
     pending = list(steps)
     while pending:
-        ready = [s for s in pending if all(p in done for p in s["depends"] + s["funnels"] + s["ws_refs"])]
-        if not ready:
+        # the first step in spec order whose parents are placed: spec order where it is topological
+        step = next((s for s in pending if all(p in done for p in s["depends"] + s["funnels"] + s["ws_refs"])), None)
+        if step is None:
             raise InvalidInput(f"{source}: the study's dependencies form a cycle: {_find_cycle(pending)}; "
                                "remove one of these dependencies")
-        for step in ready:
-            done.add(step["name"])
-            order.append(step)
-        pending = [s for s in pending if s["name"] not in done]
+        done.add(step["name"])
+        order.append(step)
+        pending.remove(step)
     return order
 
 
