@@ -1,0 +1,206 @@
+"""maestro: Maestro's command line over the m* tools (run, status, cancel, update, conductor, rerun)."""
+
+import sys
+
+import click
+
+from mshared.clitools import CONTEXT_SETTINGS, info, tool_errors
+from mshared.errors import InvalidInput, StateBusy
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def _ask(question: str) -> bool:
+    return click.prompt(question, default="n", show_default=False, err=True).strip().lower() in ("y", "yes")
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(package_name="maestro-microtools", prog_name="maestro")
+def main():
+    """Run Maestro study specifications: expand, render, submit and monitor, in one command.
+
+    Each sub-command chains the m* tools' cores; everything it does can be done by hand with
+    mexpand, mrender, msubmit, mmonitor and mreport.
+    """
+
+
+@main.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("-a", "--attempts", type=click.IntRange(min=1), default=1, show_default=True, help="Submission attempts per step before it is FAILED.")
+@click.option("-r", "--rlimit", type=click.IntRange(min=0), default=1, show_default=True, help="Restarts after a timeout, for steps with a restart command (0 = unlimited).")
+@click.option("-t", "--throttle", type=click.IntRange(min=0), default=0, show_default=True, help="Most jobs in flight at once (0 = unlimited; local steps default to one per core).")
+@click.option("-s", "--sleeptime", type=click.IntRange(min=1), default=60, show_default=True, help="Seconds between scheduler polls (local jobs are noticed at once).")
+@click.option("--dry", is_flag=True, help="Write workspaces and scripts, mark every step DRYRUN, run nothing.")
+@click.option("-p", "--pgen", type=click.Path(dir_okay=False), help="Parameter generator file (get_custom_generator).")
+@click.option("--pargs", multiple=True, metavar="KEY:VALUE", help="Argument for the pgen (repeatable).")
+@click.option("-o", "--out", type=click.Path(file_okay=False), help="Study directory, used as is (no timestamp).")
+@click.option("-fg", "--foreground", "foreground", is_flag=True, help="Run the monitor loop here with a progress bar; exit 0 finished, 2 failure, 3 cancelled.")
+@click.option("--hashws", is_flag=True, help="Name instance workspaces <step>_instance_<k>.")
+@click.option("-y", "--autoyes", is_flag=True, help="Answer yes to the prompts.")
+@click.option("-n", "--autono", is_flag=True, help="Answer no: expand and render, submit nothing.")
+@click.option("--usetmp", is_flag=True, help="Write step scripts to a temporary directory instead of the workspaces.")
+@click.option("--force", is_flag=True, help="If the study directory exists, move it aside to DIR.old-<timestamp> (nothing is deleted).")
+@tool_errors
+def run(spec, attempts, rlimit, throttle, sleeptime, dry, pgen, pargs, out, foreground, hashws, autoyes,
+        autono, usetmp, force):
+    """Expand and render SPEC into a study directory, then submit and monitor it until it ends.
+
+    By default the monitor loop runs in the background, detached from the terminal (its pid in
+    <study>/conductor.pid, its log in <study>/logs/conductor.log), and this command returns once
+    the study is launched.  The launch prompt appears only on a terminal.
+    """
+    from mshared.clitools import warn
+    from mrender.writer import occupied
+
+    from . import launch
+
+    if autoyes and autono:
+        raise click.UsageError("-y and -n exclude each other")
+    if pargs and not pgen:
+        raise click.UsageError("--pargs needs --pgen (the pargs are arguments of the pgen file)")
+    dag, warnings = launch.expand_spec(spec, pgen=pgen, pargs=pargs, hashws=hashws)
+    for message in dict.fromkeys(warnings):
+        warn(message)
+    now = launch.utcnow()
+    root = launch.target_dir(dag, out, now)
+    if occupied(root) and not force:
+        if autoyes or (_interactive() and not autono and _ask(f"Output path already exists. Move it aside? [yn]")):
+            force = True
+        else:
+            raise InvalidInput(f"output directory '{root}' exists and is not empty; use --force (or -y) to "
+                               "move it aside (nothing is deleted), or choose another with -o")
+    settings = {"throttle": throttle, "attempts": attempts, "rlimit": rlimit, "poll_interval": sleeptime,
+                "dry": dry, "usetmp": usetmp}
+    root = launch.render_study(dag, root, settings, force=force, now=now)
+    info(f"study directory: {root}")
+    launch_it = not autono and (autoyes or not _interactive() or _ask("Would you like to launch the study? [yn]"))
+    if not launch_it:
+        info("not launched; start it later with: maestro conductor " + root)
+        return
+    if foreground:
+        sys.exit(_foreground(root, 1 if dry else None))
+    launch.start_conductor(root)
+    click.echo("Study launched successfully.", err=True)
+    click.echo(root)
+
+
+def _foreground(root: str, interval) -> int:
+    from mshared.engine.loop import exit_code, run_loop
+
+    from .launch import write_pid
+    from .progress import Progress
+
+    write_pid(root)
+    bar = Progress()
+    statuses = run_loop([root], interval=interval, on_pass=bar.update)
+    bar.close(statuses[root])
+    return exit_code(statuses)
+
+
+@main.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("study_dir", type=click.Path(file_okay=False))
+@click.option("-t", "--sleep", "sleep", type=click.FloatRange(min=0), help="Seconds between scheduler polls (default: the study's setting).")
+@tool_errors
+def conductor(study_dir, sleep):
+    """Run (or resume) the monitor loop of STUDY_DIR until the study ends.
+
+    Finished steps are never run again: the loop continues from state.json, after a kill or a
+    reboot.  Exit 0 finished, 2 failure, 3 cancelled, 75 another conductor runs this study.
+    """
+    from mshared.engine.loop import exit_code, run_loop
+
+    from . import control, launch
+
+    root = control.study_root(study_dir)
+    other = launch.conductor_alive(root)
+    if other:
+        raise StateBusy(f"{root}: a conductor is already running (pid {other})")
+    launch.write_pid(root)
+
+    def log(_root, events, status):
+        for event in events:
+            click.echo(f"{event['at']} {event['step']}: {event['from']} -> {event['to']}"
+                       + (f" ({event['reason']})" if event.get("reason") else ""), err=True)
+
+    statuses = run_loop([root], interval=sleep, on_pass=log)
+    click.echo(f"Study completed with state '{statuses[root]}'.", err=True)
+    sys.exit(exit_code(statuses))
+
+
+@main.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("study_dirs", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.option("-y", "--autoyes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--step", help="Cancel only this step (all its instances, or one instance id) and its descendants.")
+@tool_errors
+def cancel(study_dirs, autoyes, step):
+    """Cancel the studies in STUDY_DIRS: in-flight jobs are cancelled, what had not run is CANCELLED."""
+    from . import control
+
+    roots = [control.study_root(d) for d in study_dirs]
+    for root in roots:
+        click.echo(f"Study in '{root}' to be cancelled.", err=True)
+    if not autoyes and _interactive() and not _ask("Are you sure? [y|[n]]"):
+        click.echo("Cancellation aborted.", err=True)
+        return
+    for root in roots:
+        control.request_cancel(root, step)
+        control.one_pass(root, submit=False)
+
+
+@main.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("study_dirs", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.option("--throttle", type=click.IntRange(min=0), multiple=True, help="New throttle (0 = unlimited); one value, or one per directory.")
+@click.option("--rlimit", type=click.IntRange(min=0), multiple=True, help="New restart limit (0 = unlimited).")
+@click.option("--sleep", type=click.IntRange(min=0), multiple=True, help="New poll interval in seconds.")
+@tool_errors
+def update(study_dirs, throttle, rlimit, sleep):
+    """Change the throttle, restart limit or poll interval of running studies (0 is allowed)."""
+    from . import control
+
+    given = {"throttle": throttle, "rlimit": rlimit, "sleep": sleep}
+    if not any(given.values()):
+        raise click.UsageError("give at least one of --throttle, --rlimit, --sleep")
+    for name, values in given.items():
+        if values and len(values) not in (1, len(study_dirs)):
+            raise click.UsageError(f"--{name}: give one value, or one per directory ({len(study_dirs)})")
+    for index, directory in enumerate(study_dirs):
+        root = control.study_root(directory)
+        values = {n: (v[0] if len(v) == 1 else v[index]) for n, v in given.items() if v}
+        for line in control.update_settings(root, values):
+            click.echo(f"{root}: {line}", err=True)
+
+
+@main.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("study_dir", type=click.Path(file_okay=False))
+@click.argument("step")
+@click.option("--subtree", is_flag=True, help="Also run its descendants again.")
+@click.option("-fg", "--foreground", "foreground", is_flag=True, help="Run the monitor loop here until the study ends.")
+@tool_errors
+def rerun(study_dir, step, subtree, foreground):
+    """Run STEP (all its instances, or one instance id) of STUDY_DIR again; the rest is untouched."""
+    from . import control, launch
+
+    root = control.study_root(study_dir)
+    ids = control.request_rerun(root, step, subtree)
+    click.echo(f"{len(ids)} step instance(s) of '{step}' will run again{' with their descendants' if subtree else ''}.", err=True)
+    if foreground:
+        sys.exit(_foreground(root, None))
+    if not launch.conductor_alive(root):
+        launch.start_conductor(root)
+
+
+@main.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("study_dirs", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.option("--layout", type=click.Choice(["flat", "narrow", "legacy"]), default="flat", show_default=True, help="Table layout, as Maestro's.")
+@click.option("--disable-theme", is_flag=True, help="Accepted for compatibility (the table has no colours).")
+@click.option("--disable-pager", is_flag=True, help="Accepted for compatibility (no pager unless --pager).")
+@click.option("--pager", is_flag=True, help="Show the table in a pager.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "ndjson", "csv", "md", "dot"]), default="table", show_default=True, help="Output format (as mreport).")
+@tool_errors
+def status(study_dirs, layout, disable_theme, disable_pager, pager, fmt):
+    """Show the status of the studies in STUDY_DIRS (mreport's report, Maestro's layouts)."""
+    from . import report
+
+    report.show(list(study_dirs), layout=layout, fmt=fmt, pager=pager)

@@ -1,0 +1,106 @@
+"""`maestro run`: the tools' cores chained (expand, render), and the monitor loop started.
+
+Nothing here decides anything a tool would not: a study launched by `maestro run` is the same
+study that `mexpand | mrender`, `msubmit` and `mmonitor` make by hand.
+"""
+
+import os
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+from mshared.errors import InvalidInput
+
+PID_FILE = "conductor.pid"
+LOG_FILE = os.path.join("logs", "conductor.log")
+
+
+def expand_spec(spec: str, *, pgen: str | None, pargs: tuple, hashws: bool):
+    """The DAG and the warnings of mexpand's core for ``spec``."""
+    from mexpand import core, pgen as pgen_mod, specload
+    from mexpand.envres import resolve_environment
+    from mexpand.validate import validate_spec
+
+    path = os.path.abspath(spec)
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read().decode("utf-8")
+    except OSError as err:
+        raise InvalidInput(f"{spec}: cannot read the spec: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{spec}: not UTF-8 text; save the spec as UTF-8") from None
+    cwd, specroot = os.getcwd(), os.path.dirname(path)
+    data = specload.load_yaml(text, spec)
+    generated = None
+    if pgen:
+        validate_spec(data, spec)
+        env = resolve_environment(data.get("env"), specroot, cwd, spec)
+        parent = os.path.normpath(os.path.join(cwd, env["output_path"] or "."))
+        generated = pgen_mod.run_pgen(pgen, pgen_mod.parse_pargs(pargs), {**env["typed"], "OUTPUT_PATH": parent},
+                                      parent, specroot)
+    return core.expand(data, source=spec, spec_text=text, spec_path=path, specroot=specroot, cwd=cwd,
+                       hashws=hashws, pgen=generated)
+
+
+def target_dir(dag: dict, out: str | None, now: datetime) -> str:
+    from mrender import core
+
+    stamp = now.astimezone().strftime("%Y%m%d-%H%M%S")
+    return os.path.abspath(out) if out else core.default_output_dir(dag, stamp)
+
+
+def render_study(dag: dict, root: str, settings: dict, *, force: bool, now: datetime) -> str:
+    from mrender import core, writer
+
+    stamp = now.astimezone().strftime("%Y%m%d-%H%M%S")
+    plan = core.render(dag, root=root, settings=settings, now=now)
+    return writer.carry_out(plan, root, force=force, stamp=stamp)
+
+
+def start_conductor(root: str, sleep: float | None = None) -> int:
+    """Start `maestro conductor ROOT` detached from this terminal; it survives logout."""
+    log = os.path.join(root, LOG_FILE)
+    os.makedirs(os.path.dirname(log), exist_ok=True)
+    argv = [sys.executable, "-m", "maestro_cli", "conductor", root]
+    if sleep is not None:
+        argv += ["--sleep", str(sleep)]
+    with open(log, "ab") as handle:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=handle, stderr=handle,
+                                start_new_session=True, close_fds=True, cwd=root)
+    return proc.pid
+
+
+def conductor_alive(root: str) -> int | None:
+    """The pid of a live conductor of this study, or None (a stale pid file is ignored)."""
+    from mshared.schedulers.local import start_ticks
+
+    try:
+        with open(os.path.join(root, PID_FILE)) as handle:
+            pid_text, _, ticks_text = handle.read().strip().partition(" ")
+        pid = int(pid_text)
+    except (OSError, ValueError):
+        return None
+    ticks = start_ticks(pid)
+    if ticks is None or (ticks_text and str(ticks) != ticks_text):
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            if handle.read().rsplit(")", 1)[1].split()[0] == "Z":
+                return None
+    except OSError:
+        return None
+    return pid
+
+
+def write_pid(root: str) -> None:
+    from mshared.schedulers.local import start_ticks
+
+    pid = os.getpid()
+    path = os.path.join(root, PID_FILE)
+    with open(path + ".tmp", "w") as handle:
+        handle.write(f"{pid} {start_ticks(pid)}\n")
+    os.replace(path + ".tmp", path)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)

@@ -1,0 +1,40 @@
+"""The progress line of `maestro run -fg` on stderr: done/total and failures, redrawn in place."""
+
+import sys
+
+from mshared import states as S
+from mshared.statefile import read_state
+
+
+class Progress:
+    def __init__(self, stream=None, width: int = 30):
+        self.stream = stream or sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.width = width
+        self.last = ""
+
+    def update(self, root: str, events, status: str) -> None:
+        if not events and self.last:
+            return
+        steps = read_state(root)["steps"].values()
+        total = len(steps)
+        done = sum(1 for e in steps if e["state"] in S.TERMINAL)
+        failed = sum(1 for e in steps if e["state"] in (S.FAILED, S.TIMEDOUT))
+        running = sum(1 for e in steps if e["state"] in S.IN_FLIGHT)
+        filled = int(self.width * done / total) if total else self.width
+        line = (f"[{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} done, "
+                f"{running} running, {failed} failed")
+        if line == self.last:
+            return
+        self.last = line
+        if self.tty:
+            self.stream.write("\r" + line)
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def close(self, status: str) -> None:
+        if self.tty and self.last:
+            self.stream.write("\n")
+        self.stream.write(f"Study completed with state '{status}'.\n")
+        self.stream.flush()
