@@ -19,6 +19,9 @@ from . import transitions as T
 from .graph import Graph
 
 MAX_BACKOFF = 300  # seconds between submission attempts, at most
+# After a crash mid-submission, a job can surface a moment later (a runner still starting, an
+# sbatch that outlived its parent): an intent younger than this is left for a later pass.
+INTENT_GRACE = 10
 
 
 class Study:
@@ -79,7 +82,7 @@ def finish_pass(study: Study, now: datetime) -> list[dict]:
 def submit_ready(study: Study, now: datetime, local_slots: int) -> None:
     """Submit what is ready, up to the throttle; the intent is on disk before any job exists."""
     at = iso_utc(now)
-    _reconcile_intents(study, at)
+    _reconcile_intents(study, now)
     ready = T.ready_steps(study.state, study.graph, at)
     if not ready:
         return
@@ -148,8 +151,10 @@ def _submit_one(study: Study, sid: str, at: str, now: datetime) -> None:
            reason=entry["reason"] if entry.get("use_restart") else None)
 
 
-def _reconcile_intents(study: Study, at: str) -> None:
+def _reconcile_intents(study: Study, now: datetime) -> None:
     """A crash between a scheduler accepting a job and the state write left an intent: find the job."""
+    at = iso_utc(now)
+    settled = iso_utc(now - timedelta(seconds=INTENT_GRACE))
     steps = study.state["steps"]
     pending = [sid for sid, e in steps.items() if e.get("intent") and e["state"] == S.INITIALIZED]
     if not pending:
@@ -170,9 +175,9 @@ def _reconcile_intents(study: Study, at: str) -> None:
                 steps[sid]["jobs"] = steps[sid]["jobs"] + [job_id]
                 T.move(study.state, sid, S.PENDING, at, study.events, job_id=job_id, attempts=intent["attempt"],
                        submitted=intent["at"], intent=None, reason="found again after an interrupted submission")
-            else:
-                steps[sid]["intent"] = None
-        study.dirty = True
+            elif intent["at"] <= settled:
+                steps[sid]["intent"] = None   # it never reached the scheduler: submit it again
+                study.dirty = True
 
 
 def _job_order(job_id: str):

@@ -4,9 +4,11 @@ import json
 import os
 import time
 
+import pytest
+
 from mshared.statefile import lock_study, read_state, write_state
 
-from conftest import run
+from pipeline_helpers import make_study, run
 
 FAILING = """
 description: {name: failing, description: d}
@@ -18,6 +20,11 @@ study:
   - {name: indep, description: d, run: {cmd: echo i}}
   - {name: after-indep, description: d, run: {cmd: echo ai, depends: [indep]}}
 """
+
+
+@pytest.fixture
+def study_factory(tmp_path):
+    return lambda text, **kw: make_study(tmp_path, text, **kw)
 
 
 def states(root):

@@ -8,7 +8,7 @@ import pytest
 
 from mshared.statefile import read_state
 
-from conftest import run, tool
+from pipeline_helpers import run, tool
 
 SAMPLES = os.path.join(os.path.dirname(__file__), "..", "corpus", "maestro-samples")
 # Samples that need no external software (no scheduler, no git clone, no compiler).

@@ -1,11 +1,11 @@
 """End-to-end helpers: run the installed commands in a temporary working directory."""
+# Imported by tests (tests/conftest.py puts tests/ on the import path).
 
 import os
 import subprocess
 import sys
 import textwrap
 
-import pytest
 
 BIN = os.path.dirname(sys.executable)
 
@@ -28,8 +28,3 @@ def make_study(tmp_path, spec_text: str, name="study", extra=()) -> str:
     dag = run(["mexpand", str(spec)], tmp_path).stdout
     out = run(["mrender", "-o", str(tmp_path / name), *extra], tmp_path, input=dag).stdout.strip()
     return out
-
-
-@pytest.fixture
-def study_factory(tmp_path):
-    return lambda text, **kw: make_study(tmp_path, text, **kw)
