@@ -18,11 +18,12 @@ def loads(data):
     return orjson.loads(data)
 
 
-def write_atomic(path, data: bytes, mode: int | None = None) -> None:
+def write_atomic(path, data: bytes, mode: int | None = None, durable: bool = True) -> None:
     """Replace ``path`` with ``data`` so that a reader sees the old or the new file, never half.
 
-    Temp file in the same directory, fsync, then rename; the directory is fsynced too so the
-    rename survives a power cut.  ``mode`` defaults to 0o666 minus the umask, like open().
+    Temp file in the same directory, fsync (``durable``), then rename: after a crash or a power
+    cut the file is the old or the new one.  (The directory is not fsynced: losing the rename
+    only means the old whole file, which is allowed.)  ``mode`` defaults to 0o666 minus the umask.
     """
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix="-" + os.path.basename(path))
@@ -30,7 +31,8 @@ def write_atomic(path, data: bytes, mode: int | None = None) -> None:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.chmod(tmp, mode if mode is not None else 0o666 & ~current_umask())
         os.replace(tmp, path)
     except BaseException:
@@ -39,11 +41,6 @@ def write_atomic(path, data: bytes, mode: int | None = None) -> None:
         except FileNotFoundError:
             pass
         raise
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def current_umask() -> int:

@@ -14,6 +14,7 @@ class Graph:
     order: list            # ids in topological order
     children: dict         # id -> [child ids]
     scheduler: str         # the study's batch.type
+    adapter_keys: dict     # id -> adapter that runs it
 
     @classmethod
     def from_dag(cls, dag: dict) -> "Graph":
@@ -22,12 +23,13 @@ class Graph:
         for step in dag["steps"]:
             for parent in step["depends"]:
                 children[parent].append(step["id"])
-        return cls(steps, [s["id"] for s in dag["steps"]], children,
-                   (dag["study"].get("batch") or {}).get("type", "local"))
+        scheduler = (dag["study"].get("batch") or {}).get("type", "local")
+        # Steps without nodes/procs run locally even under a batch scheduler, as in Maestro.
+        keys = {sid: scheduler if runs_scheduled(step, scheduler) else "local" for sid, step in steps.items()}
+        return cls(steps, [s["id"] for s in dag["steps"]], children, scheduler, keys)
 
     def adapter_key(self, step_id: str) -> str:
-        """Steps without nodes/procs run locally even under a batch scheduler, as in Maestro."""
-        return self.scheduler if runs_scheduled(self.steps[step_id], self.scheduler) else "local"
+        return self.adapter_keys[step_id]
 
     def descendants(self, step_id: str) -> list[str]:
         seen: dict[str, None] = {}

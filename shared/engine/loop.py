@@ -13,12 +13,15 @@ from .passes import run_pass, utcnow
 
 FAST = 0.02     # first wait while local jobs are in flight
 SLOW_LOCAL = 1.0
+CSV_EVERY = 1.0  # seconds: status.csv is derived data; in a loop it is refreshed at most this often
 
 
 def run_loop(roots: list[str], *, interval: float | None = None, submit: bool = True, clock=utcnow,
              on_pass=None, sleep=time.sleep, local_slots: int | None = None) -> dict[str, str]:
     """Run passes over ``roots`` until each study ends; returns root -> final study status."""
     adapters = {root: {} for root in roots}
+    caches = {root: {} for root in roots}
+    slow_default = 60.0
     status = {root: "RUNNING" for root in roots}
     wait = FAST
     while any(s == "RUNNING" for s in status.values()):
@@ -28,19 +31,20 @@ def run_loop(roots: list[str], *, interval: float | None = None, submit: bool = 
             if status[root] != "RUNNING":
                 continue
             try:
-                result = run_pass(root, poll_jobs=True, submit=submit, clock=clock,
-                                  adapters=adapters[root], local_slots=local_slots)
+                result = run_pass(root, poll_jobs=True, submit=submit, clock=clock, adapters=adapters[root],
+                                  local_slots=local_slots, cache=caches[root], csv_every=CSV_EVERY)
             except StateBusy:
                 local_jobs += 1  # another pass (cron, another loop) is on it: look again soon
                 continue
             status[root] = result.status
+            slow_default = float(result.poll_interval)
             changed = changed or bool(result.events)
             local_jobs += result.local_in_flight
             if on_pass:
                 on_pass(root, result.events, result.status)
         if not any(s == "RUNNING" for s in status.values()):
             break
-        slow = max(interval if interval is not None else _poll_interval(roots), 0.1)
+        slow = max(interval if interval is not None else slow_default, 0.1)
         if not local_jobs:
             sleep(slow)
             continue
@@ -51,15 +55,6 @@ def run_loop(roots: list[str], *, interval: float | None = None, submit: bool = 
         else:
             sleep(wait)
     return status
-
-
-def _poll_interval(roots) -> float:
-    from ..statefile import read_state
-
-    try:
-        return float(read_state(roots[0])["settings"].get("poll_interval", 60))
-    except Exception:  # noqa: BLE001 - a damaged file is reported by the next pass
-        return 60.0
 
 
 def exit_code(statuses: dict[str, str]) -> int:

@@ -47,25 +47,35 @@ class Study:
                       self.graph.steps[step_id]["stem"])
 
 
-def load_study(root: str, adapters: dict | None = None) -> Study:
+def load_study(root: str, adapters: dict | None = None, cache: dict | None = None) -> Study:
+    """Read the state (always) and the DAG (once per loop: ``cache`` keeps it while dag.json is unchanged)."""
     root = os.path.abspath(root)
     if not os.path.isdir(root):
         raise InvalidInput(f"{root}: not a directory; give a study directory made by mrender")
     state = read_state(root)
     path = os.path.join(root, "dag.json")
     try:
-        with open(path, "rb") as handle:
-            dag = parse_dag(handle.read(), path)
+        info = os.stat(path)
     except FileNotFoundError:
         raise InvalidInput(f"{path}: missing; is this a study directory made by mrender?") from None
-    missing = [s["id"] for s in dag["steps"] if s["id"] not in state["steps"]]
-    if missing or len(state["steps"]) != len(dag["steps"]):
+    key = (info.st_ino, info.st_size, info.st_mtime_ns)
+    if cache is not None and cache.get("dag_key") == key:
+        dag, graph = cache["dag"], cache["graph"]
+    else:
+        with open(path, "rb") as handle:
+            dag = parse_dag(handle.read(), path)
+        graph = Graph.from_dag(dag)
+        if cache is not None:
+            cache.update(dag_key=key, dag=dag, graph=graph)
+    steps = state["steps"]
+    if len(steps) != len(graph.order) or any(sid not in steps for sid in graph.order):
+        missing = [sid for sid in graph.order if sid not in steps][:1]
         raise InvalidInput(f"{root}: state.json and dag.json do not describe the same steps "
-                           f"(e.g. {missing[:1] or 'extra steps in state'}); restore the study's files")
-    return Study(root, state, Graph.from_dag(dag), dag, adapters if adapters is not None else {})
+                           f"(e.g. {missing or 'extra steps in state'}); restore the study's files")
+    return Study(root, state, graph, dag, adapters if adapters is not None else {})
 
 
-def finish_pass(study: Study, now: datetime) -> list[dict]:
+def finish_pass(study: Study, now: datetime, write_csv: bool = True) -> list[dict]:
     """Write what changed: state.json (atomically), events.jsonl (appended), status.csv."""
     if not (study.events or study.dirty):
         return []
@@ -74,9 +84,15 @@ def finish_pass(study: Study, now: datetime) -> list[dict]:
     if study.events:
         with open(os.path.join(study.root, "events.jsonl"), "ab") as handle:
             handle.write(b"".join(dumps(e) for e in study.events))
-    text = status_csv(study.dag["steps"], study.state["steps"], now)
-    write_atomic(os.path.join(study.root, "status.csv"), text.encode("utf-8"))
+    if write_csv:
+        write_status_csv(study, now)
     return study.events
+
+
+def write_status_csv(study: Study, now: datetime) -> None:
+    """Maestro's status.csv: derived data (rebuilt from state.json at will), so no fsync."""
+    text = status_csv(study.dag["steps"], study.state["steps"], now)
+    write_atomic(os.path.join(study.root, "status.csv"), text.encode("utf-8"), durable=False)
 
 
 def submit_ready(study: Study, now: datetime, local_slots: int) -> None:
@@ -96,7 +112,10 @@ def submit_ready(study: Study, now: datetime, local_slots: int) -> None:
         return
     for sid in chosen:
         steps[sid]["intent"] = {"attempt": steps[sid]["attempts"] + 1, "at": at}
-    write_state(study.root, study.state)   # durable intent: a crash after this is reconciled
+    # The intent is on disk before any job exists: a crash after this is reconciled.  It must
+    # survive a power cut only for batch jobs: local jobs die with the machine anyway.
+    durable = any(study.graph.adapter_key(sid) != "local" for sid in chosen)
+    write_state(study.root, study.state, durable=durable)
     study.dirty = True
     try:
         for index, sid in enumerate(chosen):
@@ -235,11 +254,15 @@ class PassResult:
 
 
 def run_pass(root: str, *, poll_jobs: bool, submit: bool, clock=utcnow, adapters: dict | None = None,
-             local_slots: int | None = None) -> PassResult:
-    """Lock, load, (requests, poll,) submit, write."""
+             local_slots: int | None = None, cache: dict | None = None, csv_every: float = 0) -> PassResult:
+    """Lock, load, (requests, poll,) submit, write.
+
+    A loop passes ``cache`` (the parsed DAG, when status.csv was last written) and ``csv_every``:
+    status.csv is then rewritten at most that often, and always when the study ends.
+    """
     slots = local_slots if local_slots is not None else (os.cpu_count() or 1)
     with lock_study(os.path.abspath(root)):
-        study = load_study(root, adapters)
+        study = load_study(root, adapters, cache)
         now = clock()
         try:
             if poll_jobs:
@@ -248,7 +271,18 @@ def run_pass(root: str, *, poll_jobs: bool, submit: bool, clock=utcnow, adapters
             if submit and not study.state["requests"].get("cancel"):
                 submit_ready(study, now, slots)
         finally:
-            events = finish_pass(study, clock())
+            end = clock()
+            csv_due = cache is None or end.timestamp() - cache.get("csv_at", 0) >= csv_every
+            events = finish_pass(study, end, write_csv=csv_due)
+            if cache is not None and events and csv_due:
+                cache["csv_at"] = end.timestamp()
+            elif cache is not None and events:
+                cache["csv_stale"] = True
+        status = T.study_status(study.state)
+        if cache is not None and cache.pop("csv_stale", False) and status != "RUNNING":
+            write_status_csv(study, end)
         flying = [sid for sid, e in study.state["steps"].items() if e["state"] in S.IN_FLIGHT]
         local = sum(1 for sid in flying if study.graph.adapter_key(sid) == "local")
-        return PassResult(events, T.study_status(study.state), local, len(flying))
+        result = PassResult(events, status, local, len(flying))
+        result.poll_interval = study.state["settings"].get("poll_interval", 60)
+        return result

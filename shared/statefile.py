@@ -1,0 +1,133 @@
+"""The study's state file, `<root>/state.json`: build, lock, read (checked) and write (atomic).
+
+Writers take `lock_study(root)` (portalocker on the sibling `state.json.lock`: the state file
+itself cannot be the lock, each write replaces its inode).  Readers need no lock: writes are
+atomic renames, so a reader sees the old or the new file.  A sha256 checksum over the canonical
+JSON of the document catches a truncated file or a hand edit, which would otherwise be read as a
+valid study and acted on.  The shape is documented in shared/schemas/state.v1.schema.json.
+"""
+
+import contextlib
+import hashlib
+import os
+from datetime import datetime, timezone
+
+import portalocker
+
+from . import states
+from .contracts import STATE_SCHEMA, STATE_VERSION, check_envelope
+from .errors import InvalidInput, StateBusy
+from .jsonio import current_umask, dumps, loads, write_atomic
+
+STATE_FILE = "state.json"
+LOCK_FILE = "state.json.lock"
+DEFAULT_SETTINGS = {"throttle": 0, "attempts": 1, "rlimit": 1, "poll_interval": 60,
+                    "dry": False, "usetmp": False}
+
+
+def iso_utc(moment: datetime) -> str:
+    """UTC ISO-8601 with 'Z', to the second: the one timestamp format of every JSON document."""
+    if moment.tzinfo is None:
+        raise ValueError("iso_utc needs an aware datetime")
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_INITIAL_STEP = {"state": states.INITIALIZED, "job_id": None, "jobs": [], "attempts": 0, "restarts": 0,
+                 "submitted": None, "started": None, "ended": None, "exit_code": None, "reason": None,
+                 "not_before": None, "intent": None}
+
+
+def initial_step() -> dict:
+    """A step nothing has happened to yet (its own 'jobs' list: callers append to it)."""
+    return {**_INITIAL_STEP, "jobs": []}
+
+
+def new_state(study: dict, settings: dict, step_ids, now: datetime) -> dict:
+    """A fresh state document: every step INITIALIZED.  ``study`` holds name, root, dag_sha256,
+    scheduler and scripts_dir; ``created`` and ``updated`` are ``now``."""
+    stamp = iso_utc(now)
+    return {
+        "schema": STATE_SCHEMA,
+        "version": STATE_VERSION,
+        "study": {**study, "created": stamp},
+        "settings": {**DEFAULT_SETTINGS, **settings},
+        "requests": {"cancel": False},
+        "updated": stamp,
+        "steps": {step_id: initial_step() for step_id in step_ids},
+    }
+
+
+def checksum(doc: dict) -> str:
+    """sha256 (hex) of the canonical JSON (sorted keys, compact) of ``doc`` without 'checksum'."""
+    body = {key: value for key, value in doc.items() if key != "checksum"}
+    return hashlib.sha256(dumps(body)).hexdigest()
+
+
+def encode_state(state: dict) -> bytes:
+    """The bytes of state.json: the document with its checksum."""
+    return dumps({**state, "checksum": checksum(state)})
+
+
+@contextlib.contextmanager
+def lock_study(root, wait: bool = False, timeout: float | None = None):
+    """Hold the study lock for the block.  Without ``wait``, a held lock raises StateBusy (75) at
+    once; with it, wait up to ``timeout`` seconds (forever when None)."""
+    path = os.path.join(os.fspath(root), LOCK_FILE)
+    if wait:
+        lock = portalocker.Lock(path, mode="a", timeout=timeout if timeout is not None else 10 ** 9,
+                                fail_when_locked=False)
+    else:
+        lock = portalocker.Lock(path, mode="a", timeout=0, fail_when_locked=True)
+    try:
+        lock.acquire()
+    except (portalocker.exceptions.AlreadyLocked, portalocker.exceptions.LockException):
+        raise StateBusy(f"{os.fspath(root)}: another process holds the study lock ({LOCK_FILE}); "
+                        "try again when it is done") from None
+    except FileNotFoundError:
+        raise InvalidInput(f"{os.fspath(root)}: not a study directory (cannot create {LOCK_FILE})") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def read_state(root) -> dict:
+    """Read and check `<root>/state.json` (no lock needed); InvalidInput when it is not sound."""
+    path = os.path.join(os.fspath(root), STATE_FILE)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        raise InvalidInput(f"{path}: no state file; is this a study directory made by mrender?") from None
+    except OSError as err:
+        raise InvalidInput(f"{path}: cannot read the state file: {err.strerror}") from None
+    try:
+        doc = loads(data)
+    except ValueError:
+        raise InvalidInput(f"{path}: not valid JSON (truncated or edited by hand?); restore it or "
+                           "render the study again") from None
+    check_envelope(doc, STATE_SCHEMA, STATE_VERSION, path)
+    stored = doc.get("checksum")
+    if not isinstance(stored, str):
+        raise InvalidInput(f"{path}: state file has no checksum; it was not written by these tools")
+    if stored != checksum(doc):
+        raise InvalidInput(f"{path}: checksum mismatch: the state file was edited by hand or "
+                           "damaged; restore it or render the study again")
+    if not isinstance(doc.get("steps"), dict) or not isinstance(doc.get("study"), dict):
+        raise InvalidInput(f"{path}: state file has no 'study' or 'steps'")
+    return doc
+
+
+def write_state(root, state: dict, mode: int | None = None, durable: bool = True) -> bool:
+    """Write ``state`` atomically (fsync unless not ``durable``, rename) with its checksum.
+    Returns False, and leaves the file untouched, when the bytes would be the same as the file's."""
+    path = os.path.join(os.fspath(root), STATE_FILE)
+    data = encode_state(state)
+    try:
+        with open(path, "rb") as handle:
+            if handle.read() == data:
+                return False
+    except FileNotFoundError:
+        pass
+    write_atomic(path, data, mode if mode is not None else 0o664 & ~current_umask(), durable=durable)
+    return True
