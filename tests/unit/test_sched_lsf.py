@@ -1,0 +1,165 @@
+"""LSF adapter against the bsub/bjobs/bkill/bparams stand-ins (tests/standins/lsf)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from mshared import states as S
+from mshared.errors import SchedulerUnavailable
+from mshared.schedulers import registry
+from mshared.schedulers.base import JobRef, SubmitRefused
+from mshared.schedulers.lsf import LsfAdapter
+from standins import engine
+from standins.testing import call_count, use_standin, write_script
+
+HEADER = "#!/bin/bash\n#BSUB -nnodes 1\n#BSUB -q normal\n#BSUB -J {name}\n#BSUB -o {name}.%J.out\n"
+
+
+@pytest.fixture
+def lsf(monkeypatch, tmp_path):
+    state = use_standin(monkeypatch, tmp_path, "lsf", queues=["normal", "pbatch"])
+    return LsfAdapter({"queue": "normal"}, timeout=10), state
+
+
+def script(tmp_path, name="step1", body="echo hi\n", header=HEADER):
+    ws = tmp_path / "study" / name
+    return write_script(ws, f"{name}.lsf.sh", header.format(name=name) + body), str(ws)
+
+
+def ref(job_id, ws="/nowhere", stem="s"):
+    return JobRef(job_id, ws, stem)
+
+
+def test_registry_knows_lsf():
+    assert isinstance(registry.get_adapter("lsf"), LsfAdapter)
+    assert LsfAdapter.script_suffix == ".lsf.sh"
+
+
+def test_submit_status_find_cancel(lsf, tmp_path):
+    a, state = lsf
+    path, ws = script(tmp_path)
+    jid = a.submit(path, ws, "step1")
+    assert jid == "1"
+    job = engine.jobs(state)["1"]
+    assert job["exec_cwd"] == ws and job["job_name"] == "step1"
+    assert job["script"].startswith("#!/bin/bash\n#BSUB")         # the script went in on stdin
+    assert engine.calls(state, "bsub")[0]["argv"] == ["-cwd", ws]
+
+    assert a.status([ref(jid, ws)])[jid].state == S.PENDING
+    assert [(f.job_id, f.workspace, f.name) for f in a.find([ws, "/other"])] == [("1", ws, "step1")]
+
+    a.cancel([ref(jid, ws)])
+    st = a.status([ref(jid, ws)])[jid]
+    assert st.state == S.CANCELLED and "TERM_OWNER" in st.reason
+    a.cancel([ref(jid, ws)])                  # already finished: not an error
+    a.cancel([ref("999")])                    # unknown: not an error
+
+
+def test_refused_queue_keeps_lsfs_words(lsf, tmp_path):
+    a, _ = lsf
+    path, ws = script(tmp_path, header=HEADER.replace("-q normal", "-q nosuch"))
+    with pytest.raises(SubmitRefused, match="nosuch: No such queue. Job not submitted."):
+        a.submit(path, ws, "step1")
+
+
+@pytest.mark.parametrize("when,state,exit_code,reason,expect", [
+    ("run", "RUN", None, None, (S.RUNNING, None)),
+    ("done", "DONE", None, None, (S.FINISHED, 0)),
+    ("fail", "EXIT", 3, None, (S.FAILED, 3)),
+    ("timeout", "EXIT", 140, "TERM_RUNLIMIT: job killed after reaching LSF run time limit",
+     (S.TIMEDOUT, 140)),
+    ("owner", "EXIT", 130, "TERM_OWNER: job killed by owner", (S.CANCELLED, 130)),
+    ("preempt", "EXIT", 143, "TERM_PREEMPT: job killed after preemption", (S.HWFAILURE, 143)),
+    ("psusp", "PSUSP", None, None, (S.PENDING, None)),
+    ("ususp", "USUSP", None, None, (S.RUNNING, None)),
+    ("wait", "WAIT", None, None, (S.WAITING, None)),
+    ("unkwn", "UNKWN", None, None, (S.UNKNOWN, None)),
+    ("zombi", "ZOMBI", None, None, (S.HWFAILURE, None)),
+    ("weird", "SOMETHING", None, None, (S.UNKNOWN, None)),
+])
+def test_state_map(lsf, when, state, exit_code, reason, expect):
+    a, st_dir = lsf
+    now = time.time()
+    engine.add_job(st_dir, "42", stat=state, exit_code=exit_code, exit_reason=reason,
+                   start_time=now - 60 if state != "PSUSP" else None,
+                   finish_time=now if state in ("DONE", "EXIT") else None, user="x")
+    st = a.status([ref("42")])["42"]
+    assert (st.state, st.exit_code) == expect
+    if state in ("DONE", "EXIT"):
+        assert st.started and st.ended and st.ended.endswith("Z")
+    if reason:
+        assert st.reason.startswith(reason.split(":")[0])
+
+
+def test_times_round_trip_to_utc(lsf):
+    a, st_dir = lsf
+    engine.add_job(st_dir, "5", stat="DONE", exit_code=None, exit_reason=None,
+                   start_time=1_790_000_000, finish_time=1_790_000_123, user="x")
+    st = a.status([ref("5")])["5"]
+    assert (st.started, st.ended) == ("2026-09-21T14:13:20Z", "2026-09-21T14:15:23Z")
+
+
+def test_status_of_200_jobs_is_one_call(lsf):
+    a, st_dir = lsf
+    for i in range(1, 201):
+        engine.add_job(st_dir, str(i), stat="RUN" if i % 2 else "DONE", exit_code=None,
+                       exit_reason=None, start_time=time.time(), finish_time=None, user="x")
+    before = call_count(st_dir)
+    out = a.status([ref(str(i)) for i in range(1, 201)] + [ref("5000")])
+    assert call_count(st_dir) - before == 1
+    assert len(out) == 201
+    assert out["1"].state == S.RUNNING and out["2"].state == S.FINISHED
+    assert out["5000"].state == S.UNKNOWN and "no longer known" in out["5000"].reason
+
+
+def test_only_unknown_ids(lsf):
+    a, _ = lsf
+    out = a.status([ref("7"), ref("8")])
+    assert {s.state for s in out.values()} == {S.UNKNOWN}
+
+
+@pytest.mark.parametrize("mode,error", [
+    ("refuse", SubmitRefused), ("down", SchedulerUnavailable), ("garbage", SchedulerUnavailable),
+    ("hang", SchedulerUnavailable)])
+def test_submit_faults(lsf, tmp_path, monkeypatch, mode, error):
+    a, state = lsf
+    monkeypatch.setenv("STANDIN_FAIL_BSUB", mode)
+    monkeypatch.setenv("STANDIN_HANG_SECONDS", "5")
+    a.timeout = 0.5 if mode == "hang" else 10.0
+    path, ws = script(tmp_path)
+    with pytest.raises(error) as exc:
+        a.submit(path, ws, "step1")
+    assert str(exc.value)
+    assert engine.jobs(state) == {}
+
+
+@pytest.mark.parametrize("mode", ["down", "garbage", "hang"])
+def test_status_faults_are_unavailable_never_a_state(lsf, monkeypatch, mode):
+    a, st_dir = lsf
+    engine.add_job(st_dir, "3", stat="RUN", exit_code=None, exit_reason=None, user="x")
+    monkeypatch.setenv("STANDIN_FAIL", mode)
+    monkeypatch.setenv("STANDIN_HANG_SECONDS", "5")
+    a.timeout = 0.5 if mode == "hang" else 10.0
+    with pytest.raises(SchedulerUnavailable):
+        a.status([ref("3")])
+    if mode == "garbage":
+        return          # bkill/bparams answering 0 with noise: nothing to contradict
+    with pytest.raises(SchedulerUnavailable):
+        a.cancel([ref("3")])
+    with pytest.raises(SchedulerUnavailable):
+        a.check_available()
+
+
+def test_missing_client_is_unavailable(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    a = LsfAdapter({})
+    with pytest.raises(SchedulerUnavailable, match="not found on PATH"):
+        a.status([ref("1")])
+    with pytest.raises(SchedulerUnavailable, match="not found on PATH"):
+        a.check_available()
+
+
+def test_check_available(lsf):
+    lsf[0].check_available()
