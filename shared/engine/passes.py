@@ -13,7 +13,7 @@ from ..errors import InvalidInput, SchedulerUnavailable
 from ..jsonio import dumps, write_atomic
 from ..schedulers.base import JobRef, SubmitRefused
 from ..schedulers.registry import get_adapter
-from ..statefile import iso_utc, lock_study, read_state, write_state
+from ..statefile import STATE_FILE, iso_utc, lock_study, read_state, write_state
 from ..statusrows import status_csv
 from . import transitions as T
 from .graph import Graph
@@ -52,7 +52,12 @@ def load_study(root: str, adapters: dict | None = None, cache: dict | None = Non
     root = os.path.abspath(root)
     if not os.path.isdir(root):
         raise InvalidInput(f"{root}: not a directory; give a study directory made by mrender")
-    state = read_state(root)
+    remembered = cache.pop("state", None) if cache is not None else None
+    if remembered is not None and os.path.exists(os.path.join(root, STATE_FILE)) \
+            and _state_key(root) == remembered[0]:
+        state = remembered[1]      # state.json is still the file this loop wrote last
+    else:
+        state = read_state(root)
     path = os.path.join(root, "dag.json")
     try:
         info = os.stat(path)
@@ -257,8 +262,9 @@ def run_pass(root: str, *, poll_jobs: bool, submit: bool, clock=utcnow, adapters
              local_slots: int | None = None, cache: dict | None = None, csv_every: float = 0) -> PassResult:
     """Lock, load, (requests, poll,) submit, write.
 
-    A loop passes ``cache`` (the parsed DAG, when status.csv was last written) and ``csv_every``:
-    status.csv is then rewritten at most that often, and always when the study ends.
+    A loop passes ``cache`` (the parsed DAG; the state it wrote last, reused while state.json is
+    the file it wrote) and ``csv_every``: status.csv is then rewritten at most that often, and
+    always when the study ends.
     """
     slots = local_slots if local_slots is not None else (os.cpu_count() or 1)
     with lock_study(os.path.abspath(root)):
@@ -270,19 +276,32 @@ def run_pass(root: str, *, poll_jobs: bool, submit: bool, clock=utcnow, adapters
                 poll(study, now)
             if submit and not study.state["requests"].get("cancel"):
                 submit_ready(study, now, slots)
-        finally:
-            end = clock()
-            csv_due = cache is None or end.timestamp() - cache.get("csv_at", 0) >= csv_every
-            events = finish_pass(study, end, write_csv=csv_due)
-            if cache is not None and events and csv_due:
-                cache["csv_at"] = end.timestamp()
-            elif cache is not None and events:
-                cache["csv_stale"] = True
+        except BaseException:
+            if cache is not None:
+                cache.pop("state", None)   # the in-memory state may differ from the file now
+            finish_pass(study, clock(), write_csv=cache is None)
+            raise
+        end = clock()
+        events = finish_pass(study, end, write_csv=cache is None)
         status = T.study_status(study.state)
-        if cache is not None and cache.pop("csv_stale", False) and status != "RUNNING":
-            write_status_csv(study, end)
+        if cache is not None:
+            _remember_state(cache, study)
+            cache["csv_stale"] = cache.get("csv_stale", True) or bool(events)
+            if cache["csv_stale"] and (status != "RUNNING" or end.timestamp() - cache.get("csv_at", 0) >= csv_every):
+                write_status_csv(study, end)
+                cache.update(csv_at=end.timestamp(), csv_stale=False)
         flying = [sid for sid, e in study.state["steps"].items() if e["state"] in S.IN_FLIGHT]
         local = sum(1 for sid in flying if study.graph.adapter_key(sid) == "local")
         result = PassResult(events, status, local, len(flying))
         result.poll_interval = study.state["settings"].get("poll_interval", 60)
         return result
+
+
+def _state_key(root: str):
+    info = os.stat(os.path.join(root, STATE_FILE))
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _remember_state(cache: dict, study: Study) -> None:
+    """Keep the state this pass left on disk; the next pass skips parsing it if nobody else wrote."""
+    cache["state"] = (_state_key(study.root), study.state)
