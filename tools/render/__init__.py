@@ -1,1 +1,1 @@
-"""placeholder"""
+"""mrender: a study directory (workspaces, scheduler scripts, state.json) from a DAG."""

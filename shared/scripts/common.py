@@ -1,0 +1,116 @@
+"""What the per-scheduler script writers share: the format record and safe header values.
+
+Header lines are built from user data (batch block, step resources, description).  A line break
+in any of them would start a new directive, so every value goes through ``header_value`` (refuse)
+or ``comment_text`` (clean); job and file names come from the DAG's filename-safe ``stem``.
+"""
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from mshared.errors import InvalidInput
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SPACE = re.compile(r"\s")
+
+
+@dataclass(frozen=True)
+class ScriptFormat:
+    """One scheduler's scripts.
+
+    ``header(step, batch, shell)`` gives the header of a scheduled step (shebang included);
+    ``parallelize(step, batch, procs, nodes)`` gives the launcher command for $(LAUNCHER).
+    Both are None for ``local``, where every step runs as a plain shell script.
+    """
+
+    key: str
+    extension: str
+    header: Callable[[dict, dict, str], str] | None = None
+    parallelize: Callable[[dict, dict, int, int | None], str] | None = None
+
+
+def header_value(value, what: str, step: dict, quoted: bool = False) -> str:
+    """``value`` as text for a directive; refuse what would break the header line."""
+    text = str(value)
+    if _CONTROL.search(text) or (quoted and '"' in text):
+        bad = "a quote" if quoted and '"' in text else "a line break or control character"
+        raise InvalidInput(f"step '{step['id']}': {what} {text!r} contains {bad}, which cannot go "
+                           "in a scheduler header")
+    return text
+
+
+def comment_text(text: str | None) -> str:
+    """A description as a one-line comment: line breaks become spaces (as Maestro), other control
+    characters go, and double quotes become single quotes so the quoted directive stays whole."""
+    if not text:
+        return ""
+    text = text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
+    return _CONTROL.sub("", text).replace('"', "'")
+
+
+def job_name(step: dict) -> str:
+    """Maestro's job name, the step name with spaces as '_'; ours starts from the safe stem."""
+    return _SPACE.sub("_", step["stem"])
+
+
+def resources(step: dict) -> dict:
+    return step.get("resources") or {}
+
+
+def exclusive(value, default: dict | None = None) -> dict:
+    """Maestro's exclusive key: a bool (the allocation) or {allocation, launcher}, over defaults."""
+    result = dict(default or {"allocation": False, "launcher": False})
+    if isinstance(value, dict):
+        for key in ("allocation", "launcher"):
+            if value.get(key) is not None:
+                result[key] = bool(value[key])
+    elif value is not None:
+        result["allocation"] = bool(value)
+    return result
+
+
+def walltime_seconds(value, step: dict) -> float | int | None:
+    """Seconds in a walltime: a number (or numeric string) is minutes; '[D-]H:M:S', 'M:S' as Slurm.
+
+    Returns None when there is no walltime ('' or 'inf').  Floats where the text has colons, as
+    Maestro's flux adapter (so '01:30:00' gives 5400.0).
+    """
+    if value is None or value == "" or value == "inf":
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return int(float(value) * 60)
+    text = str(value).strip()
+    if text.isdigit():
+        return int(float(text) * 60)
+    days = 0
+    if "-" in text:
+        head, _, text = text.partition("-")
+        if not head.isdigit():
+            raise _bad_walltime(value, step)
+        days = int(head)
+    parts = text.split(":")
+    try:
+        numbers = [float(p) for p in parts]
+    except ValueError:
+        raise _bad_walltime(value, step) from None
+    if len(numbers) > 3 or any(n < 0 for n in numbers):
+        raise _bad_walltime(value, step)
+    if days or "-" in str(value):
+        numbers += [0.0] * (3 - len(numbers))   # after "D-", Slurm reads H, H:M, H:M:S
+    seconds = 0.0
+    for index, number in enumerate(reversed(numbers)):
+        seconds += number * (60.0 ** index)
+    return seconds + days * 86400
+
+
+def hms(seconds) -> str:
+    """HH:MM:SS, seconds rounded up."""
+    total = int(math.ceil(seconds))
+    return f"{total // 3600:02d}:{total % 3600 // 60:02d}:{total % 60:02d}"
+
+
+def _bad_walltime(value, step: dict) -> InvalidInput:
+    return InvalidInput(f"step '{step['id']}': walltime {value!r} is not a number of minutes or "
+                        "[D-]HH:MM:SS")

@@ -1,0 +1,6 @@
+#!/bin/bash
+
+app1 /study/full
+app2
+app3
+

@@ -1,0 +1,5 @@
+#!/bin/bash
+
+echo "Test print #1"
+echo "Test print #2"
+

@@ -1,0 +1,11 @@
+#!/bin/bash
+#BSUB -nnodes 2
+#BSUB -q queue_name
+#BSUB -G bank_name
+#BSUB -J full-new-format
+#BSUB -o full-new-format.%J.out
+#BSUB -e full-new-format.%J.err
+
+jsrun --nrs 1 -b rs -a 1 -r 1 -c 1 echo "Test print #1"
+jsrun --nrs 1 -b rs -a 1 -r 1 -c 1 echo "Test print #2"
+

@@ -1,0 +1,11 @@
+#!/bin/bash
+#SBATCH --nodes=1
+#SBATCH --partition=queue_name
+#SBATCH --account=bank_name
+#SBATCH --job-name="legacy-token-prepend-procs"
+#SBATCH --output="legacy-token-prepend-procs.%j.out"
+#SBATCH --error="legacy-token-prepend-procs.%j.err"
+#SBATCH --comment "The legacy format for simply appending all of the step's resources to a single command. Procs is the only resource required for this format."
+
+srun -n 1 echo "Test print #1"
+

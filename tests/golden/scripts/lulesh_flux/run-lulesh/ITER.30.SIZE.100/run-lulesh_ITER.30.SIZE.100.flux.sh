@@ -1,0 +1,12 @@
+#!/bin/bash
+#flux: -N 1
+#flux: -n 1
+#flux: -t 120.0s
+#flux: -q pbatch
+#flux: --bank=baasic
+#flux: --job-name="run-lulesh_ITER.30.SIZE.100"
+#flux: --output=run-lulesh_ITER.30.SIZE.100.{{id}}.out
+#flux: --error=run-lulesh_ITER.30.SIZE.100.{{id}}.err
+
+flux run -N 1 -n 1 -c 1 /study/LULESH/build/lulesh2.0 -s 100 -i 30 -p > SIZE.100.ITER.30.log
+

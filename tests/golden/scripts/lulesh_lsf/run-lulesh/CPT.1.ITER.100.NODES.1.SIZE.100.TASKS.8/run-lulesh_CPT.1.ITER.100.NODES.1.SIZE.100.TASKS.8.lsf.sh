@@ -1,0 +1,26 @@
+#!/bin/bash
+#BSUB -nnodes 1
+#BSUB -q pdebug
+#BSUB -G wbronze
+#BSUB -W 00:10
+#BSUB -J run-lulesh_CPT.1.ITER.100.NODES.1.SIZE.100.TASKS.8
+#BSUB -o run-lulesh_CPT.1.ITER.100.NODES.1.SIZE.100.TASKS.8.%J.out
+#BSUB -e run-lulesh_CPT.1.ITER.100.NODES.1.SIZE.100.TASKS.8.%J.err
+
+# LLNL specific initialization of lmod setup on the allocation
+source /etc/profile.d/z00_lmod.sh
+
+# Ensure consistent mpi is active (LC systems reload mpi with compiler changes)
+module load gcc/8.3
+
+# Echo parallel resources for easier id in post
+echo "NODES: 1"
+echo "TASKS: 8"
+echo "CPUS_PER_TASK: 1"
+
+# OPENMP settings
+export OMP_NUM_THREADS=1
+echo "OPENMP THREADS: $OMP_NUM_THREADS"
+
+jsrun --nrs 8 -b rs -a 1 -r 8 -c 1 /study/LULESH/build/lulesh2.0 -s 100 -i 100 -p >& SIZE.100.ITER.100.CPT.1.TASKS.8.log
+

@@ -1,0 +1,219 @@
+"""mrender's pure core: a DAG (plain data) in, a Plan of what to write out.
+
+No clock, no environment, no file system: the study root, the settings and ``now`` are passed
+in.  ``mrender.writer`` carries the Plan out.
+"""
+
+import hashlib
+import os
+import re
+import string
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import yaml
+
+from mshared import scripts, statefile
+from mshared.errors import InvalidInput
+from mshared.jsonio import dumps
+from mshared.tokens import resolve_root_tokens
+
+# Names the tool writes in the study root; nothing else (a workspace, the spec copy) may take them.
+STATE_NAMES = (statefile.STATE_FILE, statefile.LOCK_FILE)
+ROOT_NAMES = ("dag.json", "batch.info", "meta", "logs", "events.jsonl", "status.csv", *STATE_NAMES)
+_SAFE = frozenset("-_.() " + string.ascii_letters + string.digits)
+_INT_SETTINGS = {"throttle": 0, "attempts": 1, "rlimit": 0, "poll_interval": 1}
+
+
+@dataclass
+class Plan:
+    """What a render writes.  Paths in ``dirs`` and ``files`` are relative to ``root`` ('/'
+    separated, parents listed before children); ``scripts`` are (path, bytes), relative to the
+    root, or with ``flat_scripts`` (--usetmp) plain names for a scripts directory of their own
+    whose path the writer records in the state.  Every script is executable."""
+
+    root: str
+    flat_scripts: bool = False
+    dirs: list[str] = field(default_factory=list)
+    files: list[tuple[str, bytes]] = field(default_factory=list)
+    scripts: list[tuple[str, bytes]] = field(default_factory=list)
+    state: dict = field(default_factory=dict)
+    path_deps: list[dict] = field(default_factory=list)
+    git_deps: list[dict] = field(default_factory=list)
+
+
+def study_dir_name(name: str, stamp: str) -> str:
+    """Maestro's `<name>_<YYYYmmdd-HHMMSS>`: spaces become '_', unsafe characters go."""
+    safe = "".join(ch for ch in name.replace(" ", "_") if ch in _SAFE).strip(".") or "study"
+    return f"{safe}_{stamp}"
+
+
+def default_output_dir(dag: dict, stamp: str) -> str:
+    """`<OUTPUT_PATH>/<name>_<stamp>`; a relative OUTPUT_PATH is relative to the directory mexpand
+    ran in (Maestro: the working directory), and no OUTPUT_PATH means that directory."""
+    study = dag["study"]
+    cwd = study.get("cwd") or "/"
+    parent = study.get("output_path")
+    if parent:
+        parent = str(parent).replace("$(SPECROOT)", study.get("specroot") or cwd)
+        parent = os.path.join(cwd, os.path.expanduser(parent))
+    else:
+        parent = cwd
+    return os.path.normpath(os.path.join(parent, study_dir_name(study["name"], stamp)))
+
+
+def check_settings(settings: dict) -> dict:
+    out = dict(statefile.DEFAULT_SETTINGS)
+    for key, value in settings.items():
+        if key not in out:
+            raise InvalidInput(f"unknown study setting '{key}'")
+        if key in _INT_SETTINGS:
+            if isinstance(value, bool) or not isinstance(value, int) or value < _INT_SETTINGS[key]:
+                raise InvalidInput(f"setting '{key}' must be a whole number >= {_INT_SETTINGS[key]}, "
+                                   f"not {value!r}")
+        elif not isinstance(value, bool):
+            raise InvalidInput(f"setting '{key}' must be true or false, not {value!r}")
+        out[key] = value
+    return out
+
+
+def render(dag: dict, *, root: str, settings: dict, now: datetime) -> Plan:
+    """Plan the study directory ``root`` (absolute) for ``dag`` (already checked by parse_dag)."""
+    if not os.path.isabs(root):
+        raise ValueError("render needs an absolute study root")
+    settings = check_settings(settings)
+    study = dag["study"]
+    batch = _batch(study)
+    kind = batch["type"]
+    plan = Plan(root=root, flat_scripts=settings["usetmp"])
+    dag_bytes = dumps(dag)
+    dag_sha = hashlib.sha256(dag_bytes).hexdigest()
+
+    spec_name, pgen_name = _root_copies(study)
+    _plan_steps(plan, dag["steps"], batch, root, flat=plan.flat_scripts)
+    _check_top_level(plan, dag["steps"], spec_name, pgen_name)
+
+    files = plan.files
+    files.append(("dag.json", dag_bytes))
+    files.append((statefile.LOCK_FILE, b""))    # made here so it gets our mode, not 0666 - umask
+    files.append((spec_name, (study.get("spec") or {}).get("text", "").encode("utf-8")))
+    if pgen_name:
+        files.append((pgen_name, study["pgen"].get("text", "").encode("utf-8")))
+    files.append(("batch.info", yaml.safe_dump(study.get("batch") or {"type": "local"},
+                                               default_flow_style=False).encode("utf-8")))
+    plan.dirs += ["meta", "logs"]
+    files.append(("meta/parameters.json", dumps(
+        {s["id"]: {"params": s["params"], "combo": s.get("combo")} for s in dag["steps"]}, pretty=True)))
+    files.append(("meta/environment.json", dumps(study.get("env") or {}, pretty=True)))
+    files.append(("meta/metadata.json", dumps({
+        "study": study["name"], "description": study.get("description"), "dag_sha256": dag_sha,
+        "spec": {"filename": spec_name, "sha256": (study.get("spec") or {}).get("sha256")},
+        "scheduler": kind, "steps": len(dag["steps"]), "rendered": statefile.iso_utc(now),
+        "rendered_by": "mrender"}, pretty=True)))
+
+    plan.path_deps, plan.git_deps = _dependencies(study, root)
+    plan.state = statefile.new_state(
+        {"name": study["name"], "root": root, "dag_sha256": dag_sha, "scheduler": kind,
+         "scripts_dir": None},
+        settings, (s["id"] for s in dag["steps"]), now)
+    return plan
+
+
+def _batch(study: dict) -> dict:
+    batch = study.get("batch") or {}
+    if not isinstance(batch, dict):
+        raise InvalidInput("DAG study.batch is not a mapping")
+    batch = {**batch, "type": batch.get("type") or "local"}
+    if batch["type"] not in scripts.FORMATS:
+        raise InvalidInput(f"batch.type '{batch['type']}' is not a known scheduler; use one of "
+                           f"{', '.join(scripts.FORMATS)}")
+    shell = batch.get("shell")
+    if shell is not None and (not isinstance(shell, str) or not shell.startswith("/")
+                              or re.search(r"[\x00-\x1f]", shell)):
+        raise InvalidInput(f"batch.shell must be an absolute path such as /bin/bash, not {shell!r}")
+    return batch
+
+
+def _plan_steps(plan: Plan, steps: list, batch: dict, root: str, flat: bool) -> None:
+    """Workspaces and scripts: the hot loop of a render (one pass, plain string work)."""
+    made: set[str] = set()
+    dirs, out = plan.dirs, plan.scripts
+    seen_flat: set[str] = set()
+    step_scripts = scripts.step_scripts
+    for step in steps:
+        workspace = step["workspace"]
+        if workspace not in made:
+            _add_dirs(workspace, made, dirs)
+        cmd = resolve_root_tokens(step["cmd"], step, root)
+        restart = step.get("restart")
+        if restart:
+            restart = resolve_root_tokens(restart, step, root)
+        for name, text in step_scripts(step, batch, cmd, restart):
+            if flat:
+                if name in seen_flat:
+                    raise InvalidInput(f"step '{step['id']}': script name {name!r} is used twice; "
+                                       "--usetmp keeps all scripts in one directory")
+                seen_flat.add(name)
+                out.append((name, text.encode("utf-8")))
+            else:
+                out.append((f"{workspace}/{name}", text.encode("utf-8")))
+
+
+def _add_dirs(workspace: str, made: set, dirs: list) -> None:
+    if not workspace or workspace in (".", "./"):
+        raise InvalidInput(f"workspace {workspace!r} is the study root itself")
+    parts = workspace.split("/")
+    for end in range(1, len(parts) + 1):
+        path = "/".join(parts[:end])
+        if path not in made:
+            if not parts[end - 1] or parts[end - 1] == ".":
+                raise InvalidInput(f"workspace {workspace!r} is not a clean relative path")
+            made.add(path)
+            dirs.append(path)
+
+
+def _root_copies(study: dict) -> tuple[str, str | None]:
+    spec = study.get("spec") or {}
+    spec_name = _copy_name(spec.get("filename") or "spec.yaml", "spec")
+    pgen = study.get("pgen")
+    pgen_name = _copy_name(pgen.get("filename") or "pgen.py", "pgen") if pgen else None
+    if pgen_name and pgen_name == spec_name:
+        raise InvalidInput(f"the spec and the pgen file have the same name {spec_name!r}")
+    return spec_name, pgen_name
+
+
+def _copy_name(name: str, what: str) -> str:
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    if base in ("", ".", "..") or base.startswith(".") or re.search(r"[\x00-\x1f]", base):
+        raise InvalidInput(f"DAG {what} file name {name!r} cannot be copied into the study")
+    return base
+
+
+def _check_top_level(plan: Plan, steps: list, spec_name: str, pgen_name: str | None) -> None:
+    """The spec copy, the tool's own files and the workspaces must not share a name."""
+    owners: dict[str, str] = {name: "mrender's own files" for name in ROOT_NAMES}
+    for name, what in ((spec_name, "the spec copy"), (pgen_name, "the pgen copy")):
+        if name and name in owners:
+            raise InvalidInput(f"{what} {name!r} would overwrite {owners[name]}; rename the file")
+        if name:
+            owners[name] = what
+    for path in plan.dirs:
+        if "/" not in path and path in owners:
+            step = next(s["id"] for s in steps if s["workspace"].split("/")[0] == path)
+            raise InvalidInput(f"step '{step}': workspace {path!r} would overwrite {owners[path]}; "
+                               "rename the step")
+
+
+def _dependencies(study: dict, root: str) -> tuple[list[dict], list[dict]]:
+    deps = (study.get("env") or {}).get("dependencies") or {}
+    cwd = study.get("cwd") or "/"
+    paths = [{"name": d["name"], "path": d["path"]} for d in deps.get("paths") or []]
+    git = []
+    for dep in deps.get("git") or []:
+        base = str(dep.get("path") or ".").replace("$(OUTPUT_PATH)", root)
+        dest = os.path.normpath(os.path.join(cwd, base, dep["name"]))
+        if not dep.get("url"):
+            raise InvalidInput(f"git dependency '{dep['name']}' has no url")
+        git.append({"name": dep["name"], "url": str(dep["url"]), "dest": dest,
+                    **{key: str(dep[key]) for key in ("hash", "tag", "branch") if dep.get(key)}})
+    return paths, git
