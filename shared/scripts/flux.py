@@ -1,7 +1,8 @@
 """Flux: `#flux:` directives as Maestro 1.2.1's fluxscriptadapter (adapter 0.49), `flux run`.
 
-Left out on purpose: the `#MAESTRO-INFO` comment lines (they record the broker version, which
-mrender does not ask a broker for; flux ignores them) and the blank `#` line that separates them.
+Left out on purpose: Maestro's `#MAESTRO-INFO` version lines (they record the broker version, which
+mrender does not ask a broker for; flux ignores them) and the blank `#` line after them.  One
+`#MAESTRO-INFO (nested) False` line marks a step with `nested: false` for the flux adapter.
 A walltime of none / 'inf' gives no `-t` line (Maestro writes `-t 0s`).  Unscheduled steps get
 only the shebang, as under the other schedulers (Maestro writes the flux header for them too).
 """
@@ -70,6 +71,9 @@ def header(step: dict, batch: dict, shell: str) -> str:
     excl = exclusive(res.get("exclusive"), batch_exclusive(batch))
     name = job_name(step)
     lines = [f"#!{shell}"]
+    if res.get("nested") is False:
+        # read by the flux adapter: a non-nested step goes to `flux submit`, not `flux batch`
+        lines.append("#MAESTRO-INFO (nested) False")
     if res.get("nodes"):
         lines.append(f"#flux: -N {res['nodes']}")
     if res.get("procs") and not excl["allocation"]:
