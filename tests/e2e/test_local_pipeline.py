@@ -132,3 +132,17 @@ def test_cancel_request_cancels_running_jobs_and_what_had_not_run(study_factory,
     job = read_state(root)["steps"]["long"]["job_id"]
     time.sleep(0.2)
     assert not os.path.exists(f"/proc/{job}") or open(f"/proc/{job}/stat").read().split()[2] == "Z"
+
+
+def test_state_and_events_after_a_run_match_their_schemas(study_factory, tmp_path):
+    import jsonschema
+    from importlib import resources
+
+    root = study_factory(FAILING)
+    run(["mmonitor", "--loop", root], tmp_path, check=False)
+    schema = json.loads(resources.files("mshared").joinpath("schemas/state.v1.schema.json").read_text())
+    jsonschema.validate(json.loads(open(os.path.join(root, "state.json")).read()), schema)
+    for line in open(os.path.join(root, "events.jsonl")):
+        event = json.loads(line)
+        assert event["schema"] == "maestro.event" and event["version"] == 1
+        assert {"at", "from", "to", "step"} <= set(event)
