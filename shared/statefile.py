@@ -63,9 +63,26 @@ def checksum(doc: dict) -> str:
     return hashlib.sha256(dumps(body)).hexdigest()
 
 
+_PREFIX = b'{"checksum":"'
+
+
 def encode_state(state: dict) -> bytes:
-    """The bytes of state.json: the document with its checksum."""
-    return dumps({**state, "checksum": checksum(state)})
+    """The bytes of state.json: the document with its checksum.
+
+    'checksum' sorts before every other key, so the canonical document is the body with the
+    checksum spliced in front: one serialisation instead of two (a 100,000-step state is 20 MB).
+    """
+    body = dumps({key: value for key, value in state.items() if key != "checksum"})
+    return _PREFIX + hashlib.sha256(body).hexdigest().encode() + b'",' + body[1:]
+
+
+def _checksum_holds(data: bytes, doc: dict, stored: str) -> bool:
+    """Check the stored checksum; on the bytes we wrote (fast), else on the parsed document."""
+    head = len(_PREFIX) + 64 + 2
+    if data.startswith(_PREFIX) and data[len(_PREFIX) + 64:head] == b'",':
+        if hashlib.sha256(b"{" + data[head:]).hexdigest() == stored:
+            return True
+    return stored == checksum(doc)
 
 
 @contextlib.contextmanager
@@ -110,7 +127,7 @@ def read_state(root) -> dict:
     stored = doc.get("checksum")
     if not isinstance(stored, str):
         raise InvalidInput(f"{path}: state file has no checksum; it was not written by these tools")
-    if stored != checksum(doc):
+    if not _checksum_holds(data, doc, stored):
         raise InvalidInput(f"{path}: checksum mismatch: the state file was edited by hand or "
                            "damaged; restore it or render the study again")
     if not isinstance(doc.get("steps"), dict) or not isinstance(doc.get("study"), dict):

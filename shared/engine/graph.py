@@ -18,15 +18,21 @@ class Graph:
 
     @classmethod
     def from_dag(cls, dag: dict) -> "Graph":
-        steps = {s["id"]: s for s in dag["steps"]}
-        children: dict[str, list[str]] = {sid: [] for sid in steps}
+        order = [s["id"] for s in dag["steps"]]
+        steps = dict(zip(order, dag["steps"]))
+        children: dict[str, list[str]] = {sid: [] for sid in order}
         for step in dag["steps"]:
-            for parent in step["depends"]:
-                children[parent].append(step["id"])
+            if step["depends"]:
+                sid = step["id"]
+                for parent in step["depends"]:
+                    children[parent].append(sid)
         scheduler = (dag["study"].get("batch") or {}).get("type", "local")
         # Steps without nodes/procs run locally even under a batch scheduler, as in Maestro.
-        keys = {sid: scheduler if runs_scheduled(step, scheduler) else "local" for sid, step in steps.items()}
-        return cls(steps, [s["id"] for s in dag["steps"]], children, scheduler, keys)
+        if scheduler == "local":
+            keys = dict.fromkeys(order, "local")
+        else:
+            keys = {sid: scheduler if runs_scheduled(step, scheduler) else "local" for sid, step in steps.items()}
+        return cls(steps, order, children, scheduler, keys)
 
     def adapter_key(self, step_id: str) -> str:
         return self.adapter_keys[step_id]

@@ -5,6 +5,7 @@ of a second (the loop waits on its own children, or polls briefly); otherwise it
 study's poll interval.  The lock is never held while waiting.
 """
 
+import gc
 import time
 
 from ..errors import StateBusy
@@ -24,7 +25,10 @@ def run_loop(roots: list[str], *, interval: float | None = None, submit: bool = 
     slow_default = 60.0
     status = {root: "RUNNING" for root in roots}
     wait = FAST
+    rounds = 0
     while any(s == "RUNNING" for s in status.values()):
+        rounds += 1
+        gc.collect(0 if rounds % 500 else 2)   # the CLI turned automatic collection off
         changed = False
         local_jobs = 0
         for root in roots:

@@ -4,13 +4,14 @@ msubmit runs ``submit_pass``; mmonitor runs ``monitor_pass`` (poll, apply, then 
 is held for the pass only; no pass sleeps.  Every scheduler gets one status query per pass.
 """
 
+import hashlib
 import os
 from datetime import datetime, timedelta, timezone
 
 from .. import states as S
-from ..contracts import parse_dag
+from ..contracts import DAG_SCHEMA, DAG_VERSION, check_envelope, parse_dag
 from ..errors import InvalidInput, SchedulerUnavailable
-from ..jsonio import dumps, write_atomic
+from ..jsonio import dumps, loads, write_atomic
 from ..schedulers.base import JobRef, SubmitRefused
 from ..schedulers.registry import get_adapter
 from ..statefile import STATE_FILE, iso_utc, lock_study, read_state, write_state
@@ -67,8 +68,7 @@ def load_study(root: str, adapters: dict | None = None, cache: dict | None = Non
     if cache is not None and cache.get("dag_key") == key:
         dag, graph = cache["dag"], cache["graph"]
     else:
-        with open(path, "rb") as handle:
-            dag = parse_dag(handle.read(), path)
+        dag = _read_dag(path, state)
         graph = Graph.from_dag(dag)
         if cache is not None:
             cache.update(dag_key=key, dag=dag, graph=graph)
@@ -78,6 +78,22 @@ def load_study(root: str, adapters: dict | None = None, cache: dict | None = Non
         raise InvalidInput(f"{root}: state.json and dag.json do not describe the same steps "
                            f"(e.g. {missing or 'extra steps in state'}); restore the study's files")
     return Study(root, state, graph, dag, adapters if adapters is not None else {})
+
+
+def _read_dag(path: str, state: dict) -> dict:
+    """dag.json, checked against the sha256 mrender recorded in the state (cheaper than validating
+    100,000 steps again, and it also catches a DAG swapped or edited after rendering)."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    expected = state["study"].get("dag_sha256")
+    if expected and hashlib.sha256(data).hexdigest() == expected:
+        doc = loads(data)
+        check_envelope(doc, DAG_SCHEMA, DAG_VERSION, path)
+        return doc
+    if expected:
+        raise InvalidInput(f"{path}: does not match the DAG this study was rendered from "
+                           "(edited or replaced?); render the study again")
+    return parse_dag(data, path)
 
 
 def finish_pass(study: Study, now: datetime, write_csv: bool = True) -> list[dict]:
