@@ -1,0 +1,90 @@
+"""Maestro's status rows (mshared.statusrows): formats, local time, and the column-wise fast path."""
+
+import os
+import time
+from datetime import datetime, timezone
+
+import pytest
+from hypothesis import given, strategies as st
+
+from mshared import statusrows as R
+
+NOW = datetime(2026, 11, 25, 12, 0, 0, 600000, tzinfo=timezone.utc)
+
+
+@pytest.fixture(autouse=True)
+def utc_minus_5():
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = "EST+5"
+    time.tzset()
+    yield
+    if old is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = old
+    time.tzset()
+
+
+def test_formats():
+    assert R.format_duration(None) == "--:--:--"
+    assert R.format_duration(0) == "0d:00h:00m:00s"
+    assert R.format_duration(2 * 86400 + 3 * 3600 + 4 * 60 + 5) == "2d:03h:04m:05s"
+    assert R.local_time(None) == "--" and R.local_time("2026-11-25T10:00:00Z") == "2026-11-25 05:00:00"
+    assert R.iso_seconds("1970-01-02T00:00:01Z") == 86401
+    with pytest.raises(ValueError):
+        R.iso_seconds("2026-11-25 10:00:00")
+
+
+def test_durations_count_to_now_while_going_and_never_go_negative():
+    times = R.Times(NOW)
+    assert times.duration("2026-11-25T11:59:00Z", None) == "0d:00h:01m:01s"   # 60.6 s rounds to 61
+    assert times.duration("2026-11-25T11:00:00Z", "2026-11-25T10:00:00Z") == "0d:00h:00m:00s"
+    assert times.seconds(None, "2026-11-25T10:00:00Z") is None
+
+
+def test_status_csv_header_quoting_and_params():
+    steps = [{"id": "a", "workspace": "a", "params": {}},
+             {"id": "b_X.1", "workspace": "b/X.1", "params": {"X": "1,2", "A": 3}}]
+    entries = {"a": {"state": "FINISHED", "job_id": "9", "submitted": "2026-11-25T10:00:00Z",
+                     "started": "2026-11-25T10:00:01Z", "ended": "2026-11-25T10:00:11Z", "restarts": 0},
+               "b_X.1": {"state": "INITIALIZED"}}
+    assert R.status_csv(steps, entries, NOW) == (
+        "Step Name,Job ID,Workspace,State,Run Time,Elapsed Time,Start Time,Submit Time,End Time,"
+        "Number Restarts,Params\n"
+        "a,9,a,FINISHED,0d:00h:00m:10s,0d:00h:00m:11s,2026-11-25 05:00:01,2026-11-25 05:00:00,"
+        "2026-11-25 05:00:11,0,\n"
+        'b_X.1,--,b/X.1,INITIALIZED,--:--:--,--:--:--,--,--,--,0,"A:3;X:1,2"\n')
+
+
+stamps = st.one_of(st.none(), st.integers(min_value=1_700_000_000, max_value=1_900_000_000).map(
+    lambda s: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(s))))
+
+
+def _slow_row(step, entry, now):
+    """The row as the first statusrows wrote it, one strptime/strftime per cell."""
+    def duration(start, end):
+        begin = R.parse_iso(start)
+        if begin is None:
+            return "--:--:--"
+        seconds = max(int(round(((R.parse_iso(end) or now) - begin).total_seconds())), 0)
+        return R.format_duration(seconds)
+
+    params = ";".join(f"{k}:{v}" for k, v in sorted(step.get("params", {}).items()))
+    return [step["id"], entry.get("job_id") or "--", step["workspace"], entry["state"],
+            duration(entry.get("started"), entry.get("ended")), duration(entry.get("submitted"), entry.get("ended")),
+            R.local_time(entry.get("started")), R.local_time(entry.get("submitted")),
+            R.local_time(entry.get("ended")), str(entry.get("restarts", 0)), params]
+
+
+@given(st.lists(st.tuples(stamps, stamps, stamps, st.sampled_from([None, "12"]), st.integers(0, 3)),
+                min_size=1, max_size=30))
+def test_columns_match_the_cell_by_cell_rows(entries):
+    steps, by_id = [], {}
+    for i, (sub, start, end, job, restarts) in enumerate(entries):
+        steps.append({"id": f"s{i}", "workspace": f"s/{i}", "params": {"P": i}})
+        by_id[f"s{i}"] = {"state": "RUNNING", "submitted": sub, "started": start, "ended": end,
+                          "job_id": job, "restarts": restarts}
+    times = R.Times(NOW)
+    assert times.rows(steps, by_id) == [_slow_row(s, by_id[s["id"]], NOW) for s in steps]
+    assert times.columns(steps, by_id, params=False) == [list(c) for c in zip(*(
+        _slow_row(s, by_id[s["id"]], NOW)[:10] for s in steps))]

@@ -1,0 +1,213 @@
+"""mreport's core: what a report says about a study, as plain data (no I/O; ``now`` is given).
+
+A report has three views: the steps (the default), the summary only, or counts grouped by
+parameter values.  Filters (--state, --step) choose the steps listed, grouped and checked; the
+summary always counts the whole study and says how many steps were chosen.
+"""
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from fnmatch import fnmatchcase
+
+from mshared import states as S
+from mshared.contracts import REPORT_SCHEMA, REPORT_VERSION
+from mshared.engine.transitions import study_status
+from mshared.errors import MError
+from mshared.statefile import iso_utc
+from mshared.statusrows import Times, format_duration
+
+CHECK_FINISHED, CHECK_ACTIVE, CHECK_FAILED = 0, 3, 4
+WHY_STATES = S.FAILURES   # FAILED, TIMEDOUT, CANCELLED
+
+
+class BadOption(MError):
+    """An option that does not fit the study (e.g. --group-by a parameter no step uses)."""
+
+    exit_code = 2
+
+
+@dataclass
+class Study:
+    root: str                 # absolute
+    state: dict
+    dag: dict | None = None   # read only when the report needs it
+
+
+@dataclass
+class Report:
+    study: Study
+    now: datetime
+    ids: list[str]                          # the chosen steps, in DAG order when there is a DAG
+    summary: dict
+    check: int
+    group_by: list[str] = field(default_factory=list)
+    groups: list[dict] | None = None
+
+
+def needs_dag(view: str, steps: tuple, fmt: str) -> bool:
+    """The summary needs only state.json (a third of the reading at 100,000 steps)."""
+    return view != "summary" or bool(steps) or fmt == "dot"
+
+
+def build(study: Study, now: datetime, *, states=(), steps=(), group_by=()) -> Report:
+    ids = select(study, states, steps)
+    entries = study.state["steps"]
+    summary = summarise(study.state, len(ids), now)
+    chosen = summary["counts"] if len(ids) == summary["total"] else (entries[i]["state"] for i in ids)
+    report = Report(study, now, ids, summary, check_code(chosen), list(group_by))
+    if group_by:
+        report.groups = group_counts(study, ids, list(group_by))
+    return report
+
+
+def select(study: Study, states=(), steps=()) -> list[str]:
+    """Ids of the steps in any of ``states`` (all when empty) whose spec step name or id matches
+    one of ``steps`` (exact, or a shell pattern such as 'sim*')."""
+    entries = study.state["steps"]
+    if study.dag is not None:
+        ids = [s["id"] for s in study.dag["steps"]]
+    else:
+        ids = list(entries)
+    if states:
+        wanted = {s.upper() for s in states}
+        ids = [i for i in ids if entries[i]["state"] in wanted]
+    if steps:
+        index = {s["id"]: s for s in study.dag["steps"]}
+        ids = [i for i in ids if _matches(index[i], steps)]
+    return ids
+
+
+def _matches(step: dict, patterns) -> bool:
+    for pattern in patterns:
+        if pattern in (step["step"], step["id"]):
+            return True
+        if any(c in pattern for c in "*?[") and (fnmatchcase(step["step"], pattern)
+                                                 or fnmatchcase(step["id"], pattern)):
+            return True
+    return False
+
+
+def ordered_counts(values) -> dict[str, int]:
+    """State -> count in Maestro's State order (then any other name, sorted); no zeros."""
+    counts = Counter(values)
+    known = [s for s in S.ALL if counts.get(s)]
+    return {s: counts[s] for s in known + sorted(set(counts) - set(S.ALL))}
+
+
+def summarise(state: dict, selected: int, now: datetime) -> dict:
+    """The whole study at a glance: status, counts per state, and elapsed time since the study
+    was created, up to now while it is active, else up to the last step's end."""
+    entries = state["steps"].values()
+    status = study_status(state)
+    created = state["study"].get("created")
+    last_end = max((e["ended"] for e in entries if e.get("ended")), default=None)
+    until = None if status == "RUNNING" else (last_end or state.get("updated"))
+    return {
+        "status": status,
+        "total": len(state["steps"]),
+        "counts": ordered_counts(e["state"] for e in entries),
+        "selected": selected,
+        "created": created,
+        "last_end": last_end,
+        "elapsed_seconds": Times(now).seconds(created, until),
+    }
+
+
+def check_code(step_states) -> int:
+    """--check: 3 while any chosen step can still change, else 4 if one ended FAILED, TIMEDOUT
+    or CANCELLED, else 0 (all FINISHED, or DRYRUN)."""
+    seen = set(step_states)
+    if seen - S.TERMINAL:
+        return CHECK_ACTIVE
+    return CHECK_FAILED if seen & S.FAILURES else CHECK_FINISHED
+
+
+def group_counts(study: Study, ids: list[str], params: list[str]) -> list[dict]:
+    """Counts per state for each combination of values of ``params`` (None: the step does not
+    use that parameter), in the order the values first appear."""
+    index = {s["id"]: s for s in study.dag["steps"]}
+    if ids and not any(p in index[i]["params"] for i in ids for p in params):
+        known = (study.dag["study"].get("parameters") or {}).get("order") or []
+        missing = ", ".join(params)
+        raise BadOption(f"--group-by {missing}: no chosen step uses this parameter; the study's "
+                        f"parameters are: {', '.join(known) or 'none'}")
+    entries = study.state["steps"]
+    groups: dict[tuple, list[str]] = {}
+    for i in ids:
+        values = index[i]["params"]
+        key = tuple(_hashable(values.get(p)) for p in params)
+        groups.setdefault(key, []).append(entries[i]["state"])
+    out = []
+    for key, found in groups.items():
+        out.append({"values": dict(zip(params, key)), "total": len(found), "counts": ordered_counts(found)})
+    return out
+
+
+def _hashable(value):
+    return value if not isinstance(value, (list, dict)) else repr(value)
+
+
+def step_records(steps: list[dict], entries: dict, times: Times) -> list[dict]:
+    """The steps as the JSON report shows them: DAG facts, state entry, durations in seconds."""
+    got = [entries[s["id"]] for s in steps]
+    started = [e.get("started") for e in got]
+    submitted = [e.get("submitted") for e in got]
+    ended = [e.get("ended") for e in got]
+    finish = times.finish(ended)
+    return [{
+        "id": s["id"], "step": s["step"], "state": e["state"], "job_id": e.get("job_id"),
+        "jobs": e.get("jobs") or [], "workspace": s["workspace"], "params": s["params"],
+        "exit_code": e.get("exit_code"), "submitted": sub, "started": start, "ended": end,
+        "run_seconds": run, "elapsed_seconds": wait, "restarts": e.get("restarts", 0),
+        "attempts": e.get("attempts", 0), "reason": e.get("reason"),
+    } for s, e, sub, start, end, run, wait in zip(
+        steps, got, submitted, started, ended, times.spans(started, finish), times.spans(submitted, finish))]
+
+
+def step_record(step: dict, entry: dict, times: Times) -> dict:
+    return step_records([step], {step["id"]: entry}, times)[0]
+
+
+def chosen_steps(report: Report) -> list[dict]:
+    """The DAG steps of the report's chosen ids, in order."""
+    if len(report.ids) == len(report.study.dag["steps"]):
+        return report.study.dag["steps"]     # nothing filtered out (ids come from the DAG)
+    index = {s["id"]: s for s in report.study.dag["steps"]}
+    return [index[i] for i in report.ids]
+
+
+def why_record(entry: dict, tail: dict | None) -> dict:
+    """Why a step ended badly: exit code, the state's reason, the end of its stderr file."""
+    tail = tail or {}
+    return {"exit_code": entry.get("exit_code"), "reason": entry.get("reason"),
+            "stderr": tail.get("path"), "tail": tail.get("lines", [])}
+
+
+def study_info(study: Study) -> dict:
+    info = study.state["study"]
+    return {"name": info.get("name"), "root": study.root, "scheduler": info.get("scheduler"),
+            "created": info.get("created"), "updated": study.state.get("updated")}
+
+
+def report_doc(report: Report, steps: list[dict] | None) -> dict:
+    """The maestro.report document (docs/mreport.md); ``steps`` None leaves them out."""
+    doc = {"schema": REPORT_SCHEMA, "version": REPORT_VERSION, "generated": iso_utc(report.now),
+           "study": study_info(report.study), "summary": report.summary}
+    if report.groups is not None:
+        doc["group_by"] = report.group_by
+        doc["groups"] = report.groups
+    if steps is not None:
+        doc["steps"] = steps
+    return doc
+
+
+def summary_line(report: Report) -> str:
+    """'name (root): STATUS, elapsed D:HH:MM:SS; N steps: n STATE, ...[; k chosen]'."""
+    s = report.summary
+    counts = ", ".join(f"{n:,} {state}" for state, n in s["counts"].items())
+    line = (f"{report.study.state['study'].get('name')} ({report.study.root}): {s['status']}, "
+            f"elapsed {format_duration(s['elapsed_seconds'])}; {s['total']:,} steps: {counts}")
+    if s["selected"] != s["total"]:
+        line += f"; {s['selected']:,} chosen"
+    return line

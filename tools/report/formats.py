@@ -1,0 +1,151 @@
+"""A report as bytes in each --format: table, json, ndjson, csv, md, dot (docs/mreport.md)."""
+
+import csv
+import io
+
+from mshared import jsonio
+from mshared.dot import dag_to_dot
+from mshared.statusrows import TABLE_COLUMNS, Times, status_csv
+
+from . import core, layouts
+
+FORMATS = ("table", "json", "ndjson", "csv", "md", "dot")
+LAYOUTS = ("flat", "narrow", "legacy")
+# which views each format can show; the CLI turns anything else into a usage error
+VIEWS = {"table": {"steps", "summary", "groups"}, "md": {"steps", "summary", "groups"},
+         "json": {"steps", "summary", "groups"}, "ndjson": {"steps", "summary", "groups"},
+         "csv": {"steps", "groups"}, "dot": {"steps"}}
+
+
+def render(report: core.Report, fmt: str, view: str, *, layout: str = "flat", width: int | None = None,
+           tails: dict | None = None) -> bytes:
+    """``tails`` (step id -> stderr tail, from load.stderr_tails) asks for the --why details."""
+    if fmt in ("json", "ndjson"):
+        return _json(report, view, tails, lines=fmt == "ndjson")
+    if fmt == "dot":
+        return _dot(report)
+    if fmt == "csv":
+        if view == "groups":
+            return _groups_csv(report)
+        return status_csv(core.chosen_steps(report), report.study.state["steps"], report.now).encode("utf-8")
+    md = fmt == "md"
+    title = f"Study: {report.study.root}"
+    parts = [f"## {title}", "", core.summary_line(report)] if md else [core.summary_line(report)]
+    if view == "groups":
+        parts += ["", _groups_table(report, md, width)]
+    elif view == "steps":
+        parts += ["", _steps_table(report, md, layout, width)]
+        if tails is not None:
+            parts += ["", _why_text(report, tails, md)]
+    return ("\n".join(parts) + "\n").encode("utf-8")
+
+
+# ------------------------------------------------------------------ JSON
+def _json(report, view, tails, lines: bool) -> bytes:
+    steps = None
+    if view == "steps":
+        times = Times(report.now)
+        entries = report.study.state["steps"]
+        steps = core.step_records(core.chosen_steps(report), entries, times)
+        if tails is not None:
+            for record in steps:
+                if record["state"] in core.WHY_STATES:
+                    record["why"] = core.why_record(entries[record["id"]], tails.get(record["id"]))
+    if not lines:
+        return jsonio.dumps(core.report_doc(report, steps))
+    root = report.study.root
+    if view == "summary":
+        name = report.study.state["study"].get("name")
+        return jsonio.dumps({"study": root, "name": name, **report.summary})
+    records = report.groups if view == "groups" else steps
+    return b"".join(jsonio.dumps({"study": root, **r}) for r in records)
+
+
+# ------------------------------------------------------------------ tables
+def _steps_table(report, md: bool, layout: str, width) -> str:
+    times = Times(report.now)
+    entries = report.study.state["steps"]
+    steps = core.chosen_steps(report)
+    columns = times.columns(steps, entries, params=False)
+    root = report.study.root
+    if md:
+        return _markdown(TABLE_COLUMNS, zip(*columns))
+    if layout == "legacy":
+        return layouts.legacy(root, columns)
+    if layout == "narrow":
+        return layouts.narrow(root, columns, [s["params"] for s in steps], width)
+    return layouts.flat(root, columns, width)
+
+
+def _group_rows(report):
+    states = list(core.ordered_counts({s for g in report.groups for s in g["counts"]}))
+    headers = list(report.group_by) + ["Steps"] + list(states)
+    rows = [[("--" if v is None else str(v)) for v in g["values"].values()] + [str(g["total"])]
+            + [str(g["counts"].get(s, 0)) for s in states] for g in report.groups]
+    return headers, rows
+
+
+def _groups_table(report, md: bool, width) -> str:
+    headers, rows = _group_rows(report)
+    if md:
+        return _markdown(headers, rows)
+    title = f"Steps by {', '.join(report.group_by)}"     # the summary line above names the study
+    return layouts.grid(headers, [list(c) for c in zip(*rows)], width, title)
+
+
+def _groups_csv(report) -> bytes:
+    headers, rows = _group_rows(report)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(headers)
+    writer.writerows(rows)
+    return out.getvalue().encode("utf-8")
+
+
+def _markdown(headers, rows) -> str:
+    def line(cells):
+        return "| " + " | ".join(c.replace("\\", "\\\\").replace("|", "\\|") for c in cells) + " |"
+
+    return "\n".join([line(headers), "|" + "---|" * len(headers)] + [line(r) for r in rows])
+
+
+def _why_text(report, tails: dict, md: bool) -> str:
+    entries = report.study.state["steps"]
+    bad = [i for i in report.ids if entries[i]["state"] in core.WHY_STATES]
+    head = "### Why" if md else "Why:"
+    if not bad:
+        return f"{head}\n\nNo chosen step ended FAILED, TIMEDOUT or CANCELLED." if md else \
+            "Why: no chosen step ended FAILED, TIMEDOUT or CANCELLED."
+    out = [head, ""] if md else [head]
+    for sid in bad:
+        entry, tail = entries[sid], tails.get(sid) or {}
+        what = entry["state"]
+        if entry.get("exit_code") is not None:
+            what += f", exit code {entry['exit_code']}"
+        if entry.get("job_id"):
+            what += f", job {entry['job_id']}"
+        if entry.get("reason") and entry["reason"] != f"exit code {entry.get('exit_code')}":
+            what += f": {entry['reason']}"
+        out.append(f"- `{sid}`: {what}" if md else f"  {sid}: {what}")
+        if tail.get("path"):
+            lines = tail.get("lines") or []
+            note = f"last {len(lines)} lines" if lines else "empty"
+            if md:
+                out += [f"  stderr `{tail['path']}` ({note}):"]
+                if lines:
+                    out += ["", "  ```"] + [f"  {line}" for line in lines] + ["  ```", ""]
+            else:
+                out.append(f"    stderr {tail['path']} ({note})" + (":" if lines else ""))
+                out += [f"      {line}" for line in lines]
+    return "\n".join(out).rstrip("\n")
+
+
+# ------------------------------------------------------------------ Graphviz
+def _dot(report) -> bytes:
+    dag, entries = report.study.dag, report.study.state["steps"]
+    if len(report.ids) != len(dag["steps"]):   # filtered: the chosen steps and the edges among them
+        keep = set(report.ids)
+        steps = [{**s, "depends": [p for p in s["depends"] if p in keep]}
+                 for s in dag["steps"] if s["id"] in keep]
+        dag = {"study": dag["study"], "steps": steps}
+    return dag_to_dot(dag, {s["id"]: entries[s["id"]]["state"] for s in dag["steps"]})
