@@ -12,8 +12,6 @@ import hashlib
 import os
 from datetime import datetime, timezone
 
-import portalocker
-
 from . import states
 from .contracts import STATE_SCHEMA, STATE_VERSION, check_envelope
 from .errors import InvalidInput, StateBusy
@@ -89,6 +87,8 @@ def _checksum_holds(data: bytes, doc: dict, stored: str) -> bool:
 def lock_study(root, wait: bool = False, timeout: float | None = None):
     """Hold the study lock for the block.  Without ``wait``, a held lock raises StateBusy (75) at
     once; with it, wait up to ``timeout`` seconds (forever when None)."""
+    import portalocker   # here, not at import time: readers (mreport) start faster
+
     path = os.path.join(os.fspath(root), LOCK_FILE)
     if wait:
         lock = portalocker.Lock(path, mode="a", timeout=timeout if timeout is not None else 10 ** 9,

@@ -167,3 +167,19 @@ def test_pipeline_by_hand_and_cron_style_passes_match_maestro_run(tmp_path):
     a = sorted(p.relative_to(tmp_path / "h").as_posix() for p in (tmp_path / "h").rglob("*.txt"))
     b = sorted(p.relative_to(tmp_path / "w").as_posix() for p in (tmp_path / "w").rglob("*.txt"))
     assert a == b and a
+
+
+def test_status_shows_maestros_table_layouts_and_formats(tmp_path):
+    root = tmp_path / "st"
+    run(["maestro", "run", "-fg", "-y", "-o", str(root), os.path.join(SAMPLES, LOCAL_SAMPLES[0])], tmp_path)
+    flat = run(["maestro", "status", str(root)], tmp_path).stdout
+    assert f"Study: {root}" in flat and "hello_world_GREETING.Hello.NAME.Pam" in flat and "FINISHED" in flat
+    legacy = run(["maestro", "status", "--layout", "legacy", "--disable-theme", "--disable-pager", str(root)],
+                 tmp_path).stdout
+    assert legacy.splitlines()[2].startswith("=====") or "=====" in legacy
+    narrow = run(["maestro", "status", "--layout", "narrow", str(root)], tmp_path).stdout
+    assert "STEP:" in narrow and "WORKSPACE:" in narrow
+    csv_text = run(["maestro", "status", "--format", "csv", str(root)], tmp_path).stdout
+    assert csv_text.splitlines()[0].startswith("Step Name,Job ID,Workspace,State")
+    bad = run(["maestro", "status", str(tmp_path)], tmp_path, check=False)
+    assert bad.returncode == 65 and len(bad.stderr.strip().splitlines()) == 1
