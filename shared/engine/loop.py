@@ -8,7 +8,7 @@ study's poll interval.  The lock is never held while waiting.
 import gc
 import time
 
-from ..errors import StateBusy
+from ..errors import SchedulerUnavailable, StateBusy
 from . import transitions as T
 from .passes import run_pass, utcnow
 
@@ -18,8 +18,14 @@ CSV_EVERY = 1.0  # seconds: status.csv is derived data; in a loop it is refreshe
 
 
 def run_loop(roots: list[str], *, interval: float | None = None, submit: bool = True, clock=utcnow,
-             on_pass=None, sleep=time.sleep, local_slots: int | None = None) -> dict[str, str]:
-    """Run passes over ``roots`` until each study ends; returns root -> final study status."""
+             on_pass=None, sleep=time.sleep, local_slots: int | None = None, on_outage=None) -> dict[str, str]:
+    """Run passes over ``roots`` until each study ends; returns root -> final study status.
+
+    A scheduler that cannot be reached does not end the loop (a study runs for weeks; a
+    controller restarts in minutes): ``on_outage(root, message or None)`` is told when an outage
+    starts and when it ends, and the loop keeps trying at the poll interval.
+    """
+    outages: dict[str, str] = {}
     adapters = {root: {} for root in roots}
     caches = {root: {} for root in roots}
     slow_default = 60.0
@@ -40,6 +46,13 @@ def run_loop(roots: list[str], *, interval: float | None = None, submit: bool = 
             except StateBusy:
                 local_jobs += 1  # another pass (cron, another loop) is on it: look again soon
                 continue
+            except SchedulerUnavailable as err:
+                if root not in outages and on_outage:
+                    on_outage(root, str(err))
+                outages[root] = str(err)
+                continue
+            if outages.pop(root, None) is not None and on_outage:
+                on_outage(root, None)
             status[root] = result.status
             slow_default = float(result.poll_interval)
             changed = changed or bool(result.events)

@@ -86,6 +86,13 @@ def run(spec, attempts, rlimit, throttle, sleeptime, dry, pgen, pargs, out, fore
     click.echo(root)
 
 
+def _outage(root: str, message: str | None) -> None:
+    if message:
+        click.echo(f"\nmaestro: warning: {message}; the study waits and tries again each poll", err=True)
+    else:
+        click.echo("\nmaestro: the scheduler answers again; the study goes on", err=True)
+
+
 def _foreground(root: str, interval) -> int:
     from mshared.engine.loop import exit_code, run_loop
 
@@ -94,7 +101,7 @@ def _foreground(root: str, interval) -> int:
 
     write_pid(root)
     bar = Progress()
-    statuses = run_loop([root], interval=interval, on_pass=bar.update)
+    statuses = run_loop([root], interval=interval, on_pass=bar.update, on_outage=_outage)
     bar.close(statuses[root])
     return exit_code(statuses)
 
@@ -124,7 +131,7 @@ def conductor(study_dir, sleep):
             click.echo(f"{event['at']} {event['step']}: {event['from']} -> {event['to']}"
                        + (f" ({event['reason']})" if event.get("reason") else ""), err=True)
 
-    statuses = run_loop([root], interval=sleep, on_pass=log)
+    statuses = run_loop([root], interval=sleep, on_pass=log, on_outage=_outage)
     click.echo(f"Study completed with state '{statuses[root]}'.", err=True)
     sys.exit(exit_code(statuses))
 

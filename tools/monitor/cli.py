@@ -32,9 +32,13 @@ def main(study_dirs, no_submit, loop, interval):
         if events:
             stdout_bytes(b"".join(dumps(e) for e in events))
 
+    def outage(root, message):
+        click.echo(f"mmonitor: warning: {root}: {message}; trying again each pass" if message
+                   else f"mmonitor: {root}: the scheduler answers again", err=True)
+
     if loop:
         raise SystemExit(exit_code(monitor_loop(list(study_dirs), interval=interval,
-                                                submit=not no_submit, on_pass=emit)))
+                                                submit=not no_submit, on_pass=emit, on_outage=outage)))
     busy = False
     for root in study_dirs:
         try:

@@ -10,5 +10,6 @@ def monitor_study(root: str, *, submit: bool = True, clock=utcnow, adapters: dic
     return run_pass(root, poll_jobs=True, submit=submit, clock=clock, adapters=adapters)
 
 
-def monitor_loop(roots: list[str], *, interval: float | None = None, submit: bool = True, on_pass=None) -> dict:
-    return run_loop(roots, interval=interval, submit=submit, on_pass=on_pass)
+def monitor_loop(roots: list[str], *, interval: float | None = None, submit: bool = True, on_pass=None,
+                 on_outage=None) -> dict:
+    return run_loop(roots, interval=interval, submit=submit, on_pass=on_pass, on_outage=on_outage)
