@@ -1,0 +1,393 @@
+"""The benchmark harness: what a workload is, how it is measured, and how results are shown.
+
+A workload is a function ``f(ctx) -> list[Case]`` registered with ``@workload("name")`` in
+bench/workloads.py.  A Case is one row of the table (a workload at one P): up to three Sides
+(ours, Maestro, the floor), each a command to run in a fresh temporary directory, with its number
+of repeats, and optional Targets checked against the medians.  Sides with the same ``key`` are
+measured once and shared (Maestro's dry run is the baseline of several rows).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from _measure import Measurement, measure
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+VENV = ROOT / ".venv"
+PARITY_VENV = ROOT / ".parity-venv"
+BENCH_VENV = ROOT / ".bench-venv"
+MAKE_PARITY_VENV = ROOT / "tests" / "parity" / "make_venv.sh"
+MAESTRO_VERSION = "1.2.1"
+
+SIDES = ("ours", "maestro", "floor")
+
+
+# ---------------------------------------------------------------------------------------------
+# What a workload declares
+
+@dataclass
+class Run:
+    """One command line (or pipeline) to time.  cwd None means the repeat's fresh directory."""
+    stages: list[list[str]]
+    cwd: Path | None = None
+    stdout: str | None = None          # a file for the last stage's output; None: /dev/null
+    timeout: float = 900.0
+
+
+@dataclass
+class Side:
+    """A command measured for a case.  ``command(dir)`` builds the Run for one repeat in ``dir``."""
+    key: str
+    command: Callable[[Path], Run]
+    repeats: int
+    needs_maestro: bool = False
+    warmup: bool = False               # one untimed run first (start-up figures)
+    writes: bool = False               # writes many files: `sync` before each run (see measure_side)
+    describe: str = ""                 # the command as the README and JSON show it
+
+
+@dataclass
+class Target:
+    """A limit on a figure of the row: metric is 'ours_s', 'ours_mb', 'ours/floor' or 'ours/maestro'."""
+    label: str
+    metric: str
+    limit: float
+
+
+@dataclass
+class Case:
+    workload: str
+    p: int | None
+    ours: Side | None
+    maestro: Side | None = None
+    floor: Side | None = None
+    targets: list[Target] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return self.workload if self.p is None else f"{self.workload} P={self.p:,}"
+
+    def sides(self):
+        return [(name, getattr(self, name)) for name in SIDES if getattr(self, name) is not None]
+
+
+@dataclass
+class Context:
+    """What workloads may ask about: mode, where to work, where the commands are."""
+    quick: bool
+    work: Path
+    deadline: float | None = None      # time.perf_counter() value after which repeats are cut short
+    notes: list[str] = field(default_factory=list)      # "skipped: ..." lines for the report
+    _specs: dict = field(default_factory=dict)
+    _available: dict = field(default_factory=dict)
+
+    def repeats(self, full: int, quick: int) -> int:
+        return quick if self.quick else full
+
+    def spec(self, p: int) -> Path:
+        """The benchmark study for P (bench/gen_study.py), written once per run."""
+        if p not in self._specs:
+            from gen_study import write_study
+
+            path = self.work / "specs" / f"bench_p{p}.yaml"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_study(p, str(path))
+            self._specs[p] = path
+        return self._specs[p]
+
+    def python(self) -> str:
+        return str(VENV / "bin" / "python")
+
+    def ours(self, command: str) -> str:
+        return str(VENV / "bin" / command)
+
+    def maestro(self) -> str:
+        return str(PARITY_VENV / "bin" / "maestro")
+
+    def bench_script(self, name: str) -> str:
+        return str(BENCH / name)
+
+    def available(self, command: str) -> bool:
+        """Our console script is installed and `COMMAND --help` exits 0 (it may be a stub)."""
+        if command not in self._available:
+            path = self.ours(command)
+            ok = os.access(path, os.X_OK)
+            if ok:
+                try:
+                    ok = subprocess.run([path, "--help"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL, timeout=30).returncode == 0
+                except (OSError, subprocess.TimeoutExpired):
+                    ok = False
+            self._available[command] = ok
+        return self._available[command]
+
+
+WORKLOADS: list[tuple[str, Callable[[Context], list[Case]]]] = []
+FULL_ONLY: set[str] = set()            # workloads that --quick leaves out unless named in --only
+
+
+def workload(name: str, quick: bool = True):
+    """Register ``f(ctx) -> list[Case]`` under ``name`` (for --only); the table keeps this order.
+
+    ``quick=False`` (or full_only(name)) leaves it out of --quick runs unless --only names it.
+    """
+    def register(func):
+        WORKLOADS.append((name, func))
+        if not quick:
+            FULL_ONLY.add(name)
+        return func
+    return register
+
+
+def full_only(name: str) -> None:
+    FULL_ONLY.add(name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Measuring
+
+@dataclass
+class SideResult:
+    key: str
+    command: str
+    runs: list[Measurement] = field(default_factory=list)
+    error: str = ""
+    skipped: str = ""
+    cut_short: bool = False            # fewer repeats than asked: the time budget ran out
+    overhead_s: float = 0.0            # setup, sync and clean-up around the timed runs
+
+    @property
+    def n(self) -> int:
+        return len(self.runs)
+
+    @property
+    def time_s(self) -> float | None:
+        return statistics.median(r.wall_s for r in self.runs) if self.runs and not self.error else None
+
+    @property
+    def peak_mb(self) -> float | None:
+        return statistics.median(r.peak_mb for r in self.runs) if self.runs and not self.error else None
+
+    def to_json(self) -> dict:
+        return {
+            "command": self.command,
+            "n": self.n,
+            "median_s": self.time_s,
+            "median_peak_mb": self.peak_mb,
+            "times_s": [round(r.wall_s, 4) for r in self.runs],
+            "peaks_mb": [round(r.peak_mb, 1) for r in self.runs],
+            "peak_sum_mb": [round(r.peak_sum_kb / 1024, 1) for r in self.runs],
+            "cpu_s": [round(r.cpu_s, 3) for r in self.runs],
+            "peak_method": self.runs[0].peak_method if self.runs else None,
+            "error": self.error or None,
+            "skipped": self.skipped or None,
+            "cut_short": self.cut_short,
+        }
+
+
+def measure_side(side: Side, ctx: Context, log) -> SideResult:
+    result = SideResult(side.key, side.describe)
+    total = side.repeats + (1 if side.warmup else 0)
+    for index in range(total):
+        if result.runs and ctx.deadline and time.perf_counter() + 1.5 * result.runs[-1].wall_s > ctx.deadline:
+            result.cut_short = True  # keep the whole run inside its budget; n in the table says so
+            log(f"    {side.key}: time budget reached, stopping after {len(result.runs)} run(s)")
+            break
+        began = time.perf_counter()
+        rundir = ctx.work / f"run-{side.key.replace('/', '_').replace(' ', '_')}-{index}"
+        shutil.rmtree(rundir, ignore_errors=True)
+        rundir.mkdir(parents=True)
+        run = side.command(rundir)
+        if side.writes:
+            os.sync()  # the previous run's writes and deletions must not land inside this one
+        try:
+            m = measure(run.stages, cwd=str(run.cwd or rundir), stdout=run.stdout, timeout=run.timeout)
+        except OSError as err:
+            result.error = f"cannot run {run.stages[0][0]}: {err}"
+            break
+        finally:
+            shutil.rmtree(rundir, ignore_errors=True)
+            result.overhead_s += time.perf_counter() - began
+        result.overhead_s -= m.wall_s
+        if not m.ok:
+            result.error = ("timed out after %.0f s" % run.timeout) if m.timed_out else (m.stderr or "failed")
+            break
+        if side.warmup and index == 0:
+            continue
+        result.runs.append(m)
+        log(f"    {side.key}: run {len(result.runs)}/{side.repeats}: {m.wall_s:.3f} s, {m.peak_mb:.0f} MB")
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures of a row
+
+def row_figures(case: Case, results: dict[str, SideResult]) -> dict:
+    fig = {}
+    for name, side in case.sides():
+        res = results.get(side.key)
+        fig[f"{name}_s"] = res.time_s if res else None
+        fig[f"{name}_mb"] = res.peak_mb if res else None
+        fig[f"{name}_n"] = res.n if res else 0
+    fig["ours/maestro"] = _ratio(fig.get("ours_s"), fig.get("maestro_s"))
+    fig["ours/floor"] = _ratio(fig.get("ours_s"), fig.get("floor_s"))
+    fig["maestro/floor"] = _ratio(fig.get("maestro_s"), fig.get("floor_s"))
+    return fig
+
+
+def _ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def check_targets(case: Case, fig: dict) -> list[dict]:
+    out = []
+    for target in case.targets:
+        value = fig.get(target.metric)
+        status = "n/a" if value is None else ("PASS" if value < target.limit else "FAIL")
+        out.append({"case": case.label, "target": target.label, "metric": target.metric,
+                    "limit": target.limit, "value": value, "status": status})
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Output
+
+def fmt_s(value) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if value < 1 else f"{value:.2f}" if value < 100 else f"{value:.0f}"
+
+
+def fmt_mb(value) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def fmt_ratio(value) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if value < 0.1 else f"{value:.2f}" if value < 100 else f"{value:.0f}"
+
+
+def table(rows: list[tuple[Case, dict]]) -> str:
+    head = ["workload", "P", "n o/m/f", "ours s", "ours MB", "Maestro s", "Maestro MB",
+            "floor s", "floor MB", "ours/Maestro", "ours/floor", "Maestro/floor"]
+    body = []
+    for case, fig in rows:
+        n = "/".join(str(fig.get(f"{s}_n", 0)) if getattr(case, s) else "-" for s in SIDES)
+        body.append([case.workload, "-" if case.p is None else f"{case.p:,}", n,
+                     fmt_s(fig.get("ours_s")), fmt_mb(fig.get("ours_mb")),
+                     fmt_s(fig.get("maestro_s")), fmt_mb(fig.get("maestro_mb")),
+                     fmt_s(fig.get("floor_s")), fmt_mb(fig.get("floor_mb")),
+                     fmt_ratio(fig.get("ours/maestro")), fmt_ratio(fig.get("ours/floor")),
+                     fmt_ratio(fig.get("maestro/floor"))])
+    widths = [max(len(str(r[i])) for r in [head] + body) for i in range(len(head))]
+    left = {0}
+    line = lambda r: "  ".join(str(c).ljust(w) if i in left else str(c).rjust(w)  # noqa: E731
+                               for i, (c, w) in enumerate(zip(r, widths)))
+    rule = "-" * len(line(head))
+    return "\n".join([line(head), rule] + [line(r) for r in body])
+
+
+def scaling(rows: list[tuple[Case, dict]], threshold: float = 15.0) -> list[dict]:
+    """For every workload measured at several P: growth of time and memory per 10x of P."""
+    out = []
+    by_workload: dict[str, list[tuple[int, dict]]] = {}
+    for case, fig in rows:
+        if case.p is not None:
+            by_workload.setdefault(case.workload, []).append((case.p, fig))
+    for name, points in by_workload.items():
+        points.sort(key=lambda pf: pf[0])
+        for side in SIDES:
+            series = [(p, f.get(f"{side}_s"), f.get(f"{side}_mb")) for p, f in points
+                      if f.get(f"{side}_s") is not None]
+            if len(series) < 2:
+                continue
+            steps = []
+            for (p1, t1, m1), (p2, t2, m2) in zip(series, series[1:]):
+                decades = math.log10(p2 / p1)
+                per10 = (t2 / t1) ** (1 / decades) if t1 > 0 and decades > 0 else None
+                steps.append({"from": p1, "to": p2, "time_ratio": t2 / t1 if t1 else None,
+                              "time_per_10x": per10, "mem_ratio": m2 / m1 if m1 else None,
+                              "superlinear": per10 is not None and per10 > threshold})
+            out.append({"workload": name, "side": side, "points": [
+                {"p": p, "time_s": t, "peak_mb": m} for p, t, m in series], "steps": steps})
+    return out
+
+
+def scaling_text(entries: list[dict]) -> str:
+    lines = []
+    for entry in entries:
+        parts = [f"{_p(entry['points'][0]['p'])} {fmt_s(entry['points'][0]['time_s'])} s"]
+        flags = []
+        for step, point in zip(entry["steps"], entry["points"][1:]):
+            parts.append(f"{_p(point['p'])} {fmt_s(point['time_s'])} s (x{step['time_ratio']:.1f} time, "
+                         f"x{step['mem_ratio']:.1f} memory)")
+            if step["superlinear"]:
+                flags.append(f"{_p(step['from'])}->{_p(step['to'])}: x{step['time_per_10x']:.1f} per 10x")
+        flag = "  SUPER-LINEAR " + "; ".join(flags) if flags else ""
+        lines.append(f"  {entry['workload']} [{entry['side']}]: " + " -> ".join(parts) + flag)
+    return "\n".join(lines)
+
+
+def _p(p: int) -> str:
+    return f"{p // 1000}k" if p >= 1000 and p % 1000 == 0 else str(p)
+
+
+# ---------------------------------------------------------------------------------------------
+# Environments
+
+def ensure_parity_venv(log) -> str | None:
+    """maestrowf 1.2.1 in .parity-venv (shared with the parity suite); None when ready, else why not."""
+    python = PARITY_VENV / "bin" / "python"
+
+    def ready() -> bool:
+        return python.exists() and subprocess.run(
+            [str(python), "-c", f"import maestrowf, sys; sys.exit(maestrowf.__version__ != '{MAESTRO_VERSION}')"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+
+    if ready():
+        return None
+    log(f"  creating {PARITY_VENV.name} with maestrowf=={MAESTRO_VERSION} (once)...")
+    try:
+        if MAKE_PARITY_VENV.exists():
+            subprocess.run(["sh", str(MAKE_PARITY_VENV)], check=True, timeout=900, stdout=sys.stderr)
+        else:  # the same commands as tests/parity/make_venv.sh
+            subprocess.run(["python3", "-m", "venv", str(PARITY_VENV)], check=True, timeout=300)
+            subprocess.run([str(python), "-m", "pip", "install", "--quiet", f"maestrowf=={MAESTRO_VERSION}"],
+                           check=True, timeout=900)
+    except (OSError, subprocess.SubprocessError) as err:
+        return f"could not create {PARITY_VENV.name}: {err}"
+    return None if ready() else f"{PARITY_VENV.name} has no maestrowf {MAESTRO_VERSION}"
+
+
+def ensure_bench_venv(log) -> str | None:
+    """matplotlib in .bench-venv (for the plot only); returns its python, or None."""
+    python = BENCH_VENV / "bin" / "python"
+
+    def ready() -> bool:
+        return python.exists() and subprocess.run(
+            [str(python), "-c", "import matplotlib"], stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL).returncode == 0
+
+    if not ready():
+        log(f"  installing matplotlib into {BENCH_VENV.name} (once)...")
+        try:
+            if not python.exists():
+                subprocess.run(["python3", "-m", "venv", str(BENCH_VENV)], check=True, timeout=300)
+            subprocess.run([str(python), "-m", "pip", "install", "--quiet", "matplotlib"], check=True,
+                           timeout=600, stdout=sys.stderr)
+        except (OSError, subprocess.SubprocessError) as err:
+            log(f"  plot skipped: could not install matplotlib: {err}")
+            return None
+    return str(python) if ready() else None
