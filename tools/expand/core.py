@@ -185,11 +185,11 @@ def _expand_steps(order: list[dict], table: dict, hashws: bool, source: str) -> 
         funnels = set(step["funnels"])
         params = _used_params(step, keys)
         for parent in step["depends"]:
-            params |= used[parent]
+            params.update(used[parent])
         for ref in step["ws_refs"]:
             if ref not in funnels:
-                params |= used[ref]
-        used[name] = params
+                params.update(used[ref])
+        used[name] = sorted(params)   # sorted once: instance names list labels by parameter name
         root = naming.workspace_component(name)
         if not params:
             instances = [_instance(step, name, root, {}, None, None)]
@@ -217,9 +217,10 @@ def _combo_string(keys, row: int | None, table) -> str:
 
 
 def _instance_id(step_name: str, row: int | None, used, table) -> str:
-    if not used[step_name]:
+    keys = used[step_name]
+    if not keys:
         return step_name
-    return f"{step_name}_{_combo_string(sorted(used[step_name]), row, table)}"
+    return f"{step_name}_{_combo_string(keys, row, table)}"
 
 
 def _instance_depends(step, row, used, table, instances_of) -> list[str]:

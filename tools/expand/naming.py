@@ -1,10 +1,13 @@
 """Workspace and file names: Maestro's make_safe_path, made unique when it would lose characters."""
 
 import hashlib
+import re
 import string
 
 _VALID = frozenset("-_.() " + string.ascii_letters + string.digits)
 _MAX_STEM = 200  # bytes; file systems allow 255 and we append ".<jobid>.out"
+_ALL_VALID = re.compile(r"[-_.() A-Za-z0-9]*")
+_BAD_IN_STEM = re.compile(r"[\x00-\x1f/\\\"'`$]")
 
 
 def maestro_safe(text: str) -> str:
@@ -23,6 +26,8 @@ def workspace_component(text: str) -> str:
     directory.  When characters are dropped we append '~<hash>' of the original text, so every
     distinct value gets its own directory and names Maestro handles correctly are unchanged.
     """
+    if _ALL_VALID.fullmatch(text) and text not in (".", "..") and len(text) <= _MAX_STEM:
+        return text.replace(" ", "_")   # the common case, without a loop over characters
     safe = maestro_safe(text)
     if len(safe) == len(text) and safe not in (".", "..") and len(safe.encode()) <= _MAX_STEM:
         return safe
@@ -32,7 +37,7 @@ def workspace_component(text: str) -> str:
 
 def file_stem(name: str) -> str:
     """A name usable in file names and scheduler headers: the name itself when it is safe."""
-    bad = any(ord(ch) < 32 or ch in '/\\"\'`$' for ch in name)
+    bad = _BAD_IN_STEM.search(name) is not None
     if not bad and name not in (".", "..") and not name.startswith(".") and len(name.encode()) <= _MAX_STEM:
         return name
     safe = maestro_safe(name)[:_MAX_STEM].lstrip(".") or "step"
