@@ -26,7 +26,10 @@ def write_atomic(path, data: bytes, mode: int | None = None, durable: bool = Tru
     only means the old whole file, which is allowed.)  ``mode`` defaults to 0o666 minus the umask.
     """
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix="-" + os.path.basename(path))
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix="-" + os.path.basename(path))
+    except OSError as err:
+        raise _naming(err, path) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -35,12 +38,19 @@ def write_atomic(path, data: bytes, mode: int | None = None, durable: bool = Tru
                 os.fsync(handle.fileno())
         os.chmod(tmp, mode if mode is not None else 0o666 & ~current_umask())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(err, OSError):   # disk full, quota, read-only: say which file (it is unchanged)
+            raise _naming(err, path) from None
         raise
+
+
+def _naming(err: OSError, path) -> OSError:
+    """The same error, naming the file being replaced rather than a temporary name (or none)."""
+    return OSError(err.errno, err.strerror or str(err), os.fspath(path))
 
 
 def current_umask() -> int:

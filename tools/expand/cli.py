@@ -4,7 +4,7 @@ import os
 
 import click
 
-from mshared.clitools import CONTEXT_SETTINGS, stdin_bytes, stdout_bytes, tool_errors, warn
+from mshared.clitools import CONTEXT_SETTINGS, stdout_bytes, tool_errors, warn
 from mshared.errors import InvalidInput
 
 
@@ -53,19 +53,28 @@ def main(spec, pgen, pargs, hashws, fmt, pretty, summary):
         warn(message)
     if summary:
         _print_summary(dag)
-    stdout_bytes(dot.dag_to_dot(dag) if fmt == "dot" else jsonio.dumps(dag, pretty=pretty))
+    try:
+        data = dot.dag_to_dot(dag) if fmt == "dot" else jsonio.dumps(dag, pretty=pretty)
+    except TypeError as err:   # orjson: an integer beyond 64 bits cannot go in a JSON document
+        raise InvalidInput(f"{source}: {err}: a number in the spec is too large for the DAG; quote it "
+                           "to use it as text") from None
+    stdout_bytes(data)
 
 
 def _read_spec(spec: str):
+    import sys
+
+    from .specload import read_limited
+
     if spec == "-":
-        data = stdin_bytes()
         source, path = "<stdin>", None
+        data = read_limited(sys.stdin.buffer, source)
     else:
         path = os.path.abspath(spec)
         source = spec
         try:
             with open(path, "rb") as handle:
-                data = handle.read()
+                data = read_limited(handle, source)
         except OSError as err:
             raise InvalidInput(f"{spec}: cannot read the spec: {err.strerror}") from None
     try:

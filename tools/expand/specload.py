@@ -15,6 +15,16 @@ except AttributeError:  # pragma: no cover - depends on the PyYAML build
     _Loader = yaml.SafeLoader
 
 
+def read_limited(handle, source: str) -> bytes:
+    """Read a spec from a binary file object, never more than MAX_BYTES + 1 bytes: a huge file (or
+    an endless pipe) is refused after reading just past the limit, in bounded time and memory."""
+    data = handle.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise InvalidInput(f"{source}: the file is larger than {MAX_BYTES} bytes, the limit for a spec; "
+                           "is it a spec?")
+    return data
+
+
 def load_yaml(text: str, source: str):
     """Parse ``text`` (from ``source``, for messages) into plain Python data."""
     if len(text) > MAX_BYTES:

@@ -7,7 +7,7 @@ themselves, so a study without a conductor still reacts at once.
 import os
 
 from mshared.errors import InvalidInput, StateBusy
-from mshared.statefile import lock_study, read_state, write_state
+from mshared.statefile import lock_study, write_state
 
 LOCK_WAIT = 15  # seconds: a pass holds the lock briefly; wait for it rather than fail
 
@@ -21,8 +21,12 @@ def study_root(path: str) -> str:
 
 
 def _edit(root: str, change) -> object:
+    from mshared.engine.passes import load_study
+
     with lock_study(root, wait=True, timeout=LOCK_WAIT):
-        state = read_state(root)
+        # the whole study is checked (state against DAG, versions) before anything is written:
+        # a request is never added to a state file the passes would refuse
+        state = load_study(root).state
         result = change(state)
         write_state(root, state)
         return result

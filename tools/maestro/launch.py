@@ -24,7 +24,7 @@ def expand_spec(spec: str, *, pgen: str | None, pargs: tuple, hashws: bool):
     path = os.path.abspath(spec)
     try:
         with open(path, "rb") as handle:
-            text = handle.read().decode("utf-8")
+            text = specload.read_limited(handle, spec).decode("utf-8")
     except OSError as err:
         raise InvalidInput(f"{spec}: cannot read the spec: {err.strerror}") from None
     except UnicodeDecodeError:
@@ -53,7 +53,12 @@ def render_study(dag: dict, root: str, settings: dict, *, force: bool, now: date
     from mrender import core, writer
 
     stamp = now.astimezone().strftime("%Y%m%d-%H%M%S")
-    plan = core.render(dag, root=root, settings=settings, now=now)
+    try:
+        plan = core.render(dag, root=root, settings=settings, now=now)
+    except TypeError as err:   # orjson: an integer beyond 64 bits cannot go in a JSON document
+        source = (dag["study"].get("spec") or {}).get("path") or "the spec"
+        raise InvalidInput(f"{source}: {err}: a number in the spec is too large for the DAG; quote it "
+                           "to use it as text") from None
     return writer.carry_out(plan, root, force=force, stamp=stamp)
 
 
