@@ -12,7 +12,7 @@ from .. import states as S
 from ..contracts import DAG_SCHEMA, DAG_VERSION, check_envelope, parse_dag
 from ..errors import InvalidInput, SchedulerUnavailable
 from ..jsonio import dumps, loads, write_atomic
-from ..schedulers.base import JobRef, SubmitRefused
+from ..schedulers.base import JobRef, SubmitRefused, SubmitUncertain
 from ..schedulers.registry import get_adapter
 from ..statefile import STATE_FILE, iso_utc, lock_study, read_state, write_state
 from ..statusrows import status_csv
@@ -54,9 +54,8 @@ def load_study(root: str, adapters: dict | None = None, cache: dict | None = Non
     if not os.path.isdir(root):
         raise InvalidInput(f"{root}: not a directory; give a study directory made by mrender")
     remembered = cache.pop("state", None) if cache is not None else None
-    if remembered is not None and os.path.exists(os.path.join(root, STATE_FILE)) \
-            and _state_key(root) == remembered[0]:
-        state = remembered[1]      # state.json is still the file this loop wrote last
+    if remembered is not None and _file_bytes(root) == remembered[0]:
+        state = remembered[1]      # state.json is still, byte for byte, the file this loop left
     else:
         state = read_state(root)
     path = os.path.join(root, "dag.json")
@@ -138,14 +137,19 @@ def submit_ready(study: Study, now: datetime, local_slots: int) -> None:
     durable = any(study.graph.adapter_key(sid) != "local" for sid in chosen)
     write_state(study.root, study.state, durable=durable)
     study.dirty = True
-    try:
-        for index, sid in enumerate(chosen):
+    for index, sid in enumerate(chosen):
+        try:
             _submit_one(study, sid, at, now)
-    except SchedulerUnavailable:
-        for sid in chosen:
-            if steps[sid]["intent"] and steps[sid]["state"] == S.INITIALIZED:
-                steps[sid]["intent"] = None   # never reached the scheduler: nothing is marked failed
-        raise
+        except SchedulerUnavailable as err:
+            # A submit that may have reached the scheduler (a timeout after sbatch queued the job,
+            # an answer without a job id) keeps its intent: a later pass finds the job or, after
+            # the grace period, submits it again.  A scheduler that was plainly down, and the
+            # steps after this one, never got the job: nothing about them is marked.
+            keep = sid if isinstance(err, SubmitUncertain) else None
+            for other in chosen[index:]:
+                if other != keep and steps[other]["intent"] and steps[other]["state"] == S.INITIALIZED:
+                    steps[other]["intent"] = None
+            raise
 
 
 def _within_limits(study: Study, ready: list[str], local_slots: int) -> list[str]:
@@ -194,7 +198,8 @@ def _submit_one(study: Study, sid: str, at: str, now: datetime) -> None:
 def _reconcile_intents(study: Study, now: datetime) -> None:
     """A crash between a scheduler accepting a job and the state write left an intent: find the job."""
     at = iso_utc(now)
-    settled = iso_utc(now - timedelta(seconds=INTENT_GRACE))
+    grace = study.state["settings"].get("submit_grace", INTENT_GRACE)
+    settled = iso_utc(now - timedelta(seconds=grace))
     steps = study.state["steps"]
     pending = [sid for sid, e in steps.items() if e.get("intent") and e["state"] == S.INITIALIZED]
     if not pending:
@@ -313,11 +318,15 @@ def run_pass(root: str, *, poll_jobs: bool, submit: bool, clock=utcnow, adapters
         return result
 
 
-def _state_key(root: str):
-    info = os.stat(os.path.join(root, STATE_FILE))
-    return (info.st_ino, info.st_size, info.st_mtime_ns)
+def _file_bytes(root: str) -> bytes | None:
+    try:
+        with open(os.path.join(root, STATE_FILE), "rb") as handle:
+            return handle.read()
+    except OSError:
+        return None
 
 
 def _remember_state(cache: dict, study: Study) -> None:
-    """Keep the state this pass left on disk; the next pass skips parsing it if nobody else wrote."""
-    cache["state"] = (_state_key(study.root), study.state)
+    """Keep the state this pass left on disk, with its bytes: the next pass reuses it only if the
+    file still has exactly those bytes (a stat can match after two quick writes by others)."""
+    cache["state"] = (_file_bytes(study.root), study.state)

@@ -19,7 +19,7 @@ import time
 from datetime import datetime, timezone
 
 from ..errors import SchedulerUnavailable
-from .base import CommandResult
+from .base import CommandResult, SubmitUncertain
 
 # --------------------------------------------------------------------------- messages
 
@@ -50,14 +50,22 @@ def matches_any(text: str, patterns) -> bool:
     return any(p.lower() in low for p in patterns)
 
 
-def unavailable(what: str, result: CommandResult | None = None, detail: str | None = None):
-    """Build (not raise) a SchedulerUnavailable with the scheduler's own words."""
+def unavailable(what: str, result: CommandResult | None = None, detail: str | None = None,
+                uncertain: bool = False):
+    """Build (not raise) a SchedulerUnavailable with the scheduler's own words.
+
+    ``uncertain`` (or a scheduler that says it timed out) gives SubmitUncertain: raised by a
+    submit, it means the job may exist after all.
+    """
     parts = [what]
     if result is not None:
         parts.append(describe(result))
     if detail:
         parts.append(detail)
-    return SchedulerUnavailable(": ".join(parts))
+    message = ": ".join(parts)
+    if uncertain or "timed out" in message.lower():
+        return SubmitUncertain(message)
+    return SchedulerUnavailable(message)
 
 
 # --------------------------------------------------------------------------- numbers and ids

@@ -23,6 +23,11 @@ class SubmitRefused(Exception):
     """
 
 
+class SubmitUncertain(SchedulerUnavailable):
+    """The scheduler may have accepted the job (a timeout, an answer without a job id): the
+    caller keeps its intent and finds the job, or submits again after a grace period."""
+
+
 @dataclass(frozen=True)
 class JobStatus:
     """What the scheduler says of one job, in Maestro's state names."""
@@ -70,7 +75,7 @@ def run_command(argv: list[str], *, timeout: float = DEFAULT_TIMEOUT, cwd: str |
         proc = subprocess.run(argv, cwd=cwd, input=input_text, capture_output=True, text=True,
                               timeout=timeout, env=env, stdin=None if input_text is not None else subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
-        raise SchedulerUnavailable(f"'{' '.join(argv[:2])}' did not answer within {timeout:.0f} s") from None
+        raise SubmitUncertain(f"'{' '.join(argv[:2])}' did not answer within {timeout:.0f} s") from None
     except OSError as err:
         raise SchedulerUnavailable(f"cannot run '{argv[0]}': {err.strerror}") from None
     return CommandResult(proc.returncode, proc.stdout, proc.stderr, list(argv))

@@ -157,7 +157,7 @@ class FluxAdapter(Adapter):
             raise SubmitRefused(P.clip(res.stderr or res.stdout) or f"flux exited {res.returncode}")
         lines = [ln.strip() for ln in res.stdout.splitlines() if ln.strip()]
         if not lines or not _JOBID.match(lines[-1]):
-            raise P.unavailable(f"'flux {argv[1]}' answered without a job id", res)
+            raise P.unavailable(f"'flux {argv[1]}' answered without a job id", res, uncertain=True)
         return lines[-1]
 
     # ------------------------------------------------------------------ status

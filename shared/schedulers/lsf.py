@@ -143,7 +143,7 @@ class LsfAdapter(Adapter):
             raise P.unavailable("LSF batch system is not reachable", res)
         if res.returncode != 0:
             raise SubmitRefused(P.clip(out) or f"bsub exited {res.returncode}")
-        raise P.unavailable("bsub answered without a job id", res)
+        raise P.unavailable("bsub answered without a job id", res, uncertain=True)
 
     # ------------------------------------------------------------------ status
     def status(self, jobs: list[JobRef]) -> dict[str, JobStatus]:
@@ -170,7 +170,7 @@ class LsfAdapter(Adapter):
                 out[jid] = make_status(jid, parts[1], parts[2], reason, parts[-2], parts[-1])
             else:
                 bad_lines.append(line)
-        if not out and not unknown:
+        if not out and not (unknown & wanted):   # "Job <0> is not found" is not about our jobs
             text = P.output_of(res)
             if P.matches_any(text, UNREACHABLE):
                 raise P.unavailable("LSF batch system is not reachable", res)

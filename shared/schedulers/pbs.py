@@ -193,7 +193,7 @@ class PbsAdapter(Adapter):
             raise SubmitRefused(P.clip(out) or f"qsub exited {res.returncode}")
         lines = [ln.strip() for ln in res.stdout.splitlines() if ln.strip()]
         if not lines or not _JOBID.match(lines[-1]):
-            raise P.unavailable("qsub answered without a job id", res)
+            raise P.unavailable("qsub answered without a job id", res, uncertain=True)
         return lines[-1]
 
     # ------------------------------------------------------------------ status

@@ -163,7 +163,7 @@ class SlurmAdapter(Adapter):
         if job_id is None:
             # The job may exist: never guess.  The caller keeps its intent record and reconciles
             # through find() on the next pass.
-            raise P.unavailable("sbatch answered without a job id", res)
+            raise P.unavailable("sbatch answered without a job id", res, uncertain=True)
         return job_id
 
     # ------------------------------------------------------------------ status

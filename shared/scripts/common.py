@@ -31,13 +31,21 @@ class ScriptFormat:
     parallelize: Callable[[dict, dict, int, int | None], str] | None = None
 
 
-def header_value(value, what: str, step: dict, quoted: bool = False) -> str:
-    """``value`` as text for a directive; refuse what would break the header line."""
+def header_value(value, what: str, step: dict, quoted: bool = False, spaces: bool = False) -> str:
+    """``value`` as text for a directive; refuse what would break the header line.
+
+    An unquoted value may not contain white space either: `queue: "debug --account=x"` would
+    otherwise add an option of the user's choosing to the directive (sbatch reads several options
+    on one #SBATCH line).  ``spaces`` is for command lines written into the script body.
+    """
     text = str(value)
     if _CONTROL.search(text) or (quoted and '"' in text):
         bad = "a quote" if quoted and '"' in text else "a line break or control character"
         raise InvalidInput(f"step '{step['id']}': {what} {text!r} contains {bad}, which cannot go "
                            "in a scheduler header")
+    if not quoted and not spaces and any(ch.isspace() for ch in text):
+        raise InvalidInput(f"step '{step['id']}': {what} {text!r} contains white space, which would "
+                           "add options to the scheduler header; remove it")
     return text
 
 

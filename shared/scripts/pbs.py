@@ -94,7 +94,7 @@ def parallelize(step: dict, batch: dict, procs: int, nodes: int | None) -> str:
                                "command asks for no node count")
         return str(values[key])
 
-    return header_value(_PLACEHOLDER.sub(fill, template), "batch.launcher", step)
+    return header_value(_PLACEHOLDER.sub(fill, template), "batch.launcher", step, spaces=True)
 
 
 FORMAT = ScriptFormat(key="pbs", extension="pbs.sh", header=header, parallelize=parallelize)

@@ -93,12 +93,25 @@ def state_bytes(root) -> bytes:
 
 
 def state_doc(root) -> dict:
-    """The state without its 'updated' stamp (and checksum): a pass that wrote its intents and then
-    took them back, because the scheduler did not answer, leaves only a newer stamp."""
+    """The state without its 'updated' stamp, checksum and intents: a pass that wrote its intents
+    and took them back (scheduler down) leaves only a newer stamp; one whose submit may have
+    reached the scheduler (no job id, a timeout) keeps that step's intent, to find the job later."""
     doc = read_state(root)
     doc.pop("updated")
     doc.pop("checksum")
+    for entry in doc["steps"].values():
+        entry.pop("intent")
     return doc
+
+
+def no_grace(root) -> None:
+    """Reconcile kept intents at once (the default waits 10 s for a job that may still appear)."""
+    from mshared.statefile import lock_study, write_state
+
+    with lock_study(root, wait=True):
+        state = read_state(root)
+        state["settings"]["submit_grace"] = 0
+        write_state(root, state)
 
 
 def steps(root) -> dict:
@@ -135,6 +148,7 @@ def run_to_the_end(kind, state_dir, root, failing=()):
 
 def test_faults_while_submitting_change_nothing_then_the_study_goes_on(standin, monkeypatch):
     kind, state_dir, root = standin
+    no_grace(root)
     before = state_doc(root)
     for mode in ("down", "garbage", "hang"):
         monkeypatch.setenv("STANDIN_FAIL", mode)

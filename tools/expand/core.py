@@ -33,6 +33,8 @@ def expand(spec: dict, *, source: str, spec_text: str, spec_path: str | None, sp
     warnings = validate_spec(spec, source)
     env = resolve_environment(spec.get("env"), specroot, cwd, source)
     substitute = make_substituter(env["values"])
+    if not pgen:
+        _check_combinations(spec, source)
     table = pgen["table"] if pgen else table_from_spec(spec.get("global.parameters"), spec.get(PRODUCT_BLOCK))
     _check_labels(table, source)
     steps = [_prepare_step(raw, substitute) for raw in spec["study"]]
@@ -65,6 +67,22 @@ def expand(spec: dict, *, source: str, spec_text: str, spec_path: str | None, sp
         "hashws": hashws,
     }
     return {"schema": DAG_SCHEMA, "version": DAG_VERSION, "study": study, "steps": instances}, warnings
+
+
+MAX_COMBINATIONS = 1_000_000
+
+
+def _check_combinations(spec: dict, source: str) -> None:
+    """A cross product grows fast: refuse one beyond the cap before building it."""
+    total = 1
+    zipped = spec.get("global.parameters") or {}
+    if zipped:
+        total = len(next(iter(zipped.values()))["values"])
+    for entry in (spec.get(PRODUCT_BLOCK) or {}).values():
+        total *= len(entry["values"])
+        if total > MAX_COMBINATIONS:
+            raise InvalidInput(f"{source}: the parameters make more than {MAX_COMBINATIONS} combinations "
+                               "(global.parameters.product multiplies them); reduce them")
 
 
 def _check_labels(table: dict, source: str) -> None:

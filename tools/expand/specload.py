@@ -7,6 +7,9 @@ from mshared.errors import InvalidInput
 MAX_BYTES = 64 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_EXPANDED_NODES = 5_000_000
+# Items the parser would build (commas and lines bound them from above), checked before parsing:
+# a 60 MB list takes minutes and gigabytes to parse, long before the node cap could look at it.
+MAX_ITEMS = 2_000_000
 _SCAN_DEPTH = 400  # guard in front of the C parser, which has no depth limit of its own
 
 try:  # libyaml is ~10x faster; the pure-Python loader is the fallback
@@ -32,6 +35,10 @@ def load_yaml(text: str, source: str):
     if "\x00" in text:
         raise InvalidInput(f"{source}: the file contains a NUL byte; is it a YAML spec?")
     _scan_nesting(text, source)
+    items = text.count(",") + text.count("\n")
+    if items > MAX_ITEMS:
+        raise InvalidInput(f"{source}: the spec has about {items} YAML items; specs are limited to "
+                           f"{MAX_ITEMS} (use a pgen for very large parameter sets)")
     try:
         data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
     except yaml.MarkedYAMLError as err:
