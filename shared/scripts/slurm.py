@@ -14,7 +14,7 @@ def header(step: dict, batch: dict, shell: str) -> str:
     merged = {key: batch[key] for key in _BATCH_KEYS if batch.get(key)}
     procs_in_batch = "procs" in merged
     merged.update({key: value for key, value in resources(step).items() if value})
-    nodes, procs = merged.get("nodes"), merged.get("procs")
+    nodes = merged.get("nodes")
     name = job_name(step)
 
     def value(key, quoted=False):

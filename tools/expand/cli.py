@@ -28,27 +28,16 @@ def main(spec, pgen, pargs, hashws, fmt, pretty, summary):
     Example:
       mexpand study.yaml | mrender -o out/
     """
-    from . import core, pgen as pgen_mod, specload
+    import sys
+
     from mshared import dot, jsonio
+
+    from .spec_input import expand_text, read_spec
 
     if pargs and not pgen:
         raise click.UsageError("--pargs needs --pgen (the pargs are arguments of the pgen file)")
-    text, source, path = _read_spec(spec)
-    cwd = os.getcwd()
-    specroot = os.path.dirname(path) if path else cwd
-    data = specload.load_yaml(text, source)
-    generated = None
-    if pgen:
-        from .envres import resolve_environment
-        from .validate import validate_spec
-
-        validate_spec(data, source)
-        env = resolve_environment(data.get("env"), specroot, cwd, source)
-        out_parent = os.path.normpath(os.path.join(cwd, env["output_path"] or "."))
-        generated = pgen_mod.run_pgen(pgen, pgen_mod.parse_pargs(pargs),
-                                      {**env["typed"], "OUTPUT_PATH": out_parent}, out_parent, specroot)
-    dag, warnings = core.expand(data, source=source, spec_text=text, spec_path=path, specroot=specroot,
-                                cwd=cwd, hashws=hashws, pgen=generated)
+    text, source, path = read_spec(spec, sys.stdin.buffer)
+    dag, warnings = expand_text(text, source, path, cwd=os.getcwd(), pgen=pgen, pargs=pargs, hashws=hashws)
     for message in dict.fromkeys(warnings):
         warn(message)
     if summary:
@@ -59,28 +48,6 @@ def main(spec, pgen, pargs, hashws, fmt, pretty, summary):
         raise InvalidInput(f"{source}: {err}: a number in the spec is too large for the DAG; quote it "
                            "to use it as text") from None
     stdout_bytes(data)
-
-
-def _read_spec(spec: str):
-    import sys
-
-    from .specload import read_limited
-
-    if spec == "-":
-        source, path = "<stdin>", None
-        data = read_limited(sys.stdin.buffer, source)
-    else:
-        path = os.path.abspath(spec)
-        source = spec
-        try:
-            with open(path, "rb") as handle:
-                data = read_limited(handle, source)
-        except OSError as err:
-            raise InvalidInput(f"{spec}: cannot read the spec: {err.strerror}") from None
-    try:
-        return data.decode("utf-8"), source, path
-    except UnicodeDecodeError as err:
-        raise InvalidInput(f"{source}: not UTF-8 text (byte {err.start}); save the spec as UTF-8") from None
 
 
 def _print_summary(dag: dict) -> None:

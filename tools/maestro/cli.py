@@ -66,7 +66,7 @@ def run(spec, attempts, rlimit, throttle, sleeptime, dry, pgen, pargs, out, fore
     now = launch.utcnow()
     root = launch.target_dir(dag, out, now)
     if occupied(root) and not force:
-        if autoyes or (_interactive() and not autono and _ask(f"Output path already exists. Move it aside? [yn]")):
+        if autoyes or (_interactive() and not autono and _ask("Output path already exists. Move it aside? [yn]")):
             force = True
         else:
             raise InvalidInput(f"output directory '{root}' exists and is not empty; use --force (or -y) to "

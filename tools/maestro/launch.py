@@ -16,30 +16,11 @@ LOG_FILE = os.path.join("logs", "conductor.log")
 
 
 def expand_spec(spec: str, *, pgen: str | None, pargs: tuple, hashws: bool):
-    """The DAG and the warnings of mexpand's core for ``spec``."""
-    from mexpand import core, pgen as pgen_mod, specload
-    from mexpand.envres import resolve_environment
-    from mexpand.validate import validate_spec
+    """The DAG and the warnings of mexpand for ``spec`` (read, parsed and expanded as mexpand does)."""
+    from mexpand.spec_input import expand_text, read_spec
 
-    path = os.path.abspath(spec)
-    try:
-        with open(path, "rb") as handle:
-            text = specload.read_limited(handle, spec).decode("utf-8")
-    except OSError as err:
-        raise InvalidInput(f"{spec}: cannot read the spec: {err.strerror}") from None
-    except UnicodeDecodeError:
-        raise InvalidInput(f"{spec}: not UTF-8 text; save the spec as UTF-8") from None
-    cwd, specroot = os.getcwd(), os.path.dirname(path)
-    data = specload.load_yaml(text, spec)
-    generated = None
-    if pgen:
-        validate_spec(data, spec)
-        env = resolve_environment(data.get("env"), specroot, cwd, spec)
-        parent = os.path.normpath(os.path.join(cwd, env["output_path"] or "."))
-        generated = pgen_mod.run_pgen(pgen, pgen_mod.parse_pargs(pargs), {**env["typed"], "OUTPUT_PATH": parent},
-                                      parent, specroot)
-    return core.expand(data, source=spec, spec_text=text, spec_path=path, specroot=specroot, cwd=cwd,
-                       hashws=hashws, pgen=generated)
+    text, source, path = read_spec(spec)
+    return expand_text(text, source, path, cwd=os.getcwd(), pgen=pgen, pargs=pargs, hashws=hashws)
 
 
 def target_dir(dag: dict, out: str | None, now: datetime) -> str:
