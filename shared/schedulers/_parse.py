@@ -205,6 +205,17 @@ def require_paths(script: str, workspace: str) -> None:
         raise SubmitRefused(f"script {script} does not exist")
 
 
+def read_script(script: str, workspace: str) -> str:
+    """The script's text, after require_paths; an unreadable script is this job's problem too."""
+    from .base import SubmitRefused
+    require_paths(script, workspace)
+    try:
+        with open(script, encoding="utf-8") as fh:
+            return fh.read()
+    except OSError as err:
+        raise SubmitRefused(f"cannot read script {script}: {err.strerror}") from None
+
+
 def env_with(**values: str) -> dict[str, str]:
     """This process's environment plus ``values`` (run_command replaces the whole environment)."""
     env = dict(os.environ)

@@ -136,12 +136,7 @@ class FluxAdapter(Adapter):
 
     # ------------------------------------------------------------------ submit
     def submit(self, script: str, workspace: str, stem: str) -> str:
-        P.require_paths(script, workspace)
-        try:
-            with open(script, encoding="utf-8") as fh:
-                text = fh.read()
-        except OSError as err:
-            raise SubmitRefused(f"cannot read script {script}: {err.strerror}") from None
+        text = P.read_script(script, workspace)
         opts, nested = read_directives(text)
         if nested:
             argv = ["flux", "batch", f"--cwd={workspace}"]

@@ -128,12 +128,7 @@ class LsfAdapter(Adapter):
 
     # ------------------------------------------------------------------ submit
     def submit(self, script: str, workspace: str, stem: str) -> str:
-        P.require_paths(script, workspace)
-        try:
-            with open(script, encoding="utf-8") as fh:
-                text = fh.read()
-        except OSError as err:
-            raise SubmitRefused(f"cannot read script {script}: {err.strerror}") from None
+        text = P.read_script(script, workspace)
         res = self._run(["bsub", "-cwd", workspace], input_text=text, cwd=workspace)
         out = P.output_of(res)
         m = _SUBMITTED.search(res.stdout or "")
