@@ -95,10 +95,24 @@ def _read_dag(path: str, state: dict) -> dict:
     return parse_dag(data, path)
 
 
+def _sweep_temporaries(root: str, now: datetime) -> None:
+    """A writer killed mid-write leaves its temporary file (ours, never the user's): under the
+    lock, remove the ones older than a minute."""
+    import glob
+
+    for path in glob.glob(os.path.join(glob.escape(root), ".tmp-*-" + STATE_FILE)):
+        try:
+            if now.timestamp() - os.stat(path).st_mtime > 60:
+                os.unlink(path)
+        except OSError:
+            pass
+
+
 def finish_pass(study: Study, now: datetime, write_csv: bool = True) -> list[dict]:
     """Write what changed: state.json (atomically), events.jsonl (appended), status.csv."""
     if not (study.events or study.dirty):
         return []
+    _sweep_temporaries(study.root, now)
     study.state["updated"] = iso_utc(now)
     write_state(study.root, study.state)
     if study.events:

@@ -146,3 +146,15 @@ def test_state_and_events_after_a_run_match_their_schemas(study_factory, tmp_pat
         event = json.loads(line)
         assert event["schema"] == "maestro.event" and event["version"] == 1
         assert {"at", "from", "to", "step"} <= set(event)
+
+
+def test_a_temporary_file_left_by_a_killed_writer_is_swept_by_a_later_pass(study_factory, tmp_path):
+    root = study_factory(FAILING)
+    stale = os.path.join(root, ".tmp-abc123-state.json")
+    fresh = os.path.join(root, ".tmp-def456-state.json")
+    for path in (stale, fresh):
+        open(path, "w").write("{")
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    run(["msubmit", root], tmp_path)
+    assert not os.path.exists(stale) and os.path.exists(fresh)
+    os.unlink(fresh)

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import click
 
 from mshared import states as S
-from mshared.clitools import CONTEXT_SETTINGS, stdout_bytes, tool_errors
+from mshared.clitools import CONTEXT_SETTINGS, one_line, stdout_bytes, tool_errors
 from mshared.errors import MError
 
 from .formats import FORMATS, LAYOUTS, VIEWS
@@ -109,7 +109,7 @@ def main(study_dirs, fmt, layout, states, steps, group_by, summary, why, lines, 
             try:
                 out, code = _one(path, now, fmt, view, layout, limit, states, steps, group_by, why, lines)
             except MError as err:
-                click.echo(f"{click.get_current_context().command_path}: error: {err}", err=True)
+                click.echo(f"{click.get_current_context().command_path}: error: {one_line(str(err))}", err=True)
                 error = error or err.exit_code
                 continue
             codes.append(code)
