@@ -43,6 +43,7 @@ class Run:
     cwd: Path | None = None
     stdout: str | None = None          # a file for the last stage's output; None: /dev/null
     timeout: float = 900.0
+    env: dict | None = None            # variables added to (or, value None, removed from) the environment
 
 
 @dataclass
@@ -55,14 +56,20 @@ class Side:
     warmup: bool = False               # one untimed run first (start-up figures)
     writes: bool = False               # writes many files: `sync` before each run (see measure_side)
     describe: str = ""                 # the command as the README and JSON show it
+    # Untimed, after each run (also a failed one) and before its directory is removed: clean up
+    # (cancel jobs) and/or count something.  Returns {name: number} figures of the run (e.g.
+    # {"calls": 1}); a row shows the largest over the runs as "<side>_<name>" (Target metric).
+    after: Callable[[Path], dict | None] | None = None
 
 
 @dataclass
 class Target:
-    """A limit on a figure of the row: metric is 'ours_s', 'ours_mb', 'ours/floor' or 'ours/maestro'."""
+    """A limit on a figure of the row: metric is 'ours_s', 'ours_mb', 'ours/floor', 'ours/maestro'
+    or a figure a Side's ``after`` returned ('ours_calls').  PASS when ``value OP limit``."""
     label: str
     metric: str
     limit: float
+    op: str = "<"                      # "<", "<=" or "=="
 
 
 @dataclass
@@ -73,6 +80,9 @@ class Case:
     maestro: Side | None = None
     floor: Side | None = None
     targets: list[Target] = field(default_factory=list)
+    # Seconds the whole case (every side, every repeat, set-up included) takes on a quiet 2-core
+    # machine: the cases before it stop repeating early enough to leave it that much of --budget.
+    reserve: float = 0.0
 
     @property
     def label(self) -> str:
@@ -95,16 +105,21 @@ class Context:
     def repeats(self, full: int, quick: int) -> int:
         return quick if self.quick else full
 
-    def spec(self, p: int) -> Path:
-        """The benchmark study for P (bench/gen_study.py), written once per run."""
-        if p not in self._specs:
+    def spec(self, p: int, **shape) -> Path:
+        """The benchmark study for P (bench/gen_study.py), written once per run.  ``shape``:
+        gen_study's ``slurm``, ``flat`` and ``cmd`` (a flat study of P independent steps)."""
+        key = (p, tuple(sorted(shape.items())))
+        if key not in self._specs:
             from gen_study import write_study
 
-            path = self.work / "specs" / f"bench_p{p}.yaml"
+            name = "bench" + ("_flat" if shape.get("flat") else "") + ("_slurm" if shape.get("slurm") else "")
+            if shape.get("cmd"):
+                name += f"_cmd{len(self._specs)}"
+            path = self.work / "specs" / f"{name}_p{p}.yaml"
             path.parent.mkdir(parents=True, exist_ok=True)
-            write_study(p, str(path))
-            self._specs[p] = path
-        return self._specs[p]
+            write_study(p, str(path), **shape)
+            self._specs[key] = path
+        return self._specs[key]
 
     def python(self) -> str:
         return str(VENV / "bin" / "python")
@@ -166,6 +181,12 @@ class SideResult:
     skipped: str = ""
     cut_short: bool = False            # fewer repeats than asked: the time budget ran out
     overhead_s: float = 0.0            # setup, sync and clean-up around the timed runs
+    extras: list[dict] = field(default_factory=list)   # what Side.after returned, per timed run
+
+    def extra(self, name: str, pick=max):
+        """The largest (``pick=min``: smallest) value of figure ``name`` over the runs, or None."""
+        values = [e[name] for e in self.extras if e.get(name) is not None]
+        return pick(values) if values and not self.error else None
 
     @property
     def n(self) -> int:
@@ -193,14 +214,16 @@ class SideResult:
             "error": self.error or None,
             "skipped": self.skipped or None,
             "cut_short": self.cut_short,
+            "extras": self.extras or None,
         }
 
 
 def measure_side(side: Side, ctx: Context, log) -> SideResult:
     result = SideResult(side.key, side.describe)
     total = side.repeats + (1 if side.warmup else 0)
+    last = 0.0                         # the previous repeat, set-up and clean-up included
     for index in range(total):
-        if result.runs and ctx.deadline and time.perf_counter() + 1.5 * result.runs[-1].wall_s > ctx.deadline:
+        if result.runs and ctx.deadline and time.perf_counter() + 1.5 * last > ctx.deadline:
             result.cut_short = True  # keep the whole run inside its budget; n in the table says so
             log(f"    {side.key}: time budget reached, stopping after {len(result.runs)} run(s)")
             break
@@ -208,26 +231,55 @@ def measure_side(side: Side, ctx: Context, log) -> SideResult:
         rundir = ctx.work / f"run-{side.key.replace('/', '_').replace(' ', '_')}-{index}"
         shutil.rmtree(rundir, ignore_errors=True)
         rundir.mkdir(parents=True)
-        run = side.command(rundir)
+        try:
+            run = side.command(rundir)   # may do untimed set-up (render a study, write stand-ins)
+        except Exception as err:  # noqa: BLE001 - reported as the side's error
+            result.error = f"set-up failed: {type(err).__name__}: {err}"
+            shutil.rmtree(rundir, ignore_errors=True)
+            break
         if side.writes:
             os.sync()  # the previous run's writes and deletions must not land inside this one
+        extra = None
         try:
-            m = measure(run.stages, cwd=str(run.cwd or rundir), stdout=run.stdout, timeout=run.timeout)
+            m = measure(run.stages, cwd=str(run.cwd or rundir), env=_environ(run.env), stdout=run.stdout,
+                        timeout=run.timeout)
         except OSError as err:
             result.error = f"cannot run {run.stages[0][0]}: {err}"
             break
         finally:
+            try:
+                extra = side.after(rundir) if side.after else None
+            except Exception as err:  # noqa: BLE001 - reported as the side's error
+                result.error = f"after the run: {type(err).__name__}: {err}"
             shutil.rmtree(rundir, ignore_errors=True)
-            result.overhead_s += time.perf_counter() - began
+            last = time.perf_counter() - began
+            result.overhead_s += last
         result.overhead_s -= m.wall_s
         if not m.ok:
             result.error = ("timed out after %.0f s" % run.timeout) if m.timed_out else (m.stderr or "failed")
             break
+        if result.error:
+            break
         if side.warmup and index == 0:
             continue
         result.runs.append(m)
-        log(f"    {side.key}: run {len(result.runs)}/{side.repeats}: {m.wall_s:.3f} s, {m.peak_mb:.0f} MB")
+        if extra:
+            result.extras.append(dict(extra))
+        log(f"    {side.key}: run {len(result.runs)}/{side.repeats}: {m.wall_s:.3f} s, {m.peak_mb:.0f} MB"
+            + "".join(f", {k} {v}" for k, v in (extra or {}).items()))
     return result
+
+
+def _environ(extra: dict | None) -> dict | None:
+    if not extra:
+        return None
+    env = dict(os.environ)
+    for key, value in extra.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
 
 
 # ---------------------------------------------------------------------------------------------
@@ -240,10 +292,17 @@ def row_figures(case: Case, results: dict[str, SideResult]) -> dict:
         fig[f"{name}_s"] = res.time_s if res else None
         fig[f"{name}_mb"] = res.peak_mb if res else None
         fig[f"{name}_n"] = res.n if res else 0
+        for extra in {k for e in (res.extras if res else []) for k in e}:
+            fig[f"{name}_{extra}"] = res.extra(extra)
+            fig[f"{name}_{extra}_min"] = res.extra(extra, min)
     fig["ours/maestro"] = _ratio(fig.get("ours_s"), fig.get("maestro_s"))
     fig["ours/floor"] = _ratio(fig.get("ours_s"), fig.get("floor_s"))
     fig["maestro/floor"] = _ratio(fig.get("maestro_s"), fig.get("floor_s"))
     return fig
+
+
+_OPS = {"<": lambda v, limit: v < limit, "<=": lambda v, limit: v <= limit,
+        "==": lambda v, limit: v == limit}
 
 
 def _ratio(a, b):
@@ -254,9 +313,12 @@ def check_targets(case: Case, fig: dict) -> list[dict]:
     out = []
     for target in case.targets:
         value = fig.get(target.metric)
-        status = "n/a" if value is None else ("PASS" if value < target.limit else "FAIL")
+        status = "n/a" if value is None else ("PASS" if _OPS[target.op](value, target.limit) else "FAIL")
+        low = fig.get(target.metric + "_min")    # a counted figure: "==" must hold for every run
+        if status == "PASS" and target.op == "==" and low is not None and low != value:
+            status = "FAIL"
         out.append({"case": case.label, "target": target.label, "metric": target.metric,
-                    "limit": target.limit, "value": value, "status": status})
+                    "op": target.op, "limit": target.limit, "value": value, "status": status})
     return out
 
 

@@ -99,7 +99,10 @@ def run(args, ctx: Context, started: float) -> int:
 
     results: dict[str, SideResult] = {}
     loads = [os.getloadavg()[0]]
-    for case in cases:
+    budget_end = ctx.deadline
+    for index, case in enumerate(cases):
+        if budget_end is not None:  # leave the later cases the time they reserve
+            ctx.deadline = budget_end - sum(later.reserve for later in cases[index + 1:])
         log(f"{case.label}")
         loads.append(os.getloadavg()[0])
         for side_name, side in case.sides():
@@ -140,9 +143,18 @@ def report(rows, checks, growth, results, ctx, meta) -> str:
         out += ["", "Against maestrowf 1.2.1:"]
         for case, fig in vs:
             ratio = fig["ours/maestro"]
-            verdict = f"ours/Maestro {ratio:.3f} ({1 / ratio:.0f}x faster)" if ratio < 1 else f"ours/Maestro {ratio:.2f}"
+            verdict = (f"ours/Maestro {ratio:.3f} ({1 / ratio:.{0 if ratio < 0.1 else 1}f}x faster)" if ratio < 0.95
+                       else f"ours/Maestro {ratio:.2f}")
             out.append(f"  {case.label}: {fmt_s(fig['ours_s'])} s vs {fmt_s(fig['maestro_s'])} s "
                        f"({case.maestro.describe}): {verdict}")
+    counted = [(case, name, res) for case, _ in rows for name, side in case.sides()
+               for res in [results.get(side.key)] if res and res.extras]
+    if counted:
+        out += ["", "Counted after each run (largest over the runs):"]
+        for case, name, res in counted:
+            keys = sorted({k for e in res.extras for k in e})
+            out.append(f"  {case.label} [{name}]: " + ", ".join(f"{k} {res.extra(k):g}" for k in keys
+                                                              if res.extra(k) is not None))
     if checks:
         out += ["", "Targets:"]
         for c in checks:

@@ -16,7 +16,7 @@ RENDER_P = (1 * K, 10 * K, 100 * K)
 RENDER_P_QUICK = (1 * K, 10 * K)
 MAESTRO_DRY_P = (1 * K, 10 * K)       # Maestro's dry run takes minutes beyond 10,000
 MAESTRO_DRY_FLAGS = ["--dry", "-fg", "-y", "-s", "1"]
-STARTUP_COMMANDS = ("mexpand",)        # later issues: mrender msubmit mmonitor mreport maestro
+STARTUP_COMMANDS = ("mexpand", "mrender", "msubmit", "mmonitor", "mreport", "maestro")
 
 
 def maestro_dry(ctx: Context, p: int) -> Side | None:
@@ -70,7 +70,7 @@ def startup(ctx: Context) -> list[Case]:
         cases.append(Case(
             workload=f"startup {command}",
             p=None,
-            ours=Side(f"startup/{command}", lambda d, c=command: Run([[ctx.ours(c), "--help"]]),
+            ours=Side(f"startup-ours/{command}", lambda d, c=command: Run([[ctx.ours(c), "--help"]]),
                       repeats=ctx.repeats(10, 5), warmup=True, describe=f"{command} --help"),
             maestro=Side("startup/maestro", lambda d: Run([[ctx.maestro(), "--help"]]),
                          repeats=ctx.repeats(10, 5), warmup=True, needs_maestro=True,
@@ -123,3 +123,4 @@ def expand_render(ctx: Context) -> list[Case]:
 import bench_report  # noqa: E402,F401  (issue 6: mreport at 100k, and against `maestro status`)
 
 full_only("report")  # builds (and afterwards deletes) a rendered 100k-step study: minutes on a busy disk
+import workloads_run  # noqa: E402,F401  (issues 4.7, 5.7, 7.6: local runs, maestro run -fg, one pass, SLURM)
