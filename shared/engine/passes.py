@@ -23,6 +23,9 @@ MAX_BACKOFF = 300  # seconds between submission attempts, at most
 # After a crash mid-submission, a job can surface a moment later (a runner still starting, an
 # sbatch that outlived its parent): an intent younger than this is left for a later pass.
 INTENT_GRACE = 10
+# In a loop, a state that changed only by local jobs is written at most this often (seconds):
+# each write is a new file, and a loop over many short local steps would spend its time on them.
+STATE_EVERY = 0.25
 
 
 class Study:
@@ -32,6 +35,22 @@ class Study:
         self.root, self.state, self.graph, self.dag, self.adapters = root, state, graph, dag, adapters
         self.events: list[dict] = []
         self.dirty = False
+        self.must_save = False   # a change that may not wait for a later write (requests, refusals)
+        self.saved = False
+        self.carried: list[dict] = []    # events of earlier deferred passes, not yet logged
+        self.logged = 0                  # how many of self.events are in events.jsonl
+        self.committed: list[dict] = []  # events logged by this pass (carried ones first)
+
+    def save(self, durable: bool = True) -> None:
+        """Write the state and log, with it, every event it records that is not logged yet: an
+        event is in events.jsonl exactly when a state recording it was written."""
+        write_state(self.root, self.state, durable=durable)
+        fresh = self.carried + self.events[self.logged:]
+        if fresh:
+            with open(os.path.join(self.root, "events.jsonl"), "ab") as handle:
+                handle.write(b"".join(dumps(e) for e in fresh))
+        self.committed += fresh
+        self.carried, self.logged = [], len(self.events)
 
     @property
     def scripts_dir(self):
@@ -58,6 +77,8 @@ def load_study(root: str, adapters: dict | None = None, cache: dict | None = Non
         state = remembered[1]      # state.json is still, byte for byte, the file this loop left
     else:
         state = read_state(root)
+        if cache is not None:      # another process wrote: what we had not saved is re-derived
+            cache.update(pending_events=[], unsaved=False)
     path = os.path.join(root, "dag.json")
     try:
         info = os.stat(path)
@@ -72,11 +93,15 @@ def load_study(root: str, adapters: dict | None = None, cache: dict | None = Non
         if cache is not None:
             cache.update(dag_key=key, dag=dag, graph=graph)
     steps = state["steps"]
-    if len(steps) != len(graph.order) or any(sid not in steps for sid in graph.order):
+    reused = remembered is not None and state is remembered[1]
+    if not reused and (len(steps) != len(graph.order) or not steps.keys() >= set(graph.order)):
         missing = [sid for sid in graph.order if sid not in steps][:1]
         raise InvalidInput(f"{root}: state.json and dag.json do not describe the same steps "
                            f"(e.g. {missing or 'extra steps in state'}); restore the study's files")
-    return Study(root, state, graph, dag, adapters if adapters is not None else {})
+    study = Study(root, state, graph, dag, adapters if adapters is not None else {})
+    if cache is not None:
+        study.carried = list(cache.get("pending_events") or [])
+    return study
 
 
 def _read_dag(path: str, state: dict) -> dict:
@@ -108,19 +133,25 @@ def _sweep_temporaries(root: str, now: datetime) -> None:
             pass
 
 
-def finish_pass(study: Study, now: datetime, write_csv: bool = True) -> list[dict]:
-    """Write what changed: state.json (atomically), events.jsonl (appended), status.csv."""
-    if not (study.events or study.dirty):
-        return []
+def finish_pass(study: Study, now: datetime, write_csv: bool = True, defer: bool = False) -> list[dict]:
+    """Write what changed: state.json (atomically), events.jsonl (appended), status.csv.
+    Returns the events this pass logged (those of deferred passes first).
+
+    ``defer`` (a loop, only local steps changed) leaves state.json for a later pass: the loop
+    keeps the newer state (and its events) in memory, and the intents on disk let any other
+    process find the jobs this pass started, so nothing is lost or run twice.
+    """
+    if not (study.events or study.dirty or study.carried):
+        return study.committed
+    study.saved = not defer
+    if defer:
+        return study.committed
     _sweep_temporaries(study.root, now)
     study.state["updated"] = iso_utc(now)
-    write_state(study.root, study.state)
-    if study.events:
-        with open(os.path.join(study.root, "events.jsonl"), "ab") as handle:
-            handle.write(b"".join(dumps(e) for e in study.events))
+    study.save()
     if write_csv:
         write_status_csv(study, now)
-    return study.events
+    return study.committed
 
 
 def write_status_csv(study: Study, now: datetime) -> None:
@@ -149,7 +180,7 @@ def submit_ready(study: Study, now: datetime, local_slots: int) -> None:
     # The intent is on disk before any job exists: a crash after this is reconciled.  It must
     # survive a power cut only for batch jobs: local jobs die with the machine anyway.
     durable = any(study.graph.adapter_key(sid) != "local" for sid in chosen)
-    write_state(study.root, study.state, durable=durable)
+    study.save(durable=durable)
     study.dirty = True
     for index, sid in enumerate(chosen):
         try:
@@ -169,9 +200,11 @@ def submit_ready(study: Study, now: datetime, local_slots: int) -> None:
 def _within_limits(study: Study, ready: list[str], local_slots: int) -> list[str]:
     steps = study.state["steps"]
     throttle = study.state["settings"].get("throttle") or 0
-    in_flight = [sid for sid, e in steps.items() if e["state"] in S.IN_FLIGHT]
+    flying = S.IN_FLIGHT
+    in_flight = [sid for sid, e in steps.items() if e["state"] in flying]
     total = throttle - len(in_flight) if throttle > 0 else len(ready)
-    local_free = local_slots - sum(1 for sid in in_flight if study.graph.adapter_key(sid) == "local")
+    keys = study.graph.adapter_keys
+    local_free = local_slots - sum(1 for sid in in_flight if keys[sid] == "local")
     chosen = []
     for sid in ready:
         if len(chosen) >= total:
@@ -192,6 +225,7 @@ def _submit_one(study: Study, sid: str, at: str, now: datetime) -> None:
     try:
         job_id = study.adapter(sid).submit(script, workspace, study.graph.steps[sid]["stem"])
     except SubmitRefused as err:
+        study.must_save = True
         message = str(err).strip() or "refused by the scheduler"
         limit = study.state["settings"].get("attempts") or 1
         if attempt >= limit:
@@ -236,7 +270,7 @@ def _reconcile_intents(study: Study, now: datetime) -> None:
                        submitted=intent["at"], intent=None, reason="found again after an interrupted submission")
             elif intent["at"] <= settled:
                 steps[sid]["intent"] = None   # it never reached the scheduler: submit it again
-                study.dirty = True
+                study.dirty = study.must_save = True
 
 
 def _job_order(job_id: str):
@@ -268,14 +302,14 @@ def handle_requests(study: Study, now: datetime) -> None:
         roots = [sid for sid in study.graph.order if not study.graph.steps[sid]["depends"]]
         targets = T.cancel_steps(study.state, study.graph, roots, at, study.events)
         requests["cancel_done"] = True
-        study.dirty = True
+        study.dirty = study.must_save = True
     if requests.get("cancel_steps"):
         targets += T.cancel_steps(study.state, study.graph, requests.pop("cancel_steps"), at, study.events)
-        study.dirty = True
+        study.dirty = study.must_save = True
     if requests.get("rerun"):
         for item in requests.pop("rerun"):
             T.rerun_steps(study.state, study.graph, [item["step"]], bool(item.get("subtree")), at, study.events)
-        study.dirty = True
+        study.dirty = study.must_save = True
     by_adapter: dict[str, list] = {}
     for sid in targets:
         by_adapter.setdefault(study.graph.adapter_key(sid), []).append(sid)
@@ -314,12 +348,22 @@ def run_pass(root: str, *, poll_jobs: bool, submit: bool, clock=utcnow, adapters
         except BaseException:
             if cache is not None:
                 cache.pop("state", None)   # the in-memory state may differ from the file now
+                cache.update(pending_events=[], unsaved=False)
             finish_pass(study, clock(), write_csv=cache is None)
             raise
         end = clock()
-        events = finish_pass(study, end, write_csv=cache is None)
         status = T.study_status(study.state)
+        defer = (cache is not None and status == "RUNNING" and not study.must_save
+                 and end.timestamp() - cache.get("saved_at", 0) < STATE_EVERY
+                 and all(study.graph.adapter_key(e["step"]) == "local" for e in study.events))
+        if cache is not None and cache.get("unsaved") and not defer:
+            study.dirty = True        # a state left unsaved by an earlier pass is due now
+        events = finish_pass(study, end, write_csv=cache is None, defer=defer)
         if cache is not None:
+            if study.saved:
+                cache.update(saved_at=end.timestamp(), unsaved=False, pending_events=[])
+            elif study.carried or study.events[study.logged:]:
+                cache.update(unsaved=True, pending_events=study.carried + study.events[study.logged:])
             _remember_state(cache, study)
             cache["csv_stale"] = cache.get("csv_stale", True) or bool(events)
             if cache["csv_stale"] and (status != "RUNNING" or end.timestamp() - cache.get("csv_at", 0) >= csv_every):

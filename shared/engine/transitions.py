@@ -101,9 +101,10 @@ def ready_steps(state: dict, graph, now_iso: str) -> list[str]:
     """INITIALIZED steps whose parents all finished (all ended, for after_failed_parents), in order."""
     steps = state["steps"]
     out = []
-    for sid in graph.order:
+    waiting = [sid for sid in graph.order if steps[sid]["state"] == S.INITIALIZED]  # fast filter first
+    for sid in waiting:
         entry = steps[sid]
-        if entry["state"] != S.INITIALIZED or entry.get("intent"):
+        if entry.get("intent"):
             continue
         if entry.get("not_before") and entry["not_before"] > now_iso:
             continue

@@ -1,10 +1,11 @@
 """Local adapter: each step runs as a detached process that outlives the tool that started it.
 
 A small bash runner (local_runner.sh) runs the step script with stdout/stderr in
-<stem>.<pid>.out/.err and, when the script ends, renames a record <stem>.<pid>.exit.json into
-place.  The job id is the runner's pid; <stem>.<pid>.job.json keeps the process start time so a
-reused pid is never mistaken for the job.  Any later process (mmonitor from cron) can tell how a
-job ended from these files alone.
+<stem>.<pid>.out/.err, writes <stem>.<pid>.job.json (its process start time, so a reused pid is
+never mistaken for the job) and, when the script ends, <stem>.<pid>.exit.json.  Each record is
+one small write of a whole document; a record that does not parse yet counts as not written.
+The job id is the runner's pid.  Any later process (mmonitor from cron) can tell how a job ended
+from these files alone.
 """
 
 import glob
@@ -30,10 +31,9 @@ class LocalAdapter(Adapter):
         self._children: set[int] = set()
 
     def submit(self, script: str, workspace: str, stem: str) -> str:
+        # the runner writes its own records (job.json with its start time, then exit.json)
         pid = _spawn_detached(["/bin/bash", RUNNER, script, workspace, stem], workspace)
         self._children.add(pid)
-        record = {"pid": pid, "start_ticks": start_ticks(pid), "script": script}
-        _write_record(os.path.join(workspace, f"{stem}.{pid}.job.json"), record)
         return str(pid)
 
     def status(self, jobs: list[JobRef]) -> dict[str, JobStatus]:
@@ -170,9 +170,3 @@ def _read_json(path: str):
         return None
 
 
-def _write_record(path: str, record: dict) -> None:
-    """Small record, renamed into place (no fsync: the job itself is the durable truth)."""
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as handle:
-        handle.write(orjson.dumps(record))
-    os.replace(tmp, path)

@@ -10,6 +10,7 @@ step run exactly once.
 
 import errno
 import os
+import time
 import subprocess
 import types
 
@@ -112,7 +113,11 @@ def test_enospc_after_jobs_were_submitted_loses_none_and_runs_none_twice(tmp_pat
     line = one_line_error(result.stderr, "msubmit")
     state = read_state(root)
     intents = sorted(sid for sid, e in state["steps"].items() if e["intent"])
-    started = sorted(sid for sid, pids in job_records(root).items() if pids)
+    for _ in range(100):   # the detached runners write their records a moment after msubmit returns
+        started = sorted(sid for sid, pids in job_records(root).items() if pids)
+        if len(started) >= len(intents):
+            break
+        time.sleep(0.02)
     print(f"\nfull disk after submission: exit {result.exit_code}; {len(started)} job(s) running, "
           f"{len(intents)} intent(s) on disk; {line}")
     assert result.exit_code == 1

@@ -12,15 +12,20 @@ class Progress:
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.width = width
         self.last = ""
+        self.states: dict | None = None
 
     def update(self, root: str, events, status: str) -> None:
         if not events and self.last:
             return
-        steps = read_state(root)["steps"].values()
-        total = len(steps)
-        done = sum(1 for e in steps if e["state"] in S.TERMINAL)
-        failed = sum(1 for e in steps if e["state"] in (S.FAILED, S.TIMEDOUT))
-        running = sum(1 for e in steps if e["state"] in S.IN_FLIGHT)
+        if self.states is None:   # once; then the events say what changed (the loop may not have
+            self.states = {sid: e["state"] for sid, e in read_state(root)["steps"].items()}  # saved yet)
+        for event in events:
+            self.states[event["step"]] = event["to"]
+        values = self.states.values()
+        total = len(self.states)
+        done = sum(1 for v in values if v in S.TERMINAL)
+        failed = sum(1 for v in values if v in (S.FAILED, S.TIMEDOUT))
+        running = sum(1 for v in values if v in S.IN_FLIGHT)
         filled = int(self.width * done / total) if total else self.width
         line = (f"[{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} done, "
                 f"{running} running, {failed} failed")
