@@ -6,6 +6,8 @@ is held for the pass only; no pass sleeps.  Every scheduler gets one status quer
 
 import hashlib
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 from .. import states as S
@@ -182,19 +184,53 @@ def submit_ready(study: Study, now: datetime, local_slots: int) -> None:
     durable = any(study.graph.adapter_key(sid) != "local" for sid in chosen)
     study.save(durable=durable)
     study.dirty = True
-    for index, sid in enumerate(chosen):
+    _submit_all(study, chosen, at, now)
+
+
+SUBMIT_WORKERS = 4   # batch submissions in flight at once: sbatch spends its time waiting on slurmctld
+
+
+def _submit_all(study: Study, chosen: list[str], at: str, now: datetime) -> None:
+    """Submit ``chosen`` (their intents are on disk), batch jobs a few at a time, then record the
+    outcomes in order, in this thread.  After a scheduler that cannot be reached, nothing more is
+    submitted; a submit that may have reached it (SubmitUncertain) keeps its intent."""
+    steps = study.state["steps"]
+    keys = study.graph.adapter_keys
+    for key in dict.fromkeys(keys[sid] for sid in chosen):      # adapters made here, not in threads
+        study.adapter(next(sid for sid in chosen if keys[sid] == key))
+    stop = threading.Event()
+
+    def call(sid):
+        if stop.is_set():
+            return "skipped", None
         try:
-            _submit_one(study, sid, at, now)
+            return "ok", _call_submit(study, sid)
+        except SubmitRefused as err:
+            return "refused", err
         except SchedulerUnavailable as err:
-            # A submit that may have reached the scheduler (a timeout after sbatch queued the job,
-            # an answer without a job id) keeps its intent: a later pass finds the job or, after
-            # the grace period, submits it again.  A scheduler that was plainly down, and the
-            # steps after this one, never got the job: nothing about them is marked.
-            keep = sid if isinstance(err, SubmitUncertain) else None
-            for other in chosen[index:]:
-                if other != keep and steps[other]["intent"] and steps[other]["state"] == S.INITIALIZED:
-                    steps[other]["intent"] = None
-            raise
+            stop.set()
+            return "down", err
+
+    batch = [sid for sid in chosen if keys[sid] != "local"]
+    outcomes = {}
+    if len(batch) > 1:
+        with ThreadPoolExecutor(SUBMIT_WORKERS) as pool:
+            outcomes.update(zip(batch, pool.map(call, batch)))
+    outcomes.update((sid, call(sid)) for sid in chosen if sid not in outcomes)
+    failure = None
+    for sid in chosen:
+        kind, value = outcomes[sid]
+        if kind == "ok":
+            _record_job(study, sid, value, at)
+        elif kind == "refused":
+            _record_refusal(study, sid, value, at, now)
+        else:
+            if kind == "down":
+                failure = failure or value
+            if not (kind == "down" and isinstance(value, SubmitUncertain)) and steps[sid]["state"] == S.INITIALIZED:
+                steps[sid]["intent"] = None   # never reached the scheduler: nothing is marked
+    if failure is not None:
+        raise failure
 
 
 def _within_limits(study: Study, ready: list[str], local_slots: int) -> list[str]:
@@ -217,29 +253,34 @@ def _within_limits(study: Study, ready: list[str], local_slots: int) -> list[str
     return chosen
 
 
-def _submit_one(study: Study, sid: str, at: str, now: datetime) -> None:
+def _call_submit(study: Study, sid: str) -> str:
     entry = study.state["steps"][sid]
     script = study.graph.script(sid, study.root, study.scripts_dir, restart=bool(entry.get("use_restart")))
     workspace = study.graph.workspace(sid, study.root)
+    return study.adapter(sid).submit(script, workspace, study.graph.steps[sid]["stem"])
+
+
+def _record_refusal(study: Study, sid: str, err: SubmitRefused, at: str, now: datetime) -> None:
+    entry = study.state["steps"][sid]
     attempt = entry["intent"]["attempt"]
-    try:
-        job_id = study.adapter(sid).submit(script, workspace, study.graph.steps[sid]["stem"])
-    except SubmitRefused as err:
-        study.must_save = True
-        message = str(err).strip() or "refused by the scheduler"
-        limit = study.state["settings"].get("attempts") or 1
-        if attempt >= limit:
-            T.move(study.state, sid, S.FAILED, at, study.events, attempts=attempt, intent=None, ended=at,
-                   reason=f"submission refused {attempt} time(s): {message}")
-            T.fail_descendants(study.state, study.graph, sid, S.FAILED, at, study.events, f"parent '{sid}' failed")
-        else:
-            wait = min(2 ** attempt, MAX_BACKOFF)
-            entry.update(attempts=attempt, intent=None, not_before=iso_utc(now + timedelta(seconds=wait)),
-                         reason=f"submission refused ({message}); attempt {attempt} of {limit}, next in {wait} s")
-        return
+    study.must_save = True
+    message = str(err).strip() or "refused by the scheduler"
+    limit = study.state["settings"].get("attempts") or 1
+    if attempt >= limit:
+        T.move(study.state, sid, S.FAILED, at, study.events, attempts=attempt, intent=None, ended=at,
+               reason=f"submission refused {attempt} time(s): {message}")
+        T.fail_descendants(study.state, study.graph, sid, S.FAILED, at, study.events, f"parent '{sid}' failed")
+    else:
+        wait = min(2 ** attempt, MAX_BACKOFF)
+        entry.update(attempts=attempt, intent=None, not_before=iso_utc(now + timedelta(seconds=wait)),
+                     reason=f"submission refused ({message}); attempt {attempt} of {limit}, next in {wait} s")
+
+
+def _record_job(study: Study, sid: str, job_id: str, at: str) -> None:
+    entry = study.state["steps"][sid]
     entry["jobs"] = entry["jobs"] + [job_id]
-    T.move(study.state, sid, S.PENDING, at, study.events, job_id=job_id, attempts=attempt, intent=None,
-           submitted=at, started=None, ended=None, exit_code=None, not_before=None,
+    T.move(study.state, sid, S.PENDING, at, study.events, job_id=job_id, attempts=entry["intent"]["attempt"],
+           intent=None, submitted=at, started=None, ended=None, exit_code=None, not_before=None,
            reason=entry["reason"] if entry.get("use_restart") else None)
 
 
