@@ -41,7 +41,7 @@ class LocalAdapter(Adapter):
         out = {}
         for job in jobs:
             ended = _read_exit(job)
-            if ended is None and is_alive(job):
+            if ended is None and (self._is_mine(job) or is_alive(job)):
                 out[job.job_id] = JobStatus(job.job_id, RUNNING)
                 continue
             ended = ended or _read_exit(job)  # it may have ended between the two looks
@@ -71,6 +71,13 @@ class LocalAdapter(Adapter):
                     if pid.isdigit():
                         found[(workspace, stem, pid)] = FoundJob(pid, workspace, stem)
         return list(found.values())
+
+    def _is_mine(self, job: JobRef) -> bool:
+        """A child of ours not yet reaped cannot be a reused pid: alive unless it is a zombie."""
+        if not job.job_id.isdigit() or int(job.job_id) not in self._children:
+            return False
+        stat = _proc_stat(int(job.job_id))
+        return stat is not None and stat[0] not in ("Z", "X")
 
     def reap(self) -> bool:
         """Collect our own finished children so they do not linger as zombies; True if any ended."""
@@ -142,11 +149,14 @@ def is_alive(job: JobRef) -> bool:
     record = _read_json(os.path.join(job.workspace, f"{job.stem}.{job.job_id}.job.json"))
     if record and record.get("start_ticks") is not None:
         return int(stat[19]) == record["start_ticks"]
-    try:  # crash before the record was written: recognise our runner by its command line
+    try:  # before the runner wrote its record: recognise it by its command line
         with open(f"/proc/{job.job_id}/cmdline", "rb") as handle:
-            argv = handle.read().split(b"\0")
+            raw = handle.read()
     except OSError:
         return False
+    if not raw:
+        return True   # empty while the kernel is still setting up the exec: look again next pass
+    argv = raw.split(b"\0")
     return RUNNER.encode() in argv and job.workspace.encode() in argv
 
 
