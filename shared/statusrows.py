@@ -153,9 +153,25 @@ def status_row(step: dict, entry: dict, now: datetime) -> list[str]:
 
 
 def status_csv(dag_steps: list[dict], state_steps: dict, now: datetime) -> str:
-    """status.csv text: Maestro's header and formats, properly quoted (Maestro's broke on commas)."""
+    """status.csv text: Maestro's header and formats, properly quoted (Maestro's broke on commas).
+
+    A row with nothing to quote is joined directly; only rows whose fields hold a comma, a quote
+    or a line break go through the csv writer (the same bytes, several times faster at 100k rows).
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
-    writer.writerows(zip(*Times(now).columns(dag_steps, state_steps)))
+    lines = []
+    commas = len(COLUMNS) - 1
+    for row in zip(*Times(now).columns(dag_steps, state_steps)):
+        line = ",".join(row)
+        if line.count(",") == commas and '"' not in line and "\n" not in line and "\r" not in line:
+            lines.append(line)
+        else:
+            if lines:
+                out.write("\n".join(lines) + "\n")
+                lines = []
+            writer.writerow(row)
+    if lines:
+        out.write("\n".join(lines) + "\n")
     return out.getvalue()
