@@ -99,9 +99,6 @@ def stdout_bytes(data: bytes) -> None:
     stream.flush()
 
 
-def stdin_bytes() -> bytes:
-    return sys.stdin.buffer.read()
-
 
 def _prog() -> str:
     """The tool's name for messages: "mexpand", or "maestro run" for a wrapper sub-command."""

@@ -142,16 +142,6 @@ def local_time(text: str | None) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S") if moment else NO_TIME
 
 
-def duration(start: str | None, end: str | None, now: datetime) -> str:
-    """Maestro's 'Dd:HHh:MMm:SSs'; a running step counts up to ``now`` (Maestro left it blank)."""
-    return Times(now).duration(start, end)
-
-
-def status_row(step: dict, entry: dict, now: datetime) -> list[str]:
-    """One row, from the DAG step and its state entry."""
-    return Times(now).row(step, entry)
-
-
 def status_csv(dag_steps: list[dict], state_steps: dict, now: datetime) -> str:
     """status.csv text: Maestro's header and formats, properly quoted (Maestro's broke on commas).
 

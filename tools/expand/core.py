@@ -219,15 +219,11 @@ def _expand_steps(order: list[dict], table: dict, hashws: bool, source: str) -> 
             workspace_of[inst["id"]] = inst["workspace"]
             inst["depends"] = _instance_depends(step, combo, used, table, instances_of)
             inst["workspace_refs"] = {
-                ref: root_of(ref) if ref in funnels else workspace_of[_instance_id(ref, combo, used, table)]
+                ref: naming.workspace_component(ref) if ref in funnels else workspace_of[_instance_id(ref, combo, used, table)]
                 for ref in step["ws_refs"]
             }
             out.append(inst)
     return out
-
-
-def root_of(step_name: str) -> str:
-    return naming.workspace_component(step_name)
 
 
 def _combo_string(keys, row: int | None, table) -> str:
