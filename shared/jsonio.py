@@ -48,6 +48,32 @@ def write_atomic(path, data: bytes, mode: int | None = None, durable: bool = Tru
         raise
 
 
+def append(path, data: bytes, mode: int | None = None) -> int:
+    """Append ``data`` (whole lines) to ``path`` with one write, creating it if needed; returns
+    the file's new size.  No fsync.  If the write fails (disk full), the file is cut back to its
+    old size, so a torn line never glues itself to the next one."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
+                     mode if mode is not None else 0o666 & ~current_umask())
+    except OSError as err:
+        raise _naming(err, path) from None
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        except OSError as err:
+            try:
+                os.ftruncate(fd, size)
+            except OSError:
+                pass
+            raise _naming(err, path) from None
+        return size + len(data)
+    finally:
+        os.close(fd)
+
+
 def _naming(err: OSError, path) -> OSError:
     """The same error, naming the file being replaced rather than a temporary name (or none)."""
     return OSError(err.errno, err.strerror or str(err), os.fspath(path))

@@ -74,6 +74,17 @@ def encode_state(state: dict) -> bytes:
     return _PREFIX + hashlib.sha256(body).hexdigest().encode() + b'",' + body[1:]
 
 
+def head_checksum(root) -> bytes | None:
+    """The checksum at the head of `<root>/state.json` as written by ``encode_state`` (a few
+    bytes read, not the whole file): two states with the same one are the same document."""
+    try:
+        with open(os.path.join(os.fspath(root), STATE_FILE), "rb") as handle:
+            head = handle.read(len(_PREFIX) + 64)
+    except OSError:
+        return None
+    return head[len(_PREFIX):] if head.startswith(_PREFIX) and len(head) == len(_PREFIX) + 64 else None
+
+
 def _checksum_holds(data: bytes, doc: dict, stored: str) -> bool:
     """Check the stored checksum; on the bytes we wrote (fast), else on the parsed document."""
     head = len(_PREFIX) + 64 + 2
@@ -84,28 +95,92 @@ def _checksum_holds(data: bytes, doc: dict, stored: str) -> bool:
 
 
 @contextlib.contextmanager
-def lock_study(root, wait: bool = False, timeout: float | None = None):
+def lock_study(root, wait: bool = False, timeout: float | None = None, keep: dict | None = None):
     """Hold the study lock for the block.  Without ``wait``, a held lock raises StateBusy (75) at
-    once; with it, wait up to ``timeout`` seconds (forever when None)."""
-    import portalocker   # here, not at import time: readers (mreport) start faster
-
+    once; with it, wait up to ``timeout`` seconds (forever when None).  A loop passes ``keep`` (a
+    dict of its own) to keep the lock file open between its passes: only the lock is taken anew."""
     path = os.path.join(os.fspath(root), LOCK_FILE)
     if wait:
+        import portalocker   # here, not at import time: it costs ~35 ms of start-up
+
         lock = portalocker.Lock(path, mode="a", timeout=timeout if timeout is not None else 10 ** 9,
                                 fail_when_locked=False)
-    else:
-        lock = portalocker.Lock(path, mode="a", timeout=0, fail_when_locked=True)
+        try:
+            lock.acquire()
+        except portalocker.exceptions.LockException:
+            raise _busy(root) from None
+        except FileNotFoundError:
+            raise _not_a_study(root) from None
+        try:
+            yield
+        finally:
+            lock.release()
+        return
+    kept = keep if keep is not None else {}
+    handle = kept.get("handle")
     try:
-        lock.acquire()
-    except (portalocker.exceptions.AlreadyLocked, portalocker.exceptions.LockException):
-        raise StateBusy(f"{os.fspath(root)}: another process holds the study lock ({LOCK_FILE}); "
-                        "try again when it is done") from None
+        if handle is not None and os.stat(path).st_ino != os.fstat(handle.fileno()).st_ino:
+            raise FileNotFoundError   # the lock file was replaced: lock the one that is there
     except FileNotFoundError:
-        raise InvalidInput(f"{os.fspath(root)}: not a study directory (cannot create {LOCK_FILE})") from None
+        handle.close()
+        handle = None
+    if handle is None:
+        try:
+            handle = kept["handle"] = open(path, "a")
+        except FileNotFoundError:
+            raise _not_a_study(root) from None
     try:
-        yield
+        if not _try_lock(handle):
+            raise _busy(root)
+        try:
+            yield
+        finally:
+            _unlock(handle)
     finally:
-        lock.release()
+        if keep is None:
+            handle.close()
+
+
+try:
+    import fcntl
+except ImportError:   # not POSIX: portalocker knows the platform's own lock
+    fcntl = None
+
+
+def _try_lock(handle) -> bool:
+    """Take the lock without waiting: flock, portalocker's own primitive on POSIX, called
+    directly because importing portalocker costs more than a whole monitoring pass."""
+    if fcntl is not None:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            return False
+    import portalocker
+
+    try:
+        portalocker.lock(handle, portalocker.LOCK_EX | portalocker.LOCK_NB)
+        return True
+    except portalocker.exceptions.LockException:
+        return False
+
+
+def _unlock(handle) -> None:
+    if fcntl is not None:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    else:
+        import portalocker
+
+        portalocker.unlock(handle)
+
+
+def _busy(root) -> StateBusy:
+    return StateBusy(f"{os.fspath(root)}: another process holds the study lock ({LOCK_FILE}); "
+                     "try again when it is done")
+
+
+def _not_a_study(root) -> InvalidInput:
+    return InvalidInput(f"{os.fspath(root)}: not a study directory (cannot create {LOCK_FILE})")
 
 
 def read_state(root) -> dict:

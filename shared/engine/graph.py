@@ -2,6 +2,7 @@
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 
 from ..scripts import runs_scheduled, script_names
 
@@ -33,6 +34,11 @@ class Graph:
         else:
             keys = {sid: scheduler if runs_scheduled(step, scheduler) else "local" for sid, step in steps.items()}
         return cls(steps, order, children, scheduler, keys)
+
+    @cached_property
+    def position(self) -> dict:
+        """id -> index in ``order`` (to keep sets of steps in graph order)."""
+        return {sid: i for i, sid in enumerate(self.order)}
 
     def adapter_key(self, step_id: str) -> str:
         return self.adapter_keys[step_id]

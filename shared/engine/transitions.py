@@ -56,9 +56,9 @@ def apply_status(state: dict, graph, step_id: str, status, at: str, events: list
     if new in (S.PENDING, S.QUEUED, S.WAITING):
         move(state, step_id, new, at, events)
     elif new in (S.RUNNING, S.FINISHING):
-        move(state, step_id, new, at, events, started=entry["started"] or status.started or at)
+        move(state, step_id, new, at, events, started=_started(entry, status, at))
     elif new == S.FINISHED:
-        move(state, step_id, S.FINISHED, at, events, started=entry["started"] or status.started or at,
+        move(state, step_id, S.FINISHED, at, events, started=_started(entry, status, at),
              ended=status.ended or at, exit_code=status.exit_code if status.exit_code is not None else 0,
              reason=None)
     elif new == S.TIMEDOUT:
@@ -72,9 +72,17 @@ def apply_status(state: dict, graph, step_id: str, status, at: str, events: list
         fail_descendants(state, graph, step_id, S.CANCELLED, at, events, f"parent '{step_id}' was cancelled")
     else:  # FAILED, UNKNOWN, anything else: the job did not succeed
         why = status.reason or ("the scheduler no longer knows the job" if new == S.UNKNOWN else "failed")
-        move(state, step_id, S.FAILED, at, events, started=entry["started"] or status.started,
+        move(state, step_id, S.FAILED, at, events, started=_started(entry, status, None),
              ended=status.ended or at, exit_code=status.exit_code, reason=why)
         fail_descendants(state, graph, step_id, S.FAILED, at, events, f"parent '{step_id}' failed")
+
+
+def _started(entry: dict, status, default):
+    """When the job started: the first time recorded; never before it was submitted (a clock read
+    to the second, or a /proc start time in 10 ms ticks, can fall just before it)."""
+    started = entry["started"] or status.started or default
+    submitted = entry.get("submitted")
+    return submitted if started and submitted and started < submitted else started
 
 
 def _timed_out(state, graph, step_id, status, at, events) -> None:
@@ -100,21 +108,19 @@ def _timed_out(state, graph, step_id, status, at, events) -> None:
 def ready_steps(state: dict, graph, now_iso: str) -> list[str]:
     """INITIALIZED steps whose parents all finished (all ended, for after_failed_parents), in order."""
     steps = state["steps"]
-    out = []
     waiting = [sid for sid in graph.order if steps[sid]["state"] == S.INITIALIZED]  # fast filter first
-    for sid in waiting:
-        entry = steps[sid]
-        if entry.get("intent"):
-            continue
-        if entry.get("not_before") and entry["not_before"] > now_iso:
-            continue
-        parents = graph.steps[sid]["depends"]
-        if graph.steps[sid].get("after_failed_parents"):
-            if all(steps[p]["state"] in S.TERMINAL for p in parents):
-                out.append(sid)
-        elif all(steps[p]["state"] in DONE_OK for p in parents):
-            out.append(sid)
-    return out
+    return [sid for sid in waiting if is_ready(steps, graph, sid, now_iso)]
+
+
+def is_ready(steps: dict, graph, sid: str, now_iso: str) -> bool:
+    """An INITIALIZED step may be submitted now: no intent pending, no back-off, parents done."""
+    entry = steps[sid]
+    if entry.get("intent") or (entry.get("not_before") and entry["not_before"] > now_iso):
+        return False
+    step = graph.steps[sid]
+    if step.get("after_failed_parents"):
+        return all(steps[p]["state"] in S.TERMINAL for p in step["depends"])
+    return all(steps[p]["state"] in DONE_OK for p in step["depends"])
 
 
 def cancel_steps(state: dict, graph, step_ids, at: str, events: list) -> list[str]:

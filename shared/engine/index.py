@@ -1,0 +1,95 @@
+"""Which steps a pass has to look at, kept up to date from the pass's events.
+
+Every pass needs the in-flight steps, the ready ones in order, the steps with an intent and
+whether anything can still happen.  Scanning the whole state for each, in every pass, costs more
+than the work itself once a loop makes a pass per finished local job (1,000 steps, 1,000 passes).
+The index is built once from a state (one scan) and then follows the events: every change of a
+step's state is an event (``transitions.move``), so the counts and sets stay exact.  A loop keeps
+the index with the state it reuses; a state read from disk gets a new one.
+"""
+
+from bisect import bisect_left
+from collections import Counter
+from heapq import merge
+from itertools import islice
+
+from .. import states as S
+from .transitions import is_ready
+
+
+class StepIndex:
+    def __init__(self, state: dict, graph):
+        steps = state["steps"]
+        self.graph = graph
+        self.in_flight = {sid for sid, e in steps.items() if e["state"] in S.IN_FLIGHT}
+        self.open = sum(1 for e in steps.values() if e["state"] not in S.TERMINAL)
+        self.intents = {sid for sid, e in steps.items() if e.get("intent")}   # a superset
+        keys = graph.adapter_keys
+        # INITIALIZED steps by adapter, in graph order; entries that left INITIALIZED are skipped
+        # (and dropped in bulk once they outnumber the live ones)
+        self.waiting: dict[str, list[str]] = {}
+        for sid in graph.order:
+            if steps[sid]["state"] == S.INITIALIZED:
+                self.waiting.setdefault(keys[sid], []).append(sid)
+        self.live = Counter({key: len(ids) for key, ids in self.waiting.items()})
+        self.heads: dict[str, int] = {}   # before this, every entry has left INITIALIZED
+        self._events = None
+        self._seen = 0
+
+    def follow(self, events: list) -> None:
+        """Apply the events of the current pass not applied yet (a new list: a new pass)."""
+        if events is not self._events:
+            self._events, self._seen = events, 0
+        if self._seen == len(events):
+            return
+        keys = self.graph.adapter_keys
+        for event in events[self._seen:]:
+            sid, old, new = event["step"], event["from"], event["to"]
+            if new in S.IN_FLIGHT:
+                self.in_flight.add(sid)
+            else:
+                self.in_flight.discard(sid)
+            self.open += (new not in S.TERMINAL) - (old not in S.TERMINAL)
+            if old == S.INITIALIZED:
+                self.live[keys[sid]] -= 1
+            elif new == S.INITIALIZED:   # a restart or a re-run: back in line, in graph order
+                self.live[keys[sid]] += 1
+                self._requeue(keys[sid], sid)
+        self._seen = len(events)
+
+    def _requeue(self, key: str, sid: str) -> None:
+        ids = self.waiting.setdefault(key, [])
+        position = self.graph.position
+        at = bisect_left(ids, position[sid], key=position.__getitem__)
+        if at == len(ids) or ids[at] != sid:   # still listed (not compacted away): no duplicate
+            ids.insert(at, sid)
+        self.heads[key] = min(self.heads.get(key, 0), at)
+
+    def flying(self) -> list[str]:
+        """The in-flight steps, in graph order."""
+        return sorted(self.in_flight, key=self.graph.position.__getitem__)
+
+    def ready(self, steps: dict, now_iso: str, key: str | None = None):
+        """Ready steps (``transitions.is_ready``) of one adapter, or of all in graph order; lazy,
+        so a caller that needs two reads no further."""
+        if key is None:
+            return merge(*(self.ready(steps, now_iso, k) for k in self.waiting),
+                         key=self.graph.position.__getitem__)
+        return self._ready_in(key, steps, now_iso)
+
+    def _ready_in(self, key: str, steps: dict, now_iso: str):
+        ids = self.waiting.get(key, [])
+        head = self.heads.get(key, 0)
+        while head < len(ids) and steps[ids[head]]["state"] != S.INITIALIZED:
+            head += 1
+        if len(ids) - head > 2 * self.live[key] + 64:
+            ids = self.waiting[key] = [sid for sid in ids[head:] if steps[sid]["state"] == S.INITIALIZED]
+            head = 0
+        self.heads[key] = head
+        graph = self.graph
+        for sid in islice(ids, head, None):
+            if steps[sid]["state"] == S.INITIALIZED and is_ready(steps, graph, sid, now_iso):
+                yield sid
+
+    def first_ready(self, steps: dict, now_iso: str, key: str, limit: int | None) -> list[str]:
+        return list(islice(self._ready_in(key, steps, now_iso), limit))
