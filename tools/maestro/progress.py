@@ -1,6 +1,7 @@
 """The progress line of `maestro run -fg` on stderr: done/total and failures, redrawn in place."""
 
 import sys
+from collections import Counter
 
 from mshared import states as S
 from mshared.statefile import read_state
@@ -19,13 +20,15 @@ class Progress:
             return
         if self.states is None:   # once; then the events say what changed (the loop may not have
             self.states = {sid: e["state"] for sid, e in read_state(root)["steps"].items()}  # saved yet)
+            self.counts = Counter(self.states.values())
         for event in events:
+            self.counts[self.states[event["step"]]] -= 1
             self.states[event["step"]] = event["to"]
-        values = self.states.values()
+            self.counts[event["to"]] += 1
         total = len(self.states)
-        done = sum(1 for v in values if v in S.TERMINAL)
-        failed = sum(1 for v in values if v in (S.FAILED, S.TIMEDOUT))
-        running = sum(1 for v in values if v in S.IN_FLIGHT)
+        done = sum(self.counts[s] for s in S.TERMINAL)
+        failed = self.counts[S.FAILED] + self.counts[S.TIMEDOUT]
+        running = sum(self.counts[s] for s in S.IN_FLIGHT)
         filled = int(self.width * done / total) if total else self.width
         line = (f"[{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} done, "
                 f"{running} running, {failed} failed")
