@@ -18,6 +18,28 @@ def loads(data):
     return orjson.loads(data)
 
 
+def loads_hashed(data: bytes, prefix: bytes = b"", start: int = 0):
+    """(``loads(data)``, sha256 hex of ``prefix + data[start:]``), the hash taken in a thread while
+    the main one parses: hashlib lets go of the GIL, so a large file costs the longer of the two.
+    ``loads`` errors propagate (after the hash thread is done)."""
+    import hashlib
+
+    digest = hashlib.sha256(prefix)
+    view = memoryview(data)[start:]
+    if len(view) < 1 << 20:
+        digest.update(view)
+        return loads(data), digest.hexdigest()
+    import threading
+
+    worker = threading.Thread(target=digest.update, args=(view,))
+    worker.start()
+    try:
+        doc = loads(data)
+    finally:
+        worker.join()
+    return doc, digest.hexdigest()
+
+
 def write_atomic(path, data: bytes, mode: int | None = None, durable: bool = True) -> None:
     """Replace ``path`` with ``data`` so that a reader sees the old or the new file, never half.
 

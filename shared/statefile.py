@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from . import states
 from .contracts import STATE_SCHEMA, STATE_VERSION, check_envelope
 from .errors import InvalidInput, StateBusy
-from .jsonio import current_umask, dumps, loads, write_atomic
+from .jsonio import current_umask, dumps, loads, loads_hashed, write_atomic
 
 STATE_FILE = "state.json"
 LOCK_FILE = "state.json.lock"
@@ -85,13 +85,19 @@ def head_checksum(root) -> bytes | None:
     return head[len(_PREFIX):] if head.startswith(_PREFIX) and len(head) == len(_PREFIX) + 64 else None
 
 
-def _checksum_holds(data: bytes, doc: dict, stored: str) -> bool:
-    """Check the stored checksum; on the bytes we wrote (fast), else on the parsed document."""
-    head = len(_PREFIX) + 64 + 2
-    if data.startswith(_PREFIX) and data[len(_PREFIX) + 64:head] == b'",':
-        if hashlib.sha256(b"{" + data[head:]).hexdigest() == stored:
-            return True
-    return stored == checksum(doc)
+_HEAD = len(_PREFIX) + 64 + 2   # '{"checksum":"<64 hex>",'
+
+
+def _parse_state(data: bytes):
+    """(document, sha256 of its body when the bytes are as ``encode_state`` writes them, else None)."""
+    if data.startswith(_PREFIX) and data[_HEAD - 2:_HEAD] == b'",':
+        return loads_hashed(data, b"{", _HEAD)
+    return loads(data), None
+
+
+def _checksum_holds(body_sha: str | None, doc: dict, stored: str) -> bool:
+    """Check the stored checksum: on the bytes we wrote (fast), else on the parsed document."""
+    return body_sha == stored or stored == checksum(doc)
 
 
 @contextlib.contextmanager
@@ -194,7 +200,7 @@ def read_state(root) -> dict:
     except OSError as err:
         raise InvalidInput(f"{path}: cannot read the state file: {err.strerror}") from None
     try:
-        doc = loads(data)
+        doc, body_sha = _parse_state(data)
     except ValueError:
         raise InvalidInput(f"{path}: not valid JSON (truncated or edited by hand?); restore it or "
                            "render the study again") from None
@@ -202,7 +208,7 @@ def read_state(root) -> dict:
     stored = doc.get("checksum")
     if not isinstance(stored, str):
         raise InvalidInput(f"{path}: state file has no checksum; it was not written by these tools")
-    if not _checksum_holds(data, doc, stored):
+    if not _checksum_holds(body_sha, doc, stored):
         raise InvalidInput(f"{path}: checksum mismatch: the state file was edited by hand or "
                            "damaged; restore it or render the study again")
     if not isinstance(doc.get("steps"), dict) or not isinstance(doc.get("study"), dict):
@@ -216,8 +222,8 @@ def write_state(root, state: dict, mode: int | None = None, durable: bool = True
     path = os.path.join(os.fspath(root), STATE_FILE)
     data = encode_state(state)
     try:
-        with open(path, "rb") as handle:
-            if handle.read() == data:
+        with open(path, "rb") as handle:   # the head first: a new state has a new checksum there
+            if handle.read(_HEAD) == data[:_HEAD] and data[_HEAD:] == handle.read():
                 return False
     except FileNotFoundError:
         pass

@@ -1,39 +1,48 @@
 """The study graph as the passes need it: parents, children, which adapter runs a step, its scripts."""
 
 import os
-from dataclasses import dataclass
 from functools import cached_property
 
 from ..scripts import runs_scheduled, script_names
 
 
-@dataclass
-class Graph:
-    """Index over a DAG's steps, built once per pass (plain dicts: fast for 100,000 steps)."""
+class _AdapterKeys(dict):
+    """id -> the adapter that runs it, worked out on first use (a pass looks at few steps)."""
 
-    steps: dict            # id -> DAG step
-    order: list            # ids in topological order
-    children: dict         # id -> [child ids]
-    scheduler: str         # the study's batch.type
-    adapter_keys: dict     # id -> adapter that runs it
+    def __init__(self, steps: dict, scheduler: str):
+        super().__init__()
+        self._steps, self._scheduler = steps, scheduler
+
+    def __missing__(self, sid: str) -> str:
+        # Steps without nodes/procs run locally even under a batch scheduler, as in Maestro.
+        key = self[sid] = (self._scheduler if self._scheduler != "local"
+                           and runs_scheduled(self._steps[sid], self._scheduler) else "local")
+        return key
+
+
+class Graph:
+    """Index over a DAG's steps (plain dicts: fast for 100,000 steps).  What only some passes
+    need (children, positions, adapters of steps not looked at) is worked out on first use."""
+
+    def __init__(self, steps: dict, order: list, scheduler: str):
+        self.steps = steps            # id -> DAG step
+        self.order = order            # ids in topological order
+        self.scheduler = scheduler    # the study's batch.type
+        self.adapter_keys = _AdapterKeys(steps, scheduler)
 
     @classmethod
     def from_dag(cls, dag: dict) -> "Graph":
         order = [s["id"] for s in dag["steps"]]
-        steps = dict(zip(order, dag["steps"]))
-        children: dict[str, list[str]] = {sid: [] for sid in order}
-        for step in dag["steps"]:
-            if step["depends"]:
-                sid = step["id"]
-                for parent in step["depends"]:
-                    children[parent].append(sid)
-        scheduler = (dag["study"].get("batch") or {}).get("type", "local")
-        # Steps without nodes/procs run locally even under a batch scheduler, as in Maestro.
-        if scheduler == "local":
-            keys = dict.fromkeys(order, "local")
-        else:
-            keys = {sid: scheduler if runs_scheduled(step, scheduler) else "local" for sid, step in steps.items()}
-        return cls(steps, order, children, scheduler, keys)
+        return cls(dict(zip(order, dag["steps"])), order, (dag["study"].get("batch") or {}).get("type", "local"))
+
+    @cached_property
+    def children(self) -> dict:
+        """id -> [child ids]"""
+        children: dict[str, list[str]] = {sid: [] for sid in self.order}
+        for sid, step in self.steps.items():
+            for parent in step["depends"]:
+                children[parent].append(sid)
+        return children
 
     @cached_property
     def position(self) -> dict:

@@ -19,22 +19,37 @@ from .transitions import is_ready
 
 class StepIndex:
     def __init__(self, state: dict, graph):
-        steps = state["steps"]
-        self.graph = graph
-        self.in_flight = {sid for sid, e in steps.items() if e["state"] in S.IN_FLIGHT}
-        self.open = sum(1 for e in steps.values() if e["state"] not in S.TERMINAL)
-        self.intents = {sid for sid, e in steps.items() if e.get("intent")}   # a superset
-        keys = graph.adapter_keys
-        # INITIALIZED steps by adapter, in graph order; entries that left INITIALIZED are skipped
-        # (and dropped in bulk once they outnumber the live ones)
-        self.waiting: dict[str, list[str]] = {}
-        for sid in graph.order:
-            if steps[sid]["state"] == S.INITIALIZED:
-                self.waiting.setdefault(keys[sid], []).append(sid)
-        self.live = Counter({key: len(ids) for key, ids in self.waiting.items()})
+        self.graph, self.steps = graph, state["steps"]
+        flying, TERMINAL, IN_FLIGHT = set(), S.TERMINAL, S.IN_FLIGHT
+        self.open = 0
+        self.intents = set()   # a superset: checked where used
+        for sid, entry in self.steps.items():
+            now = entry["state"]
+            if now not in TERMINAL:
+                self.open += 1
+                if now in IN_FLIGHT:
+                    flying.add(sid)
+            if entry.get("intent"):
+                self.intents.add(sid)
+        self.in_flight = flying
+        # INITIALIZED steps by adapter, in graph order, made when first needed; entries that
+        # left INITIALIZED are skipped (and dropped in bulk once they outnumber the live ones)
+        self._waiting: dict[str, list[str]] | None = None
+        self.live: Counter = Counter()
         self.heads: dict[str, int] = {}   # before this, every entry has left INITIALIZED
         self._events = None
         self._seen = 0
+
+    @property
+    def waiting(self) -> dict[str, list[str]]:
+        if self._waiting is None:
+            keys, steps, waiting = self.graph.adapter_keys, self.steps, {}
+            for sid in self.graph.order:
+                if steps[sid]["state"] == S.INITIALIZED:
+                    waiting.setdefault(keys[sid], []).append(sid)
+            self._waiting = waiting
+            self.live = Counter({key: len(ids) for key, ids in waiting.items()})
+        return self._waiting
 
     def follow(self, events: list) -> None:
         """Apply the events of the current pass not applied yet (a new list: a new pass)."""
@@ -50,6 +65,8 @@ class StepIndex:
             else:
                 self.in_flight.discard(sid)
             self.open += (new not in S.TERMINAL) - (old not in S.TERMINAL)
+            if self._waiting is None:
+                continue   # made from the state when first needed
             if old == S.INITIALIZED:
                 self.live[keys[sid]] -= 1
             elif new == S.INITIALIZED:   # a restart or a re-run: back in line, in graph order
@@ -58,7 +75,7 @@ class StepIndex:
         self._seen = len(events)
 
     def _requeue(self, key: str, sid: str) -> None:
-        ids = self.waiting.setdefault(key, [])
+        ids = self._waiting.setdefault(key, [])
         position = self.graph.position
         at = bisect_left(ids, position[sid], key=position.__getitem__)
         if at == len(ids) or ids[at] != sid:   # still listed (not compacted away): no duplicate
@@ -83,7 +100,7 @@ class StepIndex:
         while head < len(ids) and steps[ids[head]]["state"] != S.INITIALIZED:
             head += 1
         if len(ids) - head > 2 * self.live[key] + 64:
-            ids = self.waiting[key] = [sid for sid in ids[head:] if steps[sid]["state"] == S.INITIALIZED]
+            ids = self._waiting[key] = [sid for sid in ids[head:] if steps[sid]["state"] == S.INITIALIZED]
             head = 0
         self.heads[key] = head
         graph = self.graph

@@ -26,7 +26,8 @@ def path(root: str) -> str:
 def record(root: str, steps: dict, step_ids: list[str], durable: bool) -> int:
     """Append the intents of ``step_ids`` (already set in ``steps``); fsync when ``durable``.
     Returns the journal's new size."""
-    lines = b"".join(dumps({"schema": SCHEMA, "version": VERSION, "step": sid, "jobs": len(steps[sid]["jobs"]),
+    # the leading newline ends a line torn by a crash mid-write, so it cannot swallow these
+    lines = b"\n" + b"".join(dumps({"schema": SCHEMA, "version": VERSION, "step": sid, "jobs": len(steps[sid]["jobs"]),
                             **steps[sid]["intent"]}) for sid in step_ids)
     size = append(path(root), lines)
     if durable:

@@ -32,46 +32,58 @@ def run_loop(roots: list[str], *, interval: float | None = None, submit: bool = 
     status = {root: "RUNNING" for root in roots}
     wait = FAST
     rounds = 0
-    while any(s == "RUNNING" for s in status.values()):
-        rounds += 1
-        gc.collect(0 if rounds % 500 else 2)   # the CLI turned automatic collection off
-        changed = False
-        local_jobs = 0
-        for root in roots:
-            if status[root] != "RUNNING":
+    try:
+        while any(s == "RUNNING" for s in status.values()):
+            rounds += 1
+            gc.collect(0 if rounds % 500 else 2)   # the CLI turned automatic collection off
+            changed = False
+            local_jobs = 0
+            for root in roots:
+                if status[root] != "RUNNING":
+                    continue
+                try:
+                    result = run_pass(root, poll_jobs=True, submit=submit, clock=clock, adapters=adapters[root],
+                                      local_slots=local_slots, cache=caches[root], csv_every=CSV_EVERY)
+                except StateBusy:
+                    local_jobs += 1  # another pass (cron, another loop) is on it: look again soon
+                    continue
+                except SchedulerUnavailable as err:
+                    if root not in outages and on_outage:
+                        on_outage(root, str(err))
+                    outages[root] = str(err)
+                    continue
+                if outages.pop(root, None) is not None and on_outage:
+                    on_outage(root, None)
+                status[root] = result.status
+                slow_default = float(result.poll_interval)
+                changed = changed or bool(result.events)
+                local_jobs += result.local_in_flight
+                if on_pass:
+                    on_pass(root, result.events, result.status)
+            if not any(s == "RUNNING" for s in status.values()):
+                break
+            slow = max(interval if interval is not None else slow_default, 0.1)
+            if not local_jobs:
+                sleep(slow)
                 continue
-            try:
-                result = run_pass(root, poll_jobs=True, submit=submit, clock=clock, adapters=adapters[root],
-                                  local_slots=local_slots, cache=caches[root], csv_every=CSV_EVERY)
-            except StateBusy:
-                local_jobs += 1  # another pass (cron, another loop) is on it: look again soon
-                continue
-            except SchedulerUnavailable as err:
-                if root not in outages and on_outage:
-                    on_outage(root, str(err))
-                outages[root] = str(err)
-                continue
-            if outages.pop(root, None) is not None and on_outage:
-                on_outage(root, None)
-            status[root] = result.status
-            slow_default = float(result.poll_interval)
-            changed = changed or bool(result.events)
-            local_jobs += result.local_in_flight
-            if on_pass:
-                on_pass(root, result.events, result.status)
-        if not any(s == "RUNNING" for s in status.values()):
-            break
-        slow = max(interval if interval is not None else slow_default, 0.1)
-        if not local_jobs:
-            sleep(slow)
-            continue
-        wait = FAST if changed else min(wait * 2, SLOW_LOCAL, slow)
-        mine = [a["local"] for a in adapters.values() if a.get("local") is not None and a["local"]._children]
-        if mine:
-            mine[0].wait_any(wait)   # our own children: wake the moment one ends
-        else:
-            sleep(wait)
-    return status
+            wait = FAST if changed else min(wait * 2, SLOW_LOCAL, slow)
+            mine = [a["local"] for a in adapters.values() if a.get("local") is not None and a["local"].running_here]
+            if mine:
+                mine[0].wait_any(wait)   # our own children: wake the moment one ends
+            else:
+                sleep(wait)
+        return status
+    finally:
+        close_adapters(adapters.values())
+
+
+def close_adapters(groups) -> None:
+    """Let the adapters' helpers go (a local launcher ends; its jobs run on)."""
+    for group in groups:
+        for adapter in group.values():
+            close = getattr(adapter, "close", None)
+            if close is not None:
+                close()
 
 
 def exit_code(statuses: dict[str, str]) -> int:

@@ -3,16 +3,23 @@
 A small POSIX sh runner (local_runner.sh) runs the step script with stdout/stderr in
 <stem>.<pid>.out/.err and, when the script ends, writes <stem>.<pid>.exit.json (exit code,
 signal, start and end times; one small write of a whole document: a record that does not parse
-yet counts as not written).  The job id is the runner's pid.  While it runs, the job is
-recognised by its command line (the runner and the step's workspace), so a reused pid is never
-mistaken for it.  Any later process (mmonitor from cron) can tell how a job ended from these
-files alone.
+yet counts as not written).  The job id is the pid of the process that runs the job.  Any later
+process (mmonitor from cron) can tell how a job ended from these files alone.
+
+Where the kernel has pidfds (Linux >= 5.3) the jobs are forked by one launcher per adapter (the
+runner with --serve, in a session of its own): a fork of a small shell is several times cheaper
+than starting a process from Python, and the tool waits for no exec.  A pidfd per job tells when
+it ends.  Elsewhere, and for a path a line cannot carry, each job's runner is spawned directly in
+a session of its own.  While it runs, a job is recognised by its command line (the runner) and
+its working directory (its workspace), so a reused pid is never mistaken for it.
 """
 
+import errno
 import glob
 import os
 import select
 import signal
+import socket
 import subprocess
 import time
 from importlib import resources
@@ -20,7 +27,7 @@ from importlib import resources
 import orjson
 
 from ..states import FAILED, FINISHED, RUNNING
-from .base import Adapter, FoundJob, JobRef, JobStatus
+from .base import Adapter, FoundJob, JobRef, JobStatus, SubmitRefused, SubmitUncertain
 
 RUNNER = str(resources.files("mshared.schedulers").joinpath("local_runner.sh"))
 
@@ -31,37 +38,104 @@ class LocalAdapter(Adapter):
 
     def __init__(self, batch=None, **kwargs):
         super().__init__(batch, **kwargs)
-        self._children: set[int] = set()
-        # pid -> pidfd: a pidfd turns readable when its process ends, so a loop waiting on its
-        # own children wakes at once (Linux >= 5.3); without them it polls every 2 ms
+        self._live: set[int] = set()     # jobs started here and not seen ending yet
+        self._direct: set[int] = set()   # of those, our own children (reaped with waitpid)
+        # pid -> pidfd: a pidfd turns readable when its process ends, so a loop wakes the moment
+        # one of its jobs ends; without pidfds it polls every 2 ms
         self._pidfds: dict[int, int] = {}
+        self._fd_pids: dict[int, int] = {}
         self._poller = select.poll() if hasattr(os, "pidfd_open") else None
+        self._launcher = None            # the launcher (Popen) and the socket its requests go over
+        self._requests = None
         self._env = dict(os.environ)   # converted once, not for every job
 
+    @property
+    def running_here(self) -> bool:
+        """Jobs started by this adapter are still running (``wait_any`` can wait for them)."""
+        return bool(self._live)
+
     def submit(self, script: str, workspace: str, stem: str) -> str:
-        # the runner writes its own record (exit.json) when the script ends
         started = str(int(time.time() * 100))   # the runner records it (sh cannot read the clock)
-        pid = _spawn_detached(["/bin/sh", RUNNER, script, workspace, stem, started], workspace, self._env)
-        self._children.add(pid)
+        fields = (script, workspace, stem, started)
+        pid = None
+        if self._poller is not None and not any("\t" in f or "\n" in f for f in fields):
+            pid = self._launch(fields)
+        if pid is None:
+            pid = _spawn_detached(["/bin/sh", RUNNER, *fields], self._env)
+            self._direct.add(pid)
+        self._live.add(pid)
         self._watch(pid)
         return str(pid)
+
+    def _launch(self, fields: tuple) -> int | None:
+        """Have the launcher fork the job; None if there is no launcher to ask (start directly)."""
+        if self._launcher is None:
+            # requests go over a socket: a send to a launcher that died fails with EPIPE even
+            # where SIGPIPE kills (our commands restore its default for `| head`); a pipe would not
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                proc = subprocess.Popen(
+                    ["/bin/sh", RUNNER, "--serve"], stdin=theirs.fileno(), stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True, cwd="/", env=self._env)
+            except OSError:
+                ours.close()
+                self._poller = None
+                return None
+            finally:
+                theirs.close()
+            self._launcher, self._requests = proc, ours
+        if self._launcher.poll() is not None:   # it ended (killed?): start another next time
+            self._drop_launcher()
+            return None
+        try:
+            self._requests.sendall(("\t".join(fields) + "\n").encode(), socket.MSG_NOSIGNAL)
+        except OSError:            # it is gone and never saw the line: start this one directly
+            self._drop_launcher()
+            return None
+        answer = self._launcher.stdout.readline().strip()
+        if answer == b"-":
+            raise SubmitRefused(f"cannot enter the workspace {fields[1]}")
+        if not answer.isdigit():   # it died after reading the line: the job may have started
+            self._drop_launcher()
+            raise SubmitUncertain("the local launcher ended while starting a job; the next pass "
+                                  "looks for the job in its workspace")
+        return int(answer)
+
+    def _drop_launcher(self) -> None:
+        launcher, self._launcher = self._launcher, None
+        for stream in (self._requests, launcher.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        """Let the launcher go (end of its input); the jobs run on."""
+        if self._launcher is not None:
+            launcher = self._launcher
+            self._drop_launcher()
+            try:
+                launcher.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
 
     def _watch(self, pid: int) -> None:
         if self._poller is None:
             return
         try:
             fd = os.pidfd_open(pid)
-        except OSError:          # an older kernel, or out of descriptors: poll instead
-            self._poller = None
-            return
-        self._pidfds[pid] = fd
+        except OSError as err:
+            if err.errno == errno.ESRCH:   # already ended and reaped by the launcher
+                self._live.discard(pid)
+            return                         # else (out of descriptors): reap() looks at /proc
+        self._pidfds[pid], self._fd_pids[fd] = fd, pid
         self._poller.register(fd, select.POLLIN)
 
     def status(self, jobs: list[JobRef]) -> dict[str, JobStatus]:
         self.reap()
         out = {}
         for job in jobs:
-            if job.job_id.isdigit() and int(job.job_id) in self._children:
+            if job.job_id.isdigit() and int(job.job_id) in self._live:
                 out[job.job_id] = JobStatus(job.job_id, RUNNING)   # ours, and not ended at reap()
                 continue
             ended = _read_exit(job)
@@ -80,10 +154,7 @@ class LocalAdapter(Adapter):
     def cancel(self, jobs: list[JobRef]) -> None:
         for job in jobs:
             if is_alive(job):
-                try:
-                    os.killpg(int(job.job_id), signal.SIGTERM)  # the runner leads its own group
-                except (ProcessLookupError, PermissionError):
-                    pass
+                _terminate(int(job.job_id))
         self.reap()
 
     def find(self, workspaces: list[str]) -> list[FoundJob]:
@@ -97,33 +168,47 @@ class LocalAdapter(Adapter):
         return list(found.values())
 
     def reap(self) -> bool:
-        """Collect our own finished children so they do not linger as zombies; True if any ended."""
-        ended = False
-        for pid in list(self._children):
-            try:
-                done, _ = os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                done = pid
+        """Notice the jobs started here that ended (and collect our own children, so they do not
+        linger as zombies); True if any ended."""
+        ended = []
+        if self._poller is not None and self._pidfds:
+            ended = [self._fd_pids[fd] for fd, _ in self._poller.poll(0)]
+        for pid in self._live.difference(self._pidfds):   # not watched: ask waitpid or /proc
+            if pid in self._direct:
+                try:
+                    done = os.waitpid(pid, os.WNOHANG)[0]
+                except ChildProcessError:
+                    done = pid
+            else:
+                stat = _proc_stat(pid)
+                done = stat is None or stat[0] in ("Z", "X")
             if done:
-                self._children.discard(pid)
-                self._unwatch(pid)
-                ended = True
-        return ended
+                ended.append(pid)
+        for pid in ended:
+            self._forget(pid)
+        return bool(ended)
 
-    def _unwatch(self, pid: int) -> None:
+    def _forget(self, pid: int) -> None:
+        self._live.discard(pid)
         fd = self._pidfds.pop(pid, None)
         if fd is not None:
-            if self._poller is not None:
-                self._poller.unregister(fd)
+            del self._fd_pids[fd]
+            self._poller.unregister(fd)
             os.close(fd)
+        if pid in self._direct:
+            self._direct.discard(pid)
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
 
     def wait_any(self, timeout: float) -> bool:
-        """Block until one of our own children ends (True) or ``timeout`` passes (False)."""
+        """Block until one of the jobs started here ends (True) or ``timeout`` passes (False)."""
         deadline = time.monotonic() + timeout
-        while self._children:
+        while self._live:
             if self.reap():
                 return True
-            if self._poller is not None and len(self._pidfds) == len(self._children):
+            if self._poller is not None and len(self._pidfds) == len(self._live):
                 return bool(self._poller.poll(max(timeout, 0) * 1000)) and self.reap()
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -132,8 +217,8 @@ class LocalAdapter(Adapter):
         return False
 
 
-def _spawn_detached(argv: list[str], cwd: str, env: dict) -> int:
-    """posix_spawn (vfork: fast) into a new session, stdio on /dev/null, in ``cwd``.
+def _spawn_detached(argv: list[str], env: dict) -> int:
+    """posix_spawn (vfork: fast) into a new session, stdio on /dev/null.
 
     Python opens every descriptor close-on-exec, so the child inherits only 0-2, and those are
     replaced: a caller capturing our output (a test, a pipe) is never held open by the job.
@@ -143,9 +228,38 @@ def _spawn_detached(argv: list[str], cwd: str, env: dict) -> int:
                (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0)]
     if hasattr(os, "posix_spawn"):   # the runner changes into the workspace itself
         return os.posix_spawn(argv[0], argv, env, file_actions=actions, setsid=True)
-    proc = subprocess.Popen(argv, cwd=cwd, env=env, start_new_session=True, stdin=subprocess.DEVNULL,
+    proc = subprocess.Popen(argv, env=env, start_new_session=True, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True)
     return proc.pid
+
+
+def _terminate(pid: int) -> None:
+    """SIGTERM to a job: its process group when it leads one (started directly), else the job's
+    process and every descendant (a launched job shares the launcher's group)."""
+    stat = _proc_stat(pid)
+    try:
+        if stat is not None and stat[2] == str(pid):
+            os.killpg(pid, signal.SIGTERM)
+            return
+        for member in _descendants(pid):
+            os.kill(member, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it, parents first (from /proc/PID/task/TID/children)."""
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        for path in glob.glob(f"/proc/{current}/task/*/children"):
+            try:
+                with open(path) as handle:
+                    todo.extend(int(child) for child in handle.read().split())
+            except OSError:
+                pass
+    return out
 
 
 def start_ticks(pid: int) -> int | None:
@@ -166,7 +280,8 @@ def _proc_stat(pid: int) -> list[str] | None:
 
 def is_alive(job: JobRef) -> bool:
     """Alive: the pid exists, is not a zombie and runs our runner for this job's workspace (a
-    reused pid runs something else).  A runner's command line never changes while it runs."""
+    reused pid runs something else): a runner started directly names the workspace on its
+    command line; a launched job runs in the workspace and, unlike its launcher, leads no session."""
     if not job.job_id.isdigit():
         return False
     stat = _proc_stat(int(job.job_id))
@@ -180,7 +295,15 @@ def is_alive(job: JobRef) -> bool:
     if not raw:
         return True   # empty while the kernel is still setting up the exec: look again next pass
     argv = raw.split(b"\0")
-    return RUNNER.encode() in argv and job.workspace.encode() in argv
+    if RUNNER.encode() not in argv:
+        return False
+    if b"--serve" not in argv:
+        return job.workspace.encode() in argv
+    try:
+        here, there = os.stat(f"/proc/{job.job_id}/cwd"), os.stat(job.workspace)
+    except OSError:
+        return False
+    return stat[3] != job.job_id and (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
 
 
 def _read_exit(job: JobRef) -> dict | None:

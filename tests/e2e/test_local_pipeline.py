@@ -158,3 +158,23 @@ def test_a_temporary_file_left_by_a_killed_writer_is_swept_by_a_later_pass(study
     run(["msubmit", root], tmp_path)
     assert not os.path.exists(stale) and os.path.exists(fresh)
     os.unlink(fresh)
+
+
+def test_a_large_study_writes_its_status_csv_from_a_forked_child(study_factory, monkeypatch):
+    # from FORK_CSV_STEPS steps on, a pass writes status.csv in a child while it writes the state
+    from mshared.engine import passes
+    from mshared.statusrows import status_csv
+
+    monkeypatch.setattr(passes, "FORK_CSV_STEPS", 1)
+    forks = []
+    real_fork = os.fork
+    monkeypatch.setattr(os, "fork", lambda: forks.append(1) or real_fork())
+    root = study_factory(FAILING)
+    moment = passes.utcnow().replace(microsecond=0)
+    passes.run_pass(root, poll_jobs=False, submit=True, clock=lambda: moment)
+    assert forks
+    with open(os.path.join(root, "dag.json"), "rb") as handle:
+        dag = json.load(handle)
+    expected = status_csv(dag["steps"], read_state(root)["steps"], moment)
+    assert "PENDING" in expected
+    assert open(os.path.join(root, "status.csv")).read() == expected

@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from mshared.schedulers.local import _descendants
 from mshared.statefile import read_state
 
 from pipeline_helpers import run, tool
@@ -116,7 +117,8 @@ study:
     pid = int((root / "conductor.pid").read_text().split()[0])
     os.kill(pid, 9)     # the conductor dies (a reboot, a kill): the job goes on
     job = read_state(root)["steps"]["second"]["job_id"]
-    os.killpg(int(job), 15)   # make the long step end quickly (as if it finished badly)
+    for member in _descendants(int(job)):   # make the long step end quickly (as if it finished badly)
+        os.kill(member, 15)
     proc = run(["maestro", "conductor", str(root)], tmp_path, check=False)
     assert proc.returncode == 2
     states = final_states(root)

@@ -88,3 +88,35 @@ def test_columns_match_the_cell_by_cell_rows(entries):
     assert times.rows(steps, by_id) == [_slow_row(s, by_id[s["id"]], NOW) for s in steps]
     assert times.columns(steps, by_id, params=False) == [list(c) for c in zip(*(
         _slow_row(s, by_id[s["id"]], NOW)[:10] for s in steps))]
+
+
+TEXT = st.text(alphabet='ab,"\n\r x.:;', min_size=1, max_size=6)
+
+
+@given(st.lists(st.tuples(TEXT, TEXT, st.dictionaries(TEXT, st.one_of(st.integers(), TEXT), max_size=2),
+                          st.sampled_from(["untouched", "restarted", "running", "finished"]),
+                          st.integers(0, 2), stamps), min_size=1, max_size=25, unique_by=lambda t: t[0]))
+def test_status_csv_is_every_row_written_by_the_csv_module(rows):
+    # the file is put together from templates and joined lines where nothing needs quoting; it
+    # must be byte for byte what csv.writer makes of the cell-by-cell rows
+    import csv
+    import io
+
+    steps, by_id = [], {}
+    for sid, workspace, params, kind, restarts, stamp in rows:
+        steps.append({"id": sid, "workspace": workspace, "params": params})
+        entry = {"state": "INITIALIZED", "job_id": None, "submitted": None, "started": None,
+                 "ended": None, "restarts": restarts}
+        if kind == "running":
+            entry.update(state="RUNNING", job_id="7", submitted=stamp, started=stamp)
+        elif kind == "finished":
+            entry.update(state="FINISHED", job_id="8", submitted=stamp, started=stamp, ended=stamp)
+        elif kind == "restarted":
+            entry.update(reason="timed out; restarting")
+        by_id[sid] = entry
+    expected = io.StringIO()
+    writer = csv.writer(expected, lineterminator="\n")
+    writer.writerow(R.COLUMNS)
+    for step in steps:
+        writer.writerow(_slow_row(step, by_id[step["id"]], NOW))
+    assert R.status_csv(steps, by_id, NOW) == expected.getvalue()
