@@ -219,55 +219,76 @@ class SideResult:
 
 
 def measure_side(side: Side, ctx: Context, log) -> SideResult:
-    result = SideResult(side.key, side.describe)
-    total = side.repeats + (1 if side.warmup else 0)
-    last = 0.0                         # the previous repeat, set-up and clean-up included
-    for index in range(total):
-        if result.runs and ctx.deadline and time.perf_counter() + 1.5 * last > ctx.deadline:
-            result.cut_short = True  # keep the whole run inside its budget; n in the table says so
-            log(f"    {side.key}: time budget reached, stopping after {len(result.runs)} run(s)")
-            break
-        began = time.perf_counter()
-        rundir = ctx.work / f"run-{side.key.replace('/', '_').replace(' ', '_')}-{index}"
+    return measure_sides([side], ctx, log)[side.key]
+
+
+def measure_sides(sides: list[Side], ctx: Context, log) -> dict[str, SideResult]:
+    """Measure ``sides`` round by round (one repeat of each, in turn): a machine that is slower
+    for a while then slows every side alike, and their ratios stay fair."""
+    states = [_SideState(side, SideResult(side.key, side.describe)) for side in sides]
+    for index in range(max((s.side.repeats + (1 if s.side.warmup else 0) for s in states), default=0)):
+        for state in states:
+            if not state.done and index < state.side.repeats + (1 if state.side.warmup else 0):
+                state.done = not _one_repeat(state, index, ctx, log)
+    return {state.side.key: state.result for state in states}
+
+
+@dataclass
+class _SideState:
+    side: Side
+    result: SideResult
+    last: float = 0.0        # the previous repeat, set-up and clean-up included
+    done: bool = False
+
+
+def _one_repeat(state: _SideState, index: int, ctx: Context, log) -> bool:
+    """Run repeat ``index`` of a side; False when the side is to stop (an error, the budget)."""
+    side, result = state.side, state.result
+    if result.runs and ctx.deadline and time.perf_counter() + 1.5 * state.last > ctx.deadline:
+        result.cut_short = True  # keep the whole run inside its budget; n in the table says so
+        log(f"    {side.key}: time budget reached, stopping after {len(result.runs)} run(s)")
+        return False
+    began = time.perf_counter()
+    rundir = ctx.work / f"run-{side.key.replace('/', '_').replace(' ', '_')}-{index}"
+    shutil.rmtree(rundir, ignore_errors=True)
+    rundir.mkdir(parents=True)
+    try:
+        run = side.command(rundir)   # may do untimed set-up (render a study, write stand-ins)
+    except Exception as err:  # noqa: BLE001 - reported as the side's error
+        result.error = f"set-up failed: {type(err).__name__}: {err}"
         shutil.rmtree(rundir, ignore_errors=True)
-        rundir.mkdir(parents=True)
+        return False
+    if side.writes:
+        os.sync()  # the previous run's writes and deletions must not land inside this one
+    extra = None
+    try:
+        m = measure(run.stages, cwd=str(run.cwd or rundir), env=_environ(run.env), stdout=run.stdout,
+                    timeout=run.timeout)
+    except OSError as err:
+        result.error = f"cannot run {run.stages[0][0]}: {err}"
+        return False
+    finally:
         try:
-            run = side.command(rundir)   # may do untimed set-up (render a study, write stand-ins)
+            extra = side.after(rundir) if side.after else None
         except Exception as err:  # noqa: BLE001 - reported as the side's error
-            result.error = f"set-up failed: {type(err).__name__}: {err}"
-            shutil.rmtree(rundir, ignore_errors=True)
-            break
-        if side.writes:
-            os.sync()  # the previous run's writes and deletions must not land inside this one
-        extra = None
-        try:
-            m = measure(run.stages, cwd=str(run.cwd or rundir), env=_environ(run.env), stdout=run.stdout,
-                        timeout=run.timeout)
-        except OSError as err:
-            result.error = f"cannot run {run.stages[0][0]}: {err}"
-            break
-        finally:
-            try:
-                extra = side.after(rundir) if side.after else None
-            except Exception as err:  # noqa: BLE001 - reported as the side's error
-                result.error = f"after the run: {type(err).__name__}: {err}"
-            shutil.rmtree(rundir, ignore_errors=True)
-            last = time.perf_counter() - began
-            result.overhead_s += last
-        result.overhead_s -= m.wall_s
-        if not m.ok:
-            result.error = ("timed out after %.0f s" % run.timeout) if m.timed_out else (m.stderr or "failed")
-            break
-        if result.error:
-            break
-        if side.warmup and index == 0:
-            continue
-        result.runs.append(m)
-        if extra:
-            result.extras.append(dict(extra))
-        log(f"    {side.key}: run {len(result.runs)}/{side.repeats}: {m.wall_s:.3f} s, {m.peak_mb:.0f} MB"
-            + "".join(f", {k} {v}" for k, v in (extra or {}).items()))
-    return result
+            result.error = f"after the run: {type(err).__name__}: {err}"
+        shutil.rmtree(rundir, ignore_errors=True)
+        state.last = time.perf_counter() - began
+        result.overhead_s += state.last
+    result.overhead_s -= m.wall_s
+    if not m.ok:
+        result.error = ("timed out after %.0f s" % run.timeout) if m.timed_out else (m.stderr or "failed")
+        return False
+    if result.error:
+        return False
+    if side.warmup and index == 0:
+        return True
+    result.runs.append(m)
+    if extra:
+        result.extras.append(dict(extra))
+    log(f"    {side.key}: run {len(result.runs)}/{side.repeats}: {m.wall_s:.3f} s, {m.peak_mb:.0f} MB"
+        + "".join(f", {k} {v}" for k, v in (extra or {}).items()))
+    return True
 
 
 def _environ(extra: dict | None) -> dict | None:

@@ -105,15 +105,18 @@ def run(args, ctx: Context, started: float) -> int:
             ctx.deadline = budget_end - sum(later.reserve for later in cases[index + 1:])
         log(f"{case.label}")
         loads.append(os.getloadavg()[0])
+        todo = []
         for side_name, side in case.sides():
-            if side.key in results:
+            if side.key in results or side in todo:
                 continue
             if side.needs_maestro and maestro_problem:
                 results[side.key] = SideResult(side.key, side.describe, skipped=maestro_problem)
                 continue
-            results[side.key] = res = harness.measure_side(side, ctx, log)
+            todo.append(side)
+        for key, res in harness.measure_sides(todo, ctx, log).items():   # interleaved repeats
+            results[key] = res
             if res.error:
-                log(f"    {side.key}: ERROR: {res.error}")
+                log(f"    {key}: ERROR: {res.error}")
 
     rows = [(case, row_figures(case, results)) for case in cases]
     checks = [c for case, fig in rows for c in check_targets(case, fig)]

@@ -216,6 +216,10 @@ def build_monitor_study(ctx: Context) -> Path:
         lines.append(SCONTROL_LINE.format(id=job, name=graph.steps[sid]["stem"], ws=ws,
                                           script=graph.script(sid, str(root), None, False)))
     write_state(root, state, durable=False)
+    # the status.csv the previous pass left (a cron pass is rarely a study's first)
+    from mshared.statusrows import status_csv
+    (root / "status.orig.csv").write_text(status_csv(dag["steps"], state["steps"], datetime.now(timezone.utc)),
+                                          encoding="utf-8")
     (root.parent / "scontrol.answer").write_text("\n".join(lines) + "\n", encoding="utf-8")
     ended = [line.replace("JobState=RUNNING", "JobState=COMPLETED").replace(
         "EndTime=Unknown", "EndTime=2026-11-20T08:09:00") for line in lines[:ENDED]]
@@ -226,12 +230,12 @@ def build_monitor_study(ctx: Context) -> Path:
 
 
 def monitor_fresh(ctx: Context, d: Path, ended: int = 0) -> Path:
-    """Before each run (untimed): the pristine state, no events or status.csv, stand-ins in d/bin
+    """Before each run (untimed): the pristine state and the status.csv its pass left, no events, stand-ins in d/bin
     (``ended``: the first that many jobs are COMPLETED in the stand-in's answer)."""
     root = build_monitor_study(ctx)
     shutil.copyfile(root / "state.orig.json", root / "state.json")
-    for name in ("events.jsonl", "status.csv"):
-        (root / name).unlink(missing_ok=True)
+    shutil.copyfile(root / "status.orig.csv", root / "status.csv")
+    (root / "events.jsonl").unlink(missing_ok=True)
     bindir = d / "bin"
     bindir.mkdir()
     log = d / "calls.log"

@@ -142,24 +142,36 @@ def local_time(text: str | None) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S") if moment else NO_TIME
 
 
-def status_csv(dag_steps: list[dict], state_steps: dict, now: datetime) -> str:
+def status_csv(dag_steps: list[dict], state_steps: dict, now: datetime, previous: str | None = None) -> str:
     """status.csv text: Maestro's header and formats, properly quoted (Maestro's broke on commas).
 
     Most rows of a large study belong to steps nothing has happened to yet, whose state and time
-    columns are all alike: their lines are put together from one template; only the other rows
-    go through ``Times``.  When no cell holds a comma, a quote or a line break (checked on the
-    whole text at once) the lines are the file; otherwise the rows that need it are quoted by
-    the csv writer (the same bytes as writing every row with it).
+    columns are all alike: their lines are put together from a template, or taken from
+    ``previous`` (the file as last written for the same DAG) where its line for the step starts
+    as the template does, which spares formatting its parameters again.  The other rows go
+    through ``Times``.  When no cell holds a comma, a quote or a line break (checked on the whole
+    text at once) the lines are the file; otherwise the rows that need it are quoted by the csv
+    writer (the same bytes as writing every row with it).
     """
-    entries = [state_steps[s["id"]] for s in dag_steps]
-    plain = [e["state"] == "INITIALIZED" and not (e.get("job_id") or e.get("submitted") or e.get("started")
-                                                  or e.get("ended")) for e in entries]
-    touched = [s for s, p in zip(dag_steps, plain) if not p]
-    rows = iter(zip(*Times(now).columns(touched, state_steps))) if touched else iter(())
+    old = _previous_lines(previous, len(dag_steps))
     none, idle = NO_TIME, NO_DURATION
-    lines = [f"{s['id']},{none},{s['workspace']},INITIALIZED,{idle},{idle},{none},{none},{none},"
-             f"{e.get('restarts', 0)},{params_text(s)}" if p else ",".join(next(rows))
-             for s, e, p in zip(dag_steps, entries, plain)]
+    lines: list[str] = []
+    touched, places = [], []
+    for at, step in enumerate(dag_steps):
+        entry = state_steps[step["id"]]
+        if entry["state"] != "INITIALIZED" or entry.get("job_id") or entry.get("submitted") \
+                or entry.get("started") or entry.get("ended"):
+            touched.append(step)
+            places.append(at)
+            lines.append("")
+            continue
+        head = (f"{step['id']},{none},{step['workspace']},INITIALIZED,{idle},{idle},{none},{none},{none},"
+                f"{entry.get('restarts', 0)},")
+        line = old[at] if old is not None else ""
+        lines.append(line if line.startswith(head) else head + params_text(step))
+    rows = list(zip(*Times(now).columns(touched, state_steps))) if touched else []
+    for at, row in zip(places, rows):
+        lines[at] = ",".join(row)
     header = ",".join(COLUMNS)
     text = "\n".join(lines)
     commas = len(COLUMNS) - 1
@@ -169,21 +181,34 @@ def status_csv(dag_steps: list[dict], state_steps: dict, now: datetime) -> str:
     out = io.StringIO()              # some cell needs quoting: find the rows that do
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
-    rows = iter(zip(*Times(now).columns(touched, state_steps))) if touched else iter(())
-    for step, entry, line, untouched in zip(dag_steps, entries, lines, plain):
-        row = None if untouched else next(rows)
+    row_at = dict(zip(places, rows))
+    for at, (step, line) in enumerate(zip(dag_steps, lines)):
+        row = row_at.get(at)
         if line.count(",") == commas and '"' not in line and "\n" not in line and "\r" not in line:
             out.write(line + "\n")
             continue
         if row is None:
             row = (step["id"], none, step["workspace"], "INITIALIZED", idle, idle, none, none, none,
-                   str(entry.get("restarts", 0)), params_text(step))
+                   str(state_steps[step["id"]].get("restarts", 0)), params_text(step))
         writer.writerow(row)
     return out.getvalue()
 
 
+def _previous_lines(previous: str | None, count: int) -> list[str] | None:
+    """The rows of an earlier status.csv with one line per step and nothing quoted, else None."""
+    if not previous or '"' in previous or "\r" in previous:
+        return None
+    lines = previous.split("\n")
+    if len(lines) != count + 2 or lines[0] != ",".join(COLUMNS) or lines[-1]:
+        return None
+    return lines[1:-1]
+
+
 def params_text(step: dict) -> str:
-    """The Params cell: 'KEY:value' pairs by key, joined with ';'."""
+    """The Params cell: 'KEY:value' pairs by key, joined with ';' (a pass view has it ready)."""
+    text = step.get("params_text")
+    if text is not None:
+        return text
     return ";".join(f"{k}:{v}" for k, v in sorted(step.get("params", {}).items()))
 
 

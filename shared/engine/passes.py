@@ -14,7 +14,7 @@ from ..schedulers.base import JobRef
 from ..schedulers.registry import get_adapter
 from ..statefile import STATE_FILE, head_checksum, iso_utc, lock_study, read_state, write_state
 from ..statusrows import status_csv
-from . import journal
+from . import journal, view
 from . import transitions as T
 from .graph import Graph
 from .index import StepIndex
@@ -25,7 +25,8 @@ STATE_EVERY = 0.25
 
 
 class Study:
-    """What a pass works on: the root, its state (mutable), its graph and its adapters."""
+    """What a pass works on: the root, its state (mutable), its graph and its adapters; ``dag``
+    is the pass view of the DAG (``view``), or the DAG itself for a state without a checksum."""
 
     def __init__(self, root: str, state: dict, graph: Graph, dag: dict, adapters: dict,
                  index: StepIndex | None = None, in_loop: bool = False):
@@ -103,7 +104,13 @@ def load_study(root: str, adapters: dict | None = None, cache: dict | None = Non
     if cache is not None and cache.get("dag_key") == key:
         dag, graph = cache["dag"], cache["graph"]
     else:
-        dag = _read_dag(path, state)
+        sha = state["study"].get("dag_sha256")
+        dag = view.load(root, sha, info)      # what a pass needs of dag.json, if made from it
+        if dag is None:
+            dag = _read_dag(path, state)
+            if sha:
+                dag = view.make(dag, sha, info)
+                view.save(root, dag)
         graph = Graph.from_dag(dag)
         index = None
         if cache is not None:
@@ -181,46 +188,23 @@ def finish_pass(study: Study, now: datetime, write_csv: bool = True, defer: bool
         return study.committed
     _sweep_temporaries(study.root, now)
     study.state["updated"] = iso_utc(now)
-    child = _status_csv_beside(study, now) if write_csv else None
-    try:
-        study.save()
-    except BaseException:
-        if child is not None:
-            os.waitpid(child, 0)
-        raise
-    if write_csv and (child is None or os.waitpid(child, 0)[1] != 0):
-        write_status_csv(study, now)   # here (again, after a child that failed: to say why)
+    study.save()
+    if write_csv:
+        write_status_csv(study, now)
     return study.committed
 
 
-# From this many steps, status.csv is written by a forked child (a snapshot of the state, as
-# Redis saves one) while this process writes state.json: each takes ~0.2 s at 100,000 steps.
-FORK_CSV_STEPS = 20_000
-
-
-def _status_csv_beside(study: Study, now: datetime) -> int | None:
-    """Start writing status.csv in a child; its pid, or None when it is not worth a fork (or
-    fork fails): then the caller writes it itself."""
-    if len(study.graph.order) < FORK_CSV_STEPS or not hasattr(os, "fork"):
-        return None
-    try:
-        pid = os.fork()
-    except OSError:
-        return None
-    if pid == 0:   # the child: write, and leave without running anything of the parent's
-        code = 1
-        try:
-            write_status_csv(study, now)
-            code = 0
-        finally:
-            os._exit(code)
-    return pid
-
-
 def write_status_csv(study: Study, now: datetime) -> None:
-    """Maestro's status.csv: derived data (rebuilt from state.json at will), so no fsync."""
-    text = status_csv(study.dag["steps"], study.state["steps"], now)
-    write_atomic(os.path.join(study.root, "status.csv"), text.encode("utf-8"), durable=False)
+    """Maestro's status.csv: derived data (rebuilt from state.json at will), so no fsync.  The
+    file as it is spares formatting the rows of steps nothing has happened to (see status_csv)."""
+    path = os.path.join(study.root, "status.csv")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            previous = handle.read()
+    except (OSError, UnicodeDecodeError):
+        previous = None
+    text = status_csv(study.dag["steps"], study.state["steps"], now, previous)
+    write_atomic(path, text.encode("utf-8"), durable=False)
 
 
 def poll(study: Study, now: datetime) -> None:

@@ -160,21 +160,38 @@ def test_a_temporary_file_left_by_a_killed_writer_is_swept_by_a_later_pass(study
     os.unlink(fresh)
 
 
-def test_a_large_study_writes_its_status_csv_from_a_forked_child(study_factory, monkeypatch):
-    # from FORK_CSV_STEPS steps on, a pass writes status.csv in a child while it writes the state
-    from mshared.engine import passes
-    from mshared.statusrows import status_csv
 
-    monkeypatch.setattr(passes, "FORK_CSV_STEPS", 1)
-    forks = []
-    real_fork = os.fork
-    monkeypatch.setattr(os, "fork", lambda: forks.append(1) or real_fork())
+def test_later_passes_read_the_pass_view_not_the_dag_until_the_dag_changes(study_factory, monkeypatch):
+    from mshared.engine import passes, view
+    from mshared.errors import InvalidInput
+
     root = study_factory(FAILING)
-    moment = passes.utcnow().replace(microsecond=0)
-    passes.run_pass(root, poll_jobs=False, submit=True, clock=lambda: moment)
-    assert forks
-    with open(os.path.join(root, "dag.json"), "rb") as handle:
-        dag = json.load(handle)
-    expected = status_csv(dag["steps"], read_state(root)["steps"], moment)
-    assert "PENDING" in expected
-    assert open(os.path.join(root, "status.csv")).read() == expected
+    passes.run_pass(root, poll_jobs=True, submit=False)                 # writes meta/dag-view.json
+    assert os.path.exists(os.path.join(root, view.FILE))
+    read = []
+    real = passes._read_dag
+    monkeypatch.setattr(passes, "_read_dag", lambda *a: read.append(a) or real(*a))
+    passes.run_pass(root, poll_jobs=True, submit=True)                  # submits from the view
+    assert read == [] and "PENDING" in states(root).values()
+    dag = os.path.join(root, "dag.json")
+    with open(dag, "a") as handle:                                      # edited after rendering
+        handle.write(" ")
+    with pytest.raises(InvalidInput, match="does not match the DAG"):
+        passes.run_pass(root, poll_jobs=True, submit=False)
+    assert len(read) == 1
+
+
+def test_a_stale_or_damaged_pass_view_is_made_again(study_factory):
+    from mshared.engine import passes, view
+
+    root = study_factory(FAILING)
+    passes.run_pass(root, poll_jobs=True, submit=False)
+    path = os.path.join(root, view.FILE)
+    with open(path, "rb") as handle:
+        good = handle.read()
+    for bad in (good[: len(good) // 2], good.replace(b'"dag_sha256":"', b'"dag_sha256":"0')):
+        with open(path, "wb") as handle:
+            handle.write(bad)
+        passes.run_pass(root, poll_jobs=True, submit=True)
+        with open(path, "rb") as handle:
+            assert handle.read() == good

@@ -120,3 +120,21 @@ def test_status_csv_is_every_row_written_by_the_csv_module(rows):
     for step in steps:
         writer.writerow(_slow_row(step, by_id[step["id"]], NOW))
     assert R.status_csv(steps, by_id, NOW) == expected.getvalue()
+
+
+def test_rows_of_an_earlier_file_are_reused_only_where_they_fit():
+    steps = [{"id": f"s{i}", "workspace": f"s/{i}", "params": {"P": i}} for i in range(4)]
+    fresh = {"state": "INITIALIZED", "job_id": None, "submitted": None, "started": None, "ended": None,
+             "restarts": 0}
+    entries = {s["id"]: dict(fresh) for s in steps}
+    first = R.status_csv(steps, entries, NOW)
+    entries["s1"].update(state="RUNNING", job_id="5", submitted="2026-11-25T11:00:00Z")
+    # an earlier file whose untouched rows carry a marker: they are taken as they are
+    marked = first.replace("P:0", "P:0-as-before").replace("P:3", "P:3-as-before")
+    again = R.status_csv(steps, entries, NOW, marked)
+    assert "P:0-as-before" in again and "P:3-as-before" in again and "s1,5,s/1,RUNNING" in again
+    # a row that does not start as the template does, or a file of another shape, is not used
+    bent = marked.replace("s0,--,s/0,INITIALIZED", "s0,--,elsewhere,INITIALIZED")
+    assert "P:0-as-before" not in R.status_csv(steps, entries, NOW, bent)
+    assert R.status_csv(steps, entries, NOW, marked + "extra\n") == R.status_csv(steps, entries, NOW)
+    assert R.status_csv(steps, entries, NOW, None) == R.status_csv(steps, entries, NOW, "")

@@ -1,0 +1,59 @@
+"""The pass view, `<root>/meta/dag-view.json`: what a pass needs of dag.json, and no more.
+
+A pass needs each step's id, name, stem, workspace, parents, the flags that decide how it runs
+(scheduled, restart, after_failed_parents), its Params cell for status.csv, and the batch block.
+dag.json also holds every command, description and resource: at 100,000 steps it is 43 MB, and
+parsing it was a quarter of a monitoring pass.  The first pass that reads dag.json writes this
+view beside it; later passes read the view instead, as long as dag.json is the file it was made
+from (same size, modification time and inode, and the DAG checksum the state records).  It is
+derived data: deleting it only costs the next pass a full read.
+"""
+
+import os
+
+from ..jsonio import dumps, loads, write_atomic
+from ..statusrows import params_text
+
+FILE = os.path.join("meta", "dag-view.json")
+SCHEMA, VERSION = "maestro.dag-view", 1
+_FLAGS = ("after_failed_parents", "restart", "scheduled")
+
+
+def signature(info: os.stat_result) -> list:
+    return [info.st_size, info.st_mtime_ns, info.st_ino]
+
+
+def load(root: str, dag_sha256: str | None, dag_info: os.stat_result) -> dict | None:
+    """The view, as a DAG with slim steps, if it was made from this very dag.json; else None."""
+    if not dag_sha256:
+        return None
+    try:
+        with open(os.path.join(root, FILE), "rb") as handle:
+            doc = loads(handle.read())
+    except (OSError, ValueError):
+        return None
+    if (not isinstance(doc, dict) or doc.get("schema") != SCHEMA or doc.get("version") != VERSION
+            or doc.get("dag_sha256") != dag_sha256 or doc.get("dag_file") != signature(dag_info)
+            or not isinstance(doc.get("steps"), list) or not isinstance(doc.get("study"), dict)):
+        return None
+    return doc
+
+
+def make(dag: dict, dag_sha256: str, dag_info: os.stat_result) -> dict:
+    steps = []
+    for step in dag["steps"]:
+        slim = {"id": step["id"], "step": step["step"], "stem": step["stem"], "workspace": step["workspace"],
+                "depends": step["depends"], "params_text": params_text(step)}
+        slim.update((flag, True) for flag in _FLAGS if step.get(flag))
+        steps.append(slim)
+    return {"schema": SCHEMA, "version": VERSION, "dag_sha256": dag_sha256, "dag_file": signature(dag_info),
+            "study": {"batch": dag["study"].get("batch")}, "steps": steps}
+
+
+def save(root: str, view: dict) -> None:
+    """Write the view for the next passes; a study directory that takes no new file is no error."""
+    try:
+        os.makedirs(os.path.join(root, "meta"), exist_ok=True)
+        write_atomic(os.path.join(root, FILE), dumps(view), durable=False)
+    except OSError:
+        pass
