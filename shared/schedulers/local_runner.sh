@@ -29,13 +29,14 @@ civil() {  # $1 seconds since the epoch -> Y M D h m s (UTC), shell arithmetic o
 }
 
 run() {  # SCRIPT STEM STARTED, in the workspace
-    read -r pid _ < /proc/self/stat          # this process: in a forked job $$ is the launcher
+    # this process's pid: in a forked job $$ is the launcher's (without /proc: no launcher, $$ is it)
+    read -r pid _ < /proc/self/stat 2>/dev/null || pid=$$
     exec >"$2.$pid.out" 2>"$2.$pid.err" </dev/null
-    read -r up _ < /proc/uptime
+    read -r up _ < /proc/uptime 2>/dev/null || up=0.00   # without it the end reads as the start
     "$1"
     rc=$?
     begin=$up
-    read -r up _ < /proc/uptime
+    read -r up _ < /proc/uptime 2>/dev/null || up=0.00
     signal=0
     if [ "$rc" -gt 128 ]; then signal=$((rc - 128)); fi
     record="$2.$pid.exit.json" started=$3
