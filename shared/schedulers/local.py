@@ -56,6 +56,9 @@ class LocalAdapter(Adapter):
 
     def submit(self, script: str, workspace: str, stem: str) -> str:
         started = str(int(time.time() * 100))   # the runner records it (sh cannot read the clock)
+        name = script[len(workspace) + 1:]
+        if script.startswith(workspace + "/") and "/" not in name:
+            script = "./" + name                 # it runs in the workspace: a shorter line to read
         fields = (script, workspace, stem, started)
         pid = None
         if self._poller is not None and not any("\t" in f or "\n" in f for f in fields):

@@ -29,8 +29,14 @@ civil() {  # $1 seconds since the epoch -> Y M D h m s (UTC), shell arithmetic o
 }
 
 run() {  # SCRIPT STEM STARTED, in the workspace
-    # this process's pid: in a forked job $$ is the launcher's (without /proc: no launcher, $$ is it)
-    read -r pid _ < /proc/self/stat 2>/dev/null || pid=$$
+    # this process's pid: in a forked job $$ is the launcher's.  /proc/self resolved names it (a
+    # read of /proc/self/stat costs ten times more: sh reads it a byte at a time).  Without
+    # /proc there is no launcher, and $$ is it.
+    pid=$$
+    if cd -P /proc/self 2>/dev/null; then
+        pid=${PWD##*/}
+        cd "$OLDPWD" || exit 97
+    fi
     exec >"$2.$pid.out" 2>"$2.$pid.err" </dev/null
     read -r up _ < /proc/uptime 2>/dev/null || up=0.00   # without it the end reads as the start
     "$1"
