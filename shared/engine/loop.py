@@ -10,7 +10,7 @@ import time
 
 from ..errors import SchedulerUnavailable, StateBusy
 from . import transitions as T
-from .passes import run_pass, utcnow
+from .passes import close_adapters, run_pass, utcnow
 
 FAST = 0.02     # first wait while local jobs are in flight
 SLOW_LOCAL = 1.0
@@ -75,15 +75,6 @@ def run_loop(roots: list[str], *, interval: float | None = None, submit: bool = 
         return status
     finally:
         close_adapters(adapters.values())
-
-
-def close_adapters(groups) -> None:
-    """Let the adapters' helpers go (a local launcher ends; its jobs run on)."""
-    for group in groups:
-        for adapter in group.values():
-            close = getattr(adapter, "close", None)
-            if close is not None:
-                close()
 
 
 def exit_code(statuses: dict[str, str]) -> int:

@@ -262,8 +262,8 @@ def run_pass(root: str, *, poll_jobs: bool, submit: bool, clock=utcnow, adapters
     """Lock, load, (requests, poll,) submit, write.
 
     A loop passes ``cache`` (the parsed DAG; the state it left, reused while state.json and the
-    intent journal are the files it left) and ``csv_every``: status.csv is then rewritten at most that often, and
-    always when the study ends.
+    intent journal are the files it left) and ``csv_every``: status.csv is then rewritten at most
+    that often, and always when the study ends.
     """
     slots = local_slots if local_slots is not None else (os.cpu_count() or 1)
     if adapters is None:          # the pass's own adapters: let their helpers go when it ends
@@ -272,8 +272,7 @@ def run_pass(root: str, *, poll_jobs: bool, submit: bool, clock=utcnow, adapters
             return run_pass(root, poll_jobs=poll_jobs, submit=submit, clock=clock, adapters=adapters,
                             local_slots=slots, cache=cache, csv_every=csv_every)
         finally:
-            for adapter in adapters.values():
-                getattr(adapter, "close", lambda: None)()
+            close_adapters([adapters])
     with lock_study(os.path.abspath(root), keep=cache.setdefault("lock", {}) if cache is not None else None):
         study = load_study(root, adapters, cache)
         now = clock()
@@ -313,6 +312,16 @@ def run_pass(root: str, *, poll_jobs: bool, submit: bool, clock=utcnow, adapters
         result = PassResult(events, status, local, len(index.in_flight))
         result.poll_interval = study.state["settings"].get("poll_interval", 60)
         return result
+
+
+def close_adapters(groups) -> None:
+    """Let the adapters' helpers go (a local launcher ends; its jobs run on).  ``groups``: dicts
+    of adapters, as a pass or a loop keeps them."""
+    for group in groups:
+        for adapter in group.values():
+            close = getattr(adapter, "close", None)
+            if close is not None:
+                close()
 
 
 def _remember_state(cache: dict, study: Study) -> None:
