@@ -2,8 +2,8 @@
 
 A small POSIX sh runner (local_runner.sh) runs the step script with stdout/stderr in
 <stem>.<pid>.out/.err and, when the script ends, writes <stem>.<pid>.exit.json (exit code,
-signal, start and end times; one small write of a whole document: a record that does not parse
-yet counts as not written).  The job id is the pid of the process that runs the job.  Any later
+signal, start time; the file's modification time is the end; one small write of a whole
+document: a record that does not parse yet counts as not written).  The job id is the pid of the process that runs the job.  Any later
 process (mmonitor from cron) can tell how a job ended from these files alone.
 
 Where the kernel has pidfds (Linux >= 5.3) the jobs are forked by one launcher per adapter (the
@@ -62,7 +62,9 @@ class LocalAdapter(Adapter):
         fields = (script, workspace, stem, started)
         pid = None
         if self._poller is not None and not any("\t" in f or "\n" in f for f in fields):
-            pid = self._launch(fields)
+            # ./STEM.sh, the usual script, goes as an empty field: the launcher reads a byte at a time
+            pid = self._launch((workspace, stem, started,
+                                "" if script == f"./{stem}{self.script_suffix}" else script))
         if pid is None:
             pid = _spawn_detached(["/bin/sh", RUNNER, *fields], self._env)
             self._direct.add(pid)
@@ -97,7 +99,7 @@ class LocalAdapter(Adapter):
             return None
         answer = self._launcher.stdout.readline().strip()
         if answer == b"-":
-            raise SubmitRefused(f"cannot enter the workspace {fields[1]}")
+            raise SubmitRefused(f"cannot enter the workspace {fields[0]}")
         if not answer.isdigit():   # it died after reading the line: the job may have started
             self._drop_launcher()
             raise SubmitUncertain("the local launcher ended while starting a job; the next pass "
@@ -310,11 +312,25 @@ def is_alive(job: JobRef) -> bool:
 
 
 def _read_exit(job: JobRef) -> dict | None:
+    """The job's exit record, with "ended" (when it was written: its modification time) added."""
     try:
         with open(os.path.join(job.workspace, f"{job.stem}.{job.job_id}.exit.json"), "rb") as handle:
-            return orjson.loads(handle.read())
+            record = orjson.loads(handle.read())
+            written = os.fstat(handle.fileno()).st_mtime
     except (FileNotFoundError, ValueError):
         return None
+    if not isinstance(record, dict):
+        return None
+    started = record.get("started")
+    if isinstance(started, (int, float)):   # seconds since the epoch, from the submitting clock
+        record["started"] = _iso(started)
+        written = max(written, started)     # another clock (an NFS server's) may lag behind it
+    record.setdefault("ended", _iso(written))
+    return record
+
+
+def _iso(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
 def _from_record(job_id: str, record: dict) -> JobStatus:

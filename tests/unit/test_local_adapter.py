@@ -30,6 +30,23 @@ def test_a_job_polled_the_moment_it_starts_is_not_failed(tmp_path):
     assert states == {"FINISHED"}
 
 
+def test_a_launched_job_is_known_by_its_process_at_every_instant_until_its_record(tmp_path):
+    # what a later process (cron) relies on: until the record is written, the job's process is
+    # recognised as this workspace's job, from its first instant to its last
+    adapter, misses = LocalAdapter(), 0
+    for i in range(60):
+        ws = tmp_path / f"w{i}"
+        ref = JobRef(adapter.submit(_script(ws, "true"), str(ws), "s"), str(ws), "s")
+        record = ws / f"s.{ref.job_id}.exit.json"
+        while True:
+            alive = is_alive(ref)
+            if record.exists():
+                break
+            misses += not alive and not record.exists()
+    adapter.close()
+    assert misses == 0
+
+
 def _script(ws, body):
     ws.mkdir(parents=True, exist_ok=True)
     script = ws / "s.sh"
@@ -65,17 +82,48 @@ def test_the_record_holds_exit_code_signal_and_utc_times(tmp_path):
     adapter.close()
 
 
-def test_the_runner_writes_any_date_as_python_does(tmp_path):
-    # the runner formats times with shell arithmetic: check it against Python on dates that trip
-    # calendar code (leap days, centuries, year ends); STARTED is hundredths of a second
+def test_the_record_keeps_the_callers_start_and_its_own_time_is_the_end(tmp_path):
+    # the runner reads no clock: STARTED (hundredths of a second) goes into the record as seconds,
+    # and the record's modification time is the end
     script = _script(tmp_path, "true")
-    from mshared.schedulers.local import RUNNER
-    for moment in (951782400, 951868799, 1709164800, 1735689599, 4107542400, 1):
+    from mshared.schedulers.local import RUNNER, _read_exit
+    for moment in (951782400, 1735689599, 4107542400):
         stem = f"t{moment}"
-        subprocess.run(["/bin/sh", RUNNER, script, str(tmp_path), stem, str(moment * 100 + 99)], check=True)
-        record = json.loads(next(tmp_path.glob(f"{stem}.*.exit.json")).read_text())
+        subprocess.run(["/bin/sh", RUNNER, script, str(tmp_path), stem, str(moment * 100 + 7)], check=True)
+        path = next(tmp_path.glob(f"{stem}.*.exit.json"))
+        assert json.loads(path.read_text())["started"] == moment + 0.07
+        pid = path.name.split(".")[1]
+        os.utime(path, (moment + 65, moment + 65))
+        record = _read_exit(JobRef(pid, str(tmp_path), stem))
         assert record["started"] == time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(moment))
-        assert record["ended"] in (record["started"], time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(moment + 1)))
+        assert record["ended"] == time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(moment + 65))
+        os.utime(path, (moment - 5, moment - 5))   # a file server's clock behind the caller's
+        assert _read_exit(JobRef(pid, str(tmp_path), stem))["ended"] == record["started"]
+
+
+def test_a_record_with_dates_of_an_earlier_release_is_read_as_written(tmp_path):
+    from mshared.schedulers.local import _read_exit
+    (tmp_path / "s.42.exit.json").write_text('{"pid": 42, "exit_code": 0, "signal": 0, '
+                                             '"started": "2026-11-20T08:00:00Z", "ended": "2026-11-20T08:01:00Z"}\n')
+    record = _read_exit(JobRef("42", str(tmp_path), "s"))
+    assert (record["started"], record["ended"]) == ("2026-11-20T08:00:00Z", "2026-11-20T08:01:00Z")
+
+
+def test_a_script_other_than_the_steps_own_goes_on_the_line(tmp_path):
+    # the launcher is sent an empty script for ./STEM.sh; any other (a restart script) by name
+    adapter = LocalAdapter()
+    ws = tmp_path / "w"
+    _script(ws, "echo first > which.txt")
+    restart = ws / "s.restart.sh"
+    restart.write_text("#!/bin/bash\necho restart > which.txt\n")
+    os.chmod(restart, 0o755)
+    job = adapter.submit(str(restart), str(ws), "s")
+    assert _wait_ended([JobRef(job, str(ws), "s")], adapter)[job].state == "FINISHED"
+    assert (ws / "which.txt").read_text() == "restart\n"
+    job = adapter.submit(str(ws / "s.sh"), str(ws), "s")
+    assert _wait_ended([JobRef(job, str(ws), "s")], adapter)[job].state == "FINISHED"
+    assert (ws / "which.txt").read_text() == "first\n"
+    adapter.close()
 
 
 def test_a_later_process_knows_a_launched_job_by_its_workspace(tmp_path):
