@@ -6,6 +6,7 @@ study's poll interval.  The lock is never held while waiting.
 """
 
 import gc
+import os
 import time
 
 from ..errors import SchedulerUnavailable, StateBusy
@@ -32,6 +33,7 @@ def run_loop(roots: list[str], *, interval: float | None = None, submit: bool = 
     status = {root: "RUNNING" for root in roots}
     wait = FAST
     rounds = 0
+    cores = os.cpu_count() or 1
     try:
         while any(s == "RUNNING" for s in status.values()):
             rounds += 1
@@ -41,9 +43,10 @@ def run_loop(roots: list[str], *, interval: float | None = None, submit: bool = 
             for root in roots:
                 if status[root] != "RUNNING":
                     continue
+                slots = local_slots if local_slots is not None else cores + _quick(adapters[root])
                 try:
                     result = run_pass(root, poll_jobs=True, submit=submit, clock=clock, adapters=adapters[root],
-                                      local_slots=local_slots, cache=caches[root], csv_every=CSV_EVERY)
+                                      local_slots=slots, cache=caches[root], csv_every=CSV_EVERY)
                 except StateBusy:
                     local_jobs += 1  # another pass (cron, another loop) is on it: look again soon
                     continue
@@ -75,6 +78,14 @@ def run_loop(roots: list[str], *, interval: float | None = None, submit: bool = 
         return status
     finally:
         close_adapters(adapters.values())
+
+
+def _quick(adapters: dict) -> int:
+    """1 while the study's local jobs are short: one more in flight than there are cores keeps
+    every core busy while the loop notices an end and starts the next job; 0 otherwise (long
+    jobs get one core each, as without it)."""
+    local = adapters.get("local")
+    return int(local is not None and local.quick())
 
 
 def exit_code(statuses: dict[str, str]) -> int:

@@ -30,6 +30,9 @@ from ..states import FAILED, FINISHED, RUNNING
 from .base import Adapter, FoundJob, JobRef, JobStatus, SubmitRefused, SubmitUncertain
 
 RUNNER = str(resources.files("mshared.schedulers").joinpath("local_runner.sh"))
+# Jobs shorter than this leave a core idle while the next one is started (about half a
+# millisecond): a loop then keeps one more in flight than there are cores (see quick()).
+QUICK = 0.25
 
 
 class LocalAdapter(Adapter):
@@ -48,6 +51,13 @@ class LocalAdapter(Adapter):
         self._launcher = None            # the launcher (Popen) and the socket its requests go over
         self._requests = None
         self._env = dict(os.environ)   # converted once, not for every job
+        self._started_at: dict[int, float] = {}   # pid -> when submitted (monotonic)
+        self._recent: list[float] = []            # run times of the last jobs seen ending
+
+    def quick(self) -> bool:
+        """The last four jobs started here each ran for under QUICK seconds, from submission to
+        the moment they were seen ending."""
+        return len(self._recent) == 4 and max(self._recent) < QUICK
 
     @property
     def running_here(self) -> bool:
@@ -69,6 +79,7 @@ class LocalAdapter(Adapter):
             pid = _spawn_detached(["/bin/sh", RUNNER, *fields], self._env)
             self._direct.add(pid)
         self._live.add(pid)
+        self._started_at[pid] = time.monotonic()
         self._watch(pid)
         return str(pid)
 
@@ -195,6 +206,9 @@ class LocalAdapter(Adapter):
 
     def _forget(self, pid: int) -> None:
         self._live.discard(pid)
+        started = self._started_at.pop(pid, None)
+        if started is not None:
+            self._recent = [*self._recent[-3:], time.monotonic() - started]
         fd = self._pidfds.pop(pid, None)
         if fd is not None:
             del self._fd_pids[fd]

@@ -219,3 +219,29 @@ print("alive")
 """
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and proc.stdout.strip().endswith("alive"), (proc.returncode, proc.stderr)
+
+
+def test_quick_once_the_last_four_jobs_each_ran_under_a_quarter_second(tmp_path):
+    from mshared.schedulers.local import QUICK
+
+    adapter, count = LocalAdapter(), iter(range(100))
+
+    def run_one(body):
+        ws = tmp_path / f"w{next(count)}"
+        adapter.submit(_script(ws, body), str(ws), "s")
+        while adapter.running_here:
+            adapter.wait_any(5)
+
+    for _ in range(3):
+        run_one("true")
+    assert not adapter.quick()             # three do not tell yet
+    run_one("true")
+    assert adapter.quick()
+    run_one(f"sleep {QUICK + 0.05}")
+    assert not adapter.quick()
+    for _ in range(3):
+        run_one("true")
+    assert not adapter.quick()             # the long one is still among the last four
+    run_one("true")
+    assert adapter.quick()
+    adapter.close()

@@ -30,7 +30,7 @@ def main():
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("-a", "--attempts", type=click.IntRange(min=1), default=1, show_default=True, help="Submission attempts per step before it is FAILED.")
 @click.option("-r", "--rlimit", type=click.IntRange(min=0), default=1, show_default=True, help="Restarts after a timeout, for steps with a restart command (0 = unlimited).")
-@click.option("-t", "--throttle", type=click.IntRange(min=0), default=0, show_default=True, help="Most jobs in flight at once (0 = unlimited; local steps default to one per core).")
+@click.option("-t", "--throttle", type=click.IntRange(min=0), default=0, show_default=True, help="Most jobs in flight at once (0 = unlimited; local steps default to one per core, one more while each lasts under a quarter second).")
 @click.option("-s", "--sleeptime", type=click.IntRange(min=1), default=60, show_default=True, help="Seconds between scheduler polls (local jobs are noticed at once).")
 @click.option("--dry", is_flag=True, help="Write workspaces and scripts, mark every step DRYRUN, run nothing.")
 @click.option("-p", "--pgen", type=click.Path(dir_okay=False), help="Parameter generator file (get_custom_generator).")
