@@ -296,8 +296,9 @@ def set_aside(path: Path, ctx: Context) -> None:
     at the end of the whole benchmark, never between runs.
 
     Deleting a tree between runs slowed the next runs' file creation six- to eightfold on the
-    development VM (ext4 without a journal: for 30 s, inode allocation skips and re-reads every
-    inode freed in that time): a clean-up must not be timed as part of the next command.
+    development VM (ext4 without a journal: inode allocation skips, and reads, every inode freed
+    in the last minute, or six while its table block is not written back): a clean-up must not
+    be timed as part of the next command.
     """
     if not path.exists():
         return

@@ -99,6 +99,7 @@ def run(args, ctx: Context, started: float) -> int:
 
     results: dict[str, SideResult] = {}
     loads = [os.getloadavg()[0]]
+    creation = [creation_cost(ctx)]
     budget_end = ctx.deadline
     for index, case in enumerate(cases):
         if budget_end is not None:  # leave the later cases the time they reserve
@@ -123,8 +124,10 @@ def run(args, ctx: Context, started: float) -> int:
     growth = scaling(rows)
     elapsed = time.perf_counter() - started
     loads.append(os.getloadavg()[0])
+    creation.append(creation_cost(ctx))
     meta = metadata(ctx, args, elapsed)
     meta["load_average_1min"] = {"start": loads[0], "max": max(loads), "end": loads[-1]}
+    meta["file_creation_us"] = {"start": creation[0], "end": creation[-1]}
 
     print(report(rows, checks, growth, results, ctx, meta))
     write_json(args.json, meta, rows, checks, growth, results)
@@ -179,11 +182,41 @@ def report(rows, checks, growth, results, ctx, meta) -> str:
         out += ["", f"WARNING: the machine was busy (1-minute load average up to {load['max']:.1f} on "
                     f"{meta['cpus']} CPUs): other work skews these figures, the file-heavy rows most; "
                     "rerun on a quiet machine for figures to quote."]
+    creation = meta["file_creation_us"]
+    if max(creation.values()) > SLOW_CREATION_US:
+        out += ["", f"WARNING: creating a file took {creation['start']:.0f} us at the start and "
+                    f"{creation['end']:.0f} us at the end (a settled disk here: 10-30 us). A large "
+                    "deletion in the minutes before (a previous run's clean-up, a test run) does this on "
+                    "ext4 without a journal; the rows that create many files (expand+render, local-run, "
+                    "maestro-run-fg) then read high against floors that create few."]
     timed = sum(m.wall_s for r in results.values() for m in r.runs)
     overhead = sum(r.overhead_s for r in results.values())
     out += ["", f"Finished in {meta['elapsed_s']:.0f} s ({timed:.0f} s timed, {overhead:.0f} s creating, "
                 "syncing and removing scratch directories)."]
     return "\n".join(out)
+
+
+SLOW_CREATION_US = 60.0
+
+
+def creation_cost(ctx: Context, count: int = 400) -> float:
+    """Microseconds to create one empty file in the scratch directory (its median over batches).
+
+    On ext4 without a journal the kernel skips every inode freed in the last minute (six while
+    its table block is unwritten) when it allocates one, so right after a large deletion a file
+    costs several times more to create; the report says so when it does.
+    """
+    probe = ctx.work / f"creation-probe-{len(list(ctx.work.glob('creation-probe-*')))}"
+    probe.mkdir()
+    os.sync()
+    batches = []
+    for batch in range(4):
+        began = time.perf_counter()
+        for index in range(count // 4):
+            os.close(os.open(probe / f"{batch}-{index}", os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o644))
+        batches.append((time.perf_counter() - began) / (count // 4) * 1e6)
+    harness.set_aside(probe, ctx)
+    return sorted(batches)[len(batches) // 2]
 
 
 def metadata(ctx: Context, args, elapsed: float) -> dict:
