@@ -176,6 +176,7 @@ def report(ctx: Context) -> list[Case]:
 
 
 def main(argv=None) -> int:
+    import figures
     import harness
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -196,10 +197,10 @@ def main(argv=None) -> int:
                 continue
             log(f"{case.label} [{name}]")
             results[side.key] = harness.measure_side(side, ctx, log)
-        fig = harness.row_figures(case, results)
+        fig = figures.row_figures(case, results)
         rows.append((case, fig))
-        checks += harness.check_targets(case, fig)
-    print(harness.table(rows))
+        checks += figures.check_targets(case, fig)
+    print(figures.table(rows))
     print("\nCPU seconds (user+system, median; less sensitive to other work on the machine):")
     for case, fig in rows:
         for name, side in case.sides():

@@ -25,8 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness  # noqa: E402
 import workloads  # noqa: E402,F401  (registers the workloads)
-from harness import (BENCH, PARITY_VENV, ROOT, Context, SideResult, check_targets,  # noqa: E402
-                     ensure_bench_venv, ensure_parity_venv, fmt_s, row_figures, scaling, scaling_text, table)
+from figures import check_targets, fmt_s, row_figures, scaling, scaling_text, table  # noqa: E402
+from harness import (BENCH, PARITY_VENV, ROOT, Context, SideResult, ensure_bench_venv,  # noqa: E402
+                     ensure_parity_venv)
 
 
 def log(message: str) -> None:
