@@ -207,7 +207,7 @@ def creation_cost(ctx: Context, count: int = 400) -> float:
     its table block is unwritten) when it allocates one, so right after a large deletion a file
     costs several times more to create; the report says so when it does.
     """
-    probe = ctx.work / f"creation-probe-{len(list(ctx.work.glob('creation-probe-*')))}"
+    probe = ctx.work / "creation-probe"   # set aside after use, like a run's directory
     probe.mkdir()
     os.sync()
     batches = []

@@ -154,19 +154,16 @@ def status_csv(dag_steps: list[dict], state_steps: dict, now: datetime, previous
     writer (the same bytes as writing every row with it).
     """
     old = _previous_lines(previous, len(dag_steps))
-    none, idle = NO_TIME, NO_DURATION
     lines: list[str] = []
     touched, places = [], []
     for at, step in enumerate(dag_steps):
         entry = state_steps[step["id"]]
-        if entry["state"] != "INITIALIZED" or entry.get("job_id") or entry.get("submitted") \
-                or entry.get("started") or entry.get("ended"):
+        if not _untouched(entry):
             touched.append(step)
             places.append(at)
             lines.append("")
             continue
-        head = (f"{step['id']},{none},{step['workspace']},INITIALIZED,{idle},{idle},{none},{none},{none},"
-                f"{entry.get('restarts', 0)},")
+        head = ",".join(_idle_cells(step, entry)) + ","
         line = old[at] if old is not None else ""
         lines.append(line if line.startswith(head) else head + params_text(step))
     rows = list(zip(*Times(now).columns(touched, state_steps))) if touched else []
@@ -188,8 +185,7 @@ def status_csv(dag_steps: list[dict], state_steps: dict, now: datetime, previous
             out.write(line + "\n")
             continue
         if row is None:
-            row = (step["id"], none, step["workspace"], "INITIALIZED", idle, idle, none, none, none,
-                   str(state_steps[step["id"]].get("restarts", 0)), params_text(step))
+            row = (*_idle_cells(step, state_steps[step["id"]]), params_text(step))
         writer.writerow(row)
     return out.getvalue()
 
@@ -210,6 +206,12 @@ def params_text(step: dict) -> str:
     if text is not None:
         return text
     return ";".join(f"{k}:{v}" for k, v in sorted(step.get("params", {}).items()))
+
+
+def _idle_cells(step: dict, entry: dict) -> tuple:
+    """The cells of an untouched step's row, all but Params."""
+    return (step["id"], NO_TIME, step["workspace"], "INITIALIZED", NO_DURATION, NO_DURATION, NO_TIME,
+            NO_TIME, NO_TIME, str(entry.get("restarts", 0)))
 
 
 def _untouched(entry: dict) -> bool:

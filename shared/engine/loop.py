@@ -6,12 +6,11 @@ study's poll interval.  The lock is never held while waiting.
 """
 
 import gc
-import os
 import time
 
 from ..errors import SchedulerUnavailable, StateBusy
 from . import transitions as T
-from .passes import close_adapters, run_pass, utcnow
+from .passes import close_adapters, cores, run_pass, utcnow
 
 FAST = 0.02     # first wait while local jobs are in flight
 SLOW_LOCAL = 1.0
@@ -33,7 +32,7 @@ def run_loop(roots: list[str], *, interval: float | None = None, submit: bool = 
     status = {root: "RUNNING" for root in roots}
     wait = FAST
     rounds = 0
-    cores = os.cpu_count() or 1
+    default_slots = cores()
     try:
         while any(s == "RUNNING" for s in status.values()):
             rounds += 1
@@ -43,7 +42,7 @@ def run_loop(roots: list[str], *, interval: float | None = None, submit: bool = 
             for root in roots:
                 if status[root] != "RUNNING":
                     continue
-                slots = local_slots if local_slots is not None else cores + _quick(adapters[root])
+                slots = local_slots if local_slots is not None else default_slots + _quick(adapters[root])
                 try:
                     result = run_pass(root, poll_jobs=True, submit=submit, clock=clock, adapters=adapters[root],
                                       local_slots=slots, cache=caches[root], csv_every=CSV_EVERY)

@@ -92,7 +92,8 @@ def load_study(root: str, adapters: dict | None = None, cache: dict | None = Non
         state, index, journaled = remembered[1], remembered[2], remembered[3]   # nobody else wrote
     else:
         state, index = read_state(root), None
-        journaled = bool(journal.merge(root, state["steps"])) or _journal_size(root) > 0
+        journal_size = files_key[1] if files_key is not None else _journal_size(root)
+        journaled = bool(journal.merge(root, state["steps"])) or journal_size > 0
         if cache is not None:      # another process wrote: what we had not saved is re-derived
             cache.update(pending_events=[], unsaved=False)
     path = os.path.join(root, "dag.json")
@@ -265,7 +266,7 @@ def run_pass(root: str, *, poll_jobs: bool, submit: bool, clock=utcnow, adapters
     intent journal are the files it left) and ``csv_every``: status.csv is then rewritten at most
     that often, and always when the study ends.
     """
-    slots = local_slots if local_slots is not None else (os.cpu_count() or 1)
+    slots = local_slots if local_slots is not None else cores()
     if adapters is None:          # the pass's own adapters: let their helpers go when it ends
         adapters = {}
         try:
@@ -312,6 +313,11 @@ def run_pass(root: str, *, poll_jobs: bool, submit: bool, clock=utcnow, adapters
         result = PassResult(events, status, local, len(index.in_flight))
         result.poll_interval = study.state["settings"].get("poll_interval", 60)
         return result
+
+
+def cores() -> int:
+    """Local jobs in flight at once by default: one per core."""
+    return os.cpu_count() or 1
 
 
 def close_adapters(groups) -> None:

@@ -3,8 +3,9 @@
 A small POSIX sh runner (local_runner.sh) runs the step script with stdout/stderr in
 <stem>.<pid>.out/.err and, when the script ends, writes <stem>.<pid>.exit.json (exit code,
 signal, start time; the file's modification time is the end; one small write of a whole
-document: a record that does not parse yet counts as not written).  The job id is the pid of the process that runs the job.  Any later
-process (mmonitor from cron) can tell how a job ended from these files alone.
+document: a record that does not parse yet counts as not written).  The job id is the pid of
+the process that runs the job.  Any later process (mmonitor from cron) can tell how a job ended
+from these files alone.
 
 Where the kernel has pidfds (Linux >= 5.3) the jobs are forked by one launcher per adapter (the
 runner with --serve, in a session of its own): a fork of a small shell is several times cheaper
@@ -27,6 +28,7 @@ from importlib import resources
 import orjson
 
 from ..states import FAILED, FINISHED, RUNNING
+from . import _parse as P
 from .base import Adapter, FoundJob, JobRef, JobStatus, SubmitRefused, SubmitUncertain
 
 RUNNER = str(resources.files("mshared.schedulers").joinpath("local_runner.sh"))
@@ -337,14 +339,10 @@ def _read_exit(job: JobRef) -> dict | None:
         return None
     started = record.get("started")
     if isinstance(started, (int, float)):   # seconds since the epoch, from the submitting clock
-        record["started"] = _iso(started)
+        record["started"] = P.epoch_to_iso(started)
         written = max(written, started)     # another clock (an NFS server's) may lag behind it
-    record.setdefault("ended", _iso(written))
+    record.setdefault("ended", P.epoch_to_iso(written))
     return record
-
-
-def _iso(seconds: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
 def _from_record(job_id: str, record: dict) -> JobStatus:
