@@ -33,7 +33,7 @@ install: ## Create .venv if missing and install the project with its test extras
 	$(VPY) -m pip install --disable-pip-version-check --progress-bar off -e '.[test]'
 	@# an editable install leaves our modules uncompiled: compile them now, so that every command
 	@# starts from bytecode even where PYTHONDONTWRITEBYTECODE keeps Python from caching it
-	$(VPY) -m compileall -q shared tools
+	$(VPY) -m compileall -q shared runtime tools
 
 _venv-ok:
 	@[ -x $(VPY) ] || { echo "make: $(VENV) not found: run 'make install' first" >&2; exit 2; }

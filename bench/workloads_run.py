@@ -186,7 +186,7 @@ def build_monitor_study(ctx: Context) -> Path:
 
     from mrender import core as render_core
     from mshared.contracts import parse_dag
-    from mshared.engine.graph import Graph
+    from mruntime.engine.graph import Graph
     from mshared.statefile import LOCK_FILE, write_state
 
     spec = ctx.spec(MONITOR_P, slurm=True)

@@ -162,7 +162,7 @@ def test_a_temporary_file_left_by_a_killed_writer_is_swept_by_a_later_pass(study
 
 
 def test_later_passes_read_the_pass_view_not_the_dag_until_the_dag_changes(study_factory, monkeypatch):
-    from mshared.engine import passes, view
+    from mruntime.engine import passes, view
     from mshared.errors import InvalidInput
 
     root = study_factory(FAILING)
@@ -182,7 +182,7 @@ def test_later_passes_read_the_pass_view_not_the_dag_until_the_dag_changes(study
 
 
 def test_a_stale_or_damaged_pass_view_is_made_again(study_factory):
-    from mshared.engine import passes, view
+    from mruntime.engine import passes, view
 
     root = study_factory(FAILING)
     passes.run_pass(root, poll_jobs=True, submit=False)

@@ -162,7 +162,7 @@ def test_a_loop_never_reuses_a_state_that_another_process_replaced(tmp_path, coa
     other processes (here two `maestro update`s of the same length) within the second give the
     same key: the loop must still see them, not write its older state over them."""
     from maestro_cli import control
-    from mshared.engine.passes import run_pass
+    from mruntime.engine.passes import run_pass
 
     spec = tmp_path / "spec.yaml"
     spec.write_text(chain_spec("coarse", 2, fan=1, sleep="2"))

@@ -19,8 +19,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from click.testing import CliRunner
 
-from mshared.engine import passes
-from mshared.schedulers import registry
+from mruntime.engine import passes
+from mruntime.schedulers import registry
 from mshared.statefile import read_state
 
 from reliability_helpers import STRESS, one_line_error, tool, wait_for

@@ -22,8 +22,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from click.testing import CliRunner
 
-from mshared.engine import passes
-from mshared.schedulers import registry
+from mruntime.engine import passes
+from mruntime.schedulers import registry
 from mshared.statefile import read_state
 from standins import engine
 from standins.testing import use_standin

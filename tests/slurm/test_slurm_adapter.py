@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from mshared import states as S
-from mshared.schedulers.base import JobRef, SubmitRefused, run_command
-from mshared.schedulers.slurm import SlurmAdapter
+from mruntime.schedulers.base import JobRef, SubmitRefused, run_command
+from mruntime.schedulers.slurm import SlurmAdapter
 
 pytestmark = pytest.mark.slurm
 

@@ -4,7 +4,7 @@ import textwrap
 
 from mexpand.core import expand
 from mexpand.specload import load_yaml
-from mshared.engine.graph import Graph
+from mruntime.engine.graph import Graph
 from mshared.statefile import new_state
 from datetime import datetime, timezone
 

@@ -1,7 +1,7 @@
 """The loop keeps a study going through a scheduler outage, and says when it starts and ends."""
 
-from mshared.engine import loop
-from mshared.engine.passes import PassResult
+from mruntime.engine import loop
+from mruntime.engine.passes import PassResult
 from mshared.errors import SchedulerUnavailable
 
 

@@ -1,8 +1,8 @@
 """Maestro's step semantics (maestro-behaviour.md §4) as pure transitions over the state."""
 
 from mshared import states as S
-from mshared.engine import transitions as T
-from mshared.schedulers.base import JobStatus
+from mruntime.engine import transitions as T
+from mruntime.schedulers.base import JobStatus
 
 from engine_helpers import AT, build
 

@@ -1,7 +1,7 @@
 """A flux step with `nested: false` is marked in its script, and the flux adapter reads the mark."""
 
-from mshared.schedulers.flux import read_directives
-from mshared.scripts import step_scripts
+from mruntime.schedulers.flux import read_directives
+from mruntime.scripts import step_scripts
 
 from expand_helpers import expand_text
 

@@ -1,7 +1,7 @@
 """The intent journal: a loop's intents on disk before any job exists, merged by whoever reads the
 state, ignored once stale, emptied when a state that holds them is written."""
 
-from mshared.engine import journal
+from mruntime.engine import journal
 from mshared.statefile import initial_step
 
 AT = "2026-01-02T03:04:05Z"

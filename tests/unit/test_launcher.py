@@ -1,9 +1,9 @@
-"""$(LAUNCHER) parsing and substitution (mshared.scripts.launcher): every form, every error."""
+"""$(LAUNCHER) parsing and substitution (mruntime.scripts.launcher): every form, every error."""
 
 import pytest
 
 from mshared.errors import InvalidInput
-from mshared.scripts.launcher import parse_allocation, strip_launchers, substitute
+from mruntime.scripts.launcher import parse_allocation, strip_launchers, substitute
 
 STEP = {"id": "run_P.1"}
 

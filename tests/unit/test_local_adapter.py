@@ -6,8 +6,8 @@ import subprocess
 import sys
 import time
 
-from mshared.schedulers.base import JobRef, SubmitRefused
-from mshared.schedulers.local import LocalAdapter, is_alive
+from mruntime.schedulers.base import JobRef, SubmitRefused
+from mruntime.schedulers.local import LocalAdapter, is_alive
 
 
 def test_a_job_polled_the_moment_it_starts_is_not_failed(tmp_path):
@@ -86,7 +86,7 @@ def test_the_record_keeps_the_callers_start_and_its_own_time_is_the_end(tmp_path
     # the runner reads no clock: STARTED (hundredths of a second) goes into the record as seconds,
     # and the record's modification time is the end
     script = _script(tmp_path, "true")
-    from mshared.schedulers.local import RUNNER, _read_exit
+    from mruntime.schedulers.local import RUNNER, _read_exit
     for moment in (951782400, 1735689599, 4107542400):
         stem = f"t{moment}"
         subprocess.run(["/bin/sh", RUNNER, script, str(tmp_path), stem, str(moment * 100 + 7)], check=True)
@@ -102,7 +102,7 @@ def test_the_record_keeps_the_callers_start_and_its_own_time_is_the_end(tmp_path
 
 
 def test_a_record_with_dates_of_an_earlier_release_is_read_as_written(tmp_path):
-    from mshared.schedulers.local import _read_exit
+    from mruntime.schedulers.local import _read_exit
     (tmp_path / "s.42.exit.json").write_text('{"pid": 42, "exit_code": 0, "signal": 0, '
                                              '"started": "2026-11-20T08:00:00Z", "ended": "2026-11-20T08:01:00Z"}\n')
     record = _read_exit(JobRef("42", str(tmp_path), "s"))
@@ -199,7 +199,7 @@ def test_a_dead_launcher_never_kills_the_tool_with_sigpipe(tmp_path):
     code = f"""
 import os, signal, sys
 signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-from mshared.schedulers.local import LocalAdapter
+from mruntime.schedulers.local import LocalAdapter
 d = {str(tmp_path)!r}
 for w in "abc":
     os.makedirs(f"{{d}}/{{w}}")
@@ -222,7 +222,7 @@ print("alive")
 
 
 def test_quick_once_the_last_four_jobs_each_ran_under_a_quarter_second(tmp_path):
-    from mshared.schedulers.local import QUICK
+    from mruntime.schedulers.local import QUICK
 
     adapter, count = LocalAdapter(), iter(range(100))
 

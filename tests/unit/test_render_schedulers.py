@@ -3,9 +3,9 @@
 import pytest
 
 from mshared.errors import InvalidInput
-from mshared.scripts import FORMATS, script_names, step_scripts
-from mshared.scripts.common import comment_text, hms, walltime_seconds
-from mshared.scripts.lsf import walltime as lsf_walltime
+from mruntime.scripts import FORMATS, script_names, step_scripts
+from mruntime.scripts.common import comment_text, hms, walltime_seconds
+from mruntime.scripts.lsf import walltime as lsf_walltime
 
 
 def step(**resources):

@@ -16,7 +16,7 @@ import pytest
 from mexpand.core import expand
 from mexpand.specload import load_yaml
 from mrender import core
-from mshared.scripts import FORMATS
+from mruntime.scripts import FORMATS
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "tests" / "corpus" / "maestro-samples"

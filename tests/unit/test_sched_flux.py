@@ -8,9 +8,9 @@ import pytest
 
 from mshared import states as S
 from mshared.errors import SchedulerUnavailable
-from mshared.schedulers import registry
-from mshared.schedulers.base import JobRef, SubmitRefused
-from mshared.schedulers.flux import FluxAdapter, id_key, read_directives
+from mruntime.schedulers import registry
+from mruntime.schedulers.base import JobRef, SubmitRefused
+from mruntime.schedulers.flux import FluxAdapter, id_key, read_directives
 from standins import engine
 from standins.testing import call_count, use_standin, write_script
 

@@ -9,9 +9,9 @@ import pytest
 
 from mshared import states as S
 from mshared.errors import SchedulerUnavailable
-from mshared.schedulers import registry
-from mshared.schedulers.base import CommandResult, JobRef, SubmitRefused
-from mshared.schedulers.pbs import PbsAdapter, make_status
+from mruntime.schedulers import registry
+from mruntime.schedulers.base import CommandResult, JobRef, SubmitRefused
+from mruntime.schedulers.pbs import PbsAdapter, make_status
 from standins import engine
 from standins.testing import call_count, use_standin, write_script
 

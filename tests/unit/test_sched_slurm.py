@@ -13,9 +13,9 @@ import pytest
 
 from mshared import states as S
 from mshared.errors import SchedulerUnavailable
-from mshared.schedulers import registry
-from mshared.schedulers.base import CommandResult, JobRef, SubmitRefused
-from mshared.schedulers.slurm import FORGOTTEN, SlurmAdapter, map_state
+from mruntime.schedulers import registry
+from mruntime.schedulers.base import CommandResult, JobRef, SubmitRefused
+from mruntime.schedulers.slurm import FORGOTTEN, SlurmAdapter, map_state
 
 
 def sc_line(jid, state, exit_code="0:0", reason="None", start="2026-11-25T16:14:23",

@@ -4,9 +4,9 @@ says what a scan of the whole state says (in flight, open, ready in order)."""
 from hypothesis import given, settings, strategies as st
 
 from mshared import states as S
-from mshared.engine import transitions as T
-from mshared.engine.index import StepIndex
-from mshared.schedulers.base import JobStatus
+from mruntime.engine import transitions as T
+from mruntime.engine.index import StepIndex
+from mruntime.schedulers.base import JobStatus
 
 from engine_helpers import AT, build
 

@@ -94,7 +94,7 @@ def _outage(root: str, message: str | None) -> None:
 
 
 def _foreground(root: str, interval) -> int:
-    from mshared.engine.loop import exit_code, run_loop
+    from mruntime.engine.loop import exit_code, run_loop
 
     from .launch import write_pid
     from .progress import Progress
@@ -116,7 +116,7 @@ def conductor(study_dir, sleep):
     Finished steps are never run again: the loop continues from state.json, after a kill or a
     reboot.  Exit 0 finished, 2 failure, 3 cancelled, 75 another conductor runs this study.
     """
-    from mshared.engine.loop import exit_code, run_loop
+    from mruntime.engine.loop import exit_code, run_loop
 
     from . import control, launch
 

@@ -21,7 +21,7 @@ def study_root(path: str) -> str:
 
 
 def _edit(root: str, change) -> object:
-    from mshared.engine.passes import load_study
+    from mruntime.engine.passes import load_study
 
     with lock_study(root, wait=True, timeout=LOCK_WAIT):
         # the whole study is checked (state against DAG, versions) before anything is written:

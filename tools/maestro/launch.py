@@ -58,7 +58,7 @@ def start_conductor(root: str, sleep: float | None = None) -> int:
 
 def conductor_alive(root: str) -> int | None:
     """The pid of a live conductor of this study, or None (a stale pid file is ignored)."""
-    from mshared.schedulers.local import start_ticks
+    from mruntime.schedulers.local import start_ticks
 
     try:
         with open(os.path.join(root, PID_FILE)) as handle:
@@ -79,7 +79,7 @@ def conductor_alive(root: str) -> int | None:
 
 
 def write_pid(root: str) -> None:
-    from mshared.schedulers.local import start_ticks
+    from mruntime.schedulers.local import start_ticks
 
     pid = os.getpid()
     path = os.path.join(root, PID_FILE)

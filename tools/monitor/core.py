@@ -1,7 +1,7 @@
 """mmonitor's core: one pass (poll, apply Maestro's transitions, submit what became ready)."""
 
-from mshared.engine.loop import exit_code, run_loop
-from mshared.engine.passes import PassResult, run_pass, utcnow
+from mruntime.engine.loop import exit_code, run_loop
+from mruntime.engine.passes import PassResult, run_pass, utcnow
 
 __all__ = ["monitor_study", "monitor_loop", "exit_code"]
 

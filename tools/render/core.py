@@ -13,7 +13,8 @@ from datetime import datetime
 
 import yaml
 
-from mshared import scripts, statefile
+from mruntime import scripts
+from mshared import statefile
 from mshared.errors import InvalidInput
 from mshared.jsonio import dumps
 from mshared.tokens import resolve_root_tokens

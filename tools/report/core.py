@@ -12,7 +12,7 @@ from fnmatch import fnmatchcase
 
 from mshared import states as S
 from mshared.contracts import REPORT_SCHEMA, REPORT_VERSION
-from mshared.engine.transitions import study_status
+from mruntime.engine.transitions import study_status
 from mshared.errors import MError
 from mshared.statefile import iso_utc
 from mshared.statusrows import Times, format_duration

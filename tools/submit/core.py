@@ -1,6 +1,6 @@
 """msubmit's core: one submission pass (the engine in mshared does the work)."""
 
-from mshared.engine.passes import PassResult, run_pass, utcnow
+from mruntime.engine.passes import PassResult, run_pass, utcnow
 from mshared.statefile import lock_study, read_state, write_state
 
 

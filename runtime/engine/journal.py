@@ -13,7 +13,7 @@ import os
 
 import orjson
 
-from ..jsonio import append, dumps
+from mshared.jsonio import append, dumps
 
 FILE = "intents.jsonl"
 SCHEMA, VERSION = "maestro.intent", 1

@@ -27,7 +27,7 @@ import os
 import re
 import shlex
 
-from .. import states as S
+from mshared import states as S
 from . import _parse as P
 from .base import Adapter, FoundJob, JobRef, JobStatus, SubmitRefused
 

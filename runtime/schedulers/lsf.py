@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import re
 
-from .. import states as S
+from mshared import states as S
 from . import _parse as P
 from .base import Adapter, FoundJob, JobRef, JobStatus, SubmitRefused
 

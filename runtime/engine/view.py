@@ -12,8 +12,8 @@ does).  It is derived data: deleting it only costs the next pass a full read.
 
 import os
 
-from ..jsonio import dumps, loads, write_atomic
-from ..statusrows import params_text
+from mshared.jsonio import dumps, loads, write_atomic
+from mshared.statusrows import params_text
 
 FILE = os.path.join("meta", "dag-view.json")
 SCHEMA, VERSION = "maestro.dag-view", 1

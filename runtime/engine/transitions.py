@@ -5,8 +5,8 @@ Applying the same scheduler answer twice gives the same state: every rule looks 
 finds, not at what happened before.
 """
 
-from .. import states as S
-from ..contracts import EVENT_SCHEMA, EVENT_VERSION
+from mshared import states as S
+from mshared.contracts import EVENT_SCHEMA, EVENT_VERSION
 
 DONE_OK = frozenset({S.FINISHED, S.DRYRUN})
 

@@ -11,7 +11,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 
-from ..errors import SchedulerUnavailable
+from mshared.errors import SchedulerUnavailable
 
 DEFAULT_TIMEOUT = 30.0  # seconds for one scheduler command
 

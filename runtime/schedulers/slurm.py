@@ -20,7 +20,7 @@ local time zone (the one the client used to print them) to UTC ISO 'Z'.
 
 from __future__ import annotations
 
-from .. import states as S
+from mshared import states as S
 from . import _parse as P
 from .base import Adapter, FoundJob, JobRef, JobStatus, SubmitRefused
 

@@ -13,7 +13,7 @@ from collections import Counter
 from heapq import merge
 from itertools import islice
 
-from .. import states as S
+from mshared import states as S
 from .transitions import is_ready
 
 

@@ -32,7 +32,7 @@ import json
 import os
 import re
 
-from .. import states as S
+from mshared import states as S
 from . import _parse as P
 from .base import Adapter, FoundJob, JobRef, JobStatus, SubmitRefused
 

@@ -27,11 +27,11 @@ from importlib import resources
 
 import orjson
 
-from ..states import FAILED, FINISHED, RUNNING
+from mshared.states import FAILED, FINISHED, RUNNING
 from . import _parse as P
 from .base import Adapter, FoundJob, JobRef, JobStatus, SubmitRefused, SubmitUncertain
 
-RUNNER = str(resources.files("mshared.schedulers").joinpath("local_runner.sh"))
+RUNNER = str(resources.files("mruntime.schedulers").joinpath("local_runner.sh"))
 # Jobs shorter than this leave a core idle while the next one is started (about half a
 # millisecond): a loop then keeps one more in flight than there are cores (see quick()).
 QUICK = 0.25

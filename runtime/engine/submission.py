@@ -9,10 +9,10 @@ import threading
 from datetime import datetime, timedelta
 from itertools import islice
 
-from .. import states as S
-from ..errors import SchedulerUnavailable
+from mshared import states as S
+from mshared.errors import SchedulerUnavailable
 from ..schedulers.base import SubmitRefused, SubmitUncertain
-from ..statefile import iso_utc
+from mshared.statefile import iso_utc
 from . import journal
 from . import transitions as T
 

@@ -2,14 +2,14 @@
 
 import importlib
 
-from ..errors import InvalidInput
+from mshared.errors import InvalidInput
 
 ADAPTERS = {
-    "local": ("mshared.schedulers.local", "LocalAdapter"),
-    "slurm": ("mshared.schedulers.slurm", "SlurmAdapter"),
-    "lsf": ("mshared.schedulers.lsf", "LsfAdapter"),
-    "flux": ("mshared.schedulers.flux", "FluxAdapter"),
-    "pbs": ("mshared.schedulers.pbs", "PbsAdapter"),
+    "local": ("mruntime.schedulers.local", "LocalAdapter"),
+    "slurm": ("mruntime.schedulers.slurm", "SlurmAdapter"),
+    "lsf": ("mruntime.schedulers.lsf", "LsfAdapter"),
+    "flux": ("mruntime.schedulers.flux", "FluxAdapter"),
+    "pbs": ("mruntime.schedulers.pbs", "PbsAdapter"),
 }
 
 

@@ -7,13 +7,13 @@ is held for the pass only; no pass sleeps.  Every scheduler gets one status quer
 import os
 from datetime import datetime, timezone
 
-from ..contracts import DAG_SCHEMA, DAG_VERSION, check_envelope, parse_dag
-from ..errors import InvalidInput
-from ..jsonio import dumps, loads_hashed, write_atomic
+from mshared.contracts import DAG_SCHEMA, DAG_VERSION, check_envelope, parse_dag
+from mshared.errors import InvalidInput
+from mshared.jsonio import dumps, loads_hashed, write_atomic
 from ..schedulers.base import JobRef
 from ..schedulers.registry import get_adapter
-from ..statefile import STATE_FILE, head_checksum, iso_utc, lock_study, read_state, write_state
-from ..statusrows import status_csv
+from mshared.statefile import STATE_FILE, head_checksum, iso_utc, lock_study, read_state, write_state
+from mshared.statusrows import status_csv
 from . import journal, view
 from . import transitions as T
 from .graph import Graph

@@ -8,7 +8,7 @@ study's poll interval.  The lock is never held while waiting.
 import gc
 import time
 
-from ..errors import SchedulerUnavailable, StateBusy
+from mshared.errors import SchedulerUnavailable, StateBusy
 from . import transitions as T
 from .passes import close_adapters, cores, run_pass, utcnow
 

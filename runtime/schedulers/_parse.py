@@ -18,7 +18,7 @@ import re
 import time
 from datetime import datetime, timezone
 
-from ..errors import SchedulerUnavailable
+from mshared.errors import SchedulerUnavailable
 from .base import CommandResult, SubmitUncertain
 
 # --------------------------------------------------------------------------- messages
