@@ -10,12 +10,13 @@ valid study and acted on.  The shape is documented in shared/schemas/state.v1.sc
 import contextlib
 import hashlib
 import os
-from datetime import datetime, timezone
+from datetime import datetime
 
 from . import states
 from .contracts import STATE_SCHEMA, STATE_VERSION, check_envelope
 from .errors import InvalidInput, StateBusy
 from .jsonio import current_umask, dumps, loads, loads_hashed, write_atomic
+from .times import iso_utc
 
 STATE_FILE = "state.json"
 LOCK_FILE = "state.json.lock"
@@ -23,11 +24,6 @@ DEFAULT_SETTINGS = {"throttle": 0, "attempts": 1, "rlimit": 1, "poll_interval": 
                     "dry": False, "usetmp": False}
 
 
-def iso_utc(moment: datetime) -> str:
-    """UTC ISO-8601 with 'Z', to the second: the one timestamp format of every JSON document."""
-    if moment.tzinfo is None:
-        raise ValueError("iso_utc needs an aware datetime")
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 _INITIAL_STEP = {"state": states.INITIALIZED, "job_id": None, "jobs": [], "attempts": 0, "restarts": 0,

@@ -10,7 +10,9 @@ import time
 
 from mshared.errors import SchedulerUnavailable, StateBusy
 from . import transitions as T
-from .passes import close_adapters, cores, run_pass, utcnow
+from mshared.times import utcnow
+
+from .passes import close_adapters, cores, run_pass
 
 FAST = 0.02     # first wait while local jobs are in flight
 SLOW_LOCAL = 1.0

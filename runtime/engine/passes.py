@@ -5,15 +5,16 @@ is held for the pass only; no pass sleeps.  Every scheduler gets one status quer
 """
 
 import os
-from datetime import datetime, timezone
+from datetime import datetime
 
 from mshared.contracts import DAG_SCHEMA, DAG_VERSION, check_envelope, parse_dag
 from mshared.errors import InvalidInput
 from mshared.jsonio import dumps, loads_hashed, write_atomic
 from ..schedulers.base import JobRef
 from ..schedulers.registry import get_adapter
-from mshared.statefile import STATE_FILE, head_checksum, iso_utc, lock_study, read_state, write_state
+from mshared.statefile import STATE_FILE, head_checksum, lock_study, read_state, write_state
 from mshared.statusrows import status_csv
+from mshared.times import iso_utc, utcnow
 from . import journal, view
 from . import transitions as T
 from .graph import Graph
@@ -246,10 +247,6 @@ def handle_requests(study: Study, now: datetime) -> None:
         by_adapter.setdefault(study.graph.adapter_key(sid), []).append(sid)
     for key, sids in by_adapter.items():
         study.adapter(sids[0]).cancel([study.ref(s) for s in sids])
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class PassResult:

@@ -12,7 +12,7 @@ from itertools import islice
 from mshared import states as S
 from mshared.errors import SchedulerUnavailable
 from ..schedulers.base import SubmitRefused, SubmitUncertain
-from mshared.statefile import iso_utc
+from mshared.times import iso_utc
 from . import journal
 from . import transitions as T
 

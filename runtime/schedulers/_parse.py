@@ -19,6 +19,7 @@ import time
 from datetime import datetime, timezone
 
 from mshared.errors import SchedulerUnavailable
+from mshared.times import iso_utc
 from .base import CommandResult, SubmitUncertain
 
 # --------------------------------------------------------------------------- messages
@@ -101,10 +102,6 @@ def current_user() -> str:
 
 
 # --------------------------------------------------------------------------- times
-
-def iso_utc(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
 
 def epoch_to_iso(value) -> str | None:
     """Seconds since the epoch (int/float/str) -> UTC ISO 'Z'; 0, negative or junk -> None."""

@@ -24,6 +24,7 @@ import socket
 import subprocess
 import time
 from importlib import resources
+from typing import NamedTuple
 
 import orjson
 
@@ -198,8 +199,8 @@ class LocalAdapter(Adapter):
                 except ChildProcessError:
                     done = pid
             else:
-                stat = _proc_stat(pid)
-                done = stat is None or stat[0] in ("Z", "X")
+                stat = proc_stat(pid)
+                done = stat is None or stat.state in ("Z", "X")
             if done:
                 ended.append(pid)
         for pid in ended:
@@ -257,9 +258,9 @@ def _spawn_detached(argv: list[str], env: dict) -> int:
 def _terminate(pid: int) -> None:
     """SIGTERM to a job: its process group when it leads one (started directly), else the job's
     process and every descendant (a launched job shares the launcher's group)."""
-    stat = _proc_stat(pid)
+    stat = proc_stat(pid)
     try:
-        if stat is not None and stat[2] == str(pid):
+        if stat is not None and stat.group == str(pid):
             os.killpg(pid, signal.SIGTERM)
             return
         for member in _descendants(pid):
@@ -283,20 +284,33 @@ def _descendants(pid: int) -> list[int]:
     return out
 
 
+class ProcStat(NamedTuple):
+    """What /proc/PID/stat says of a process: its state letter (field 3: "Z" zombie, "X" dead),
+    its process group and session ids (fields 5 and 6) and its start time (field 22, clock ticks
+    since boot)."""
+
+    state: str
+    group: str
+    session: str
+    start_ticks: int
+
+
 def start_ticks(pid: int) -> int | None:
-    """Process start time (clock ticks since boot, /proc/PID/stat field 22), or None if gone."""
-    stat = _proc_stat(pid)
-    return int(stat[19]) if stat else None
+    """Process start time (clock ticks since boot), or None if the process is gone."""
+    stat = proc_stat(pid)
+    return stat.start_ticks if stat else None
 
 
-def _proc_stat(pid: int) -> list[str] | None:
+def proc_stat(pid: int) -> ProcStat | None:
+    """/proc/PID/stat parsed, or None when the process is gone (or /proc cannot say)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as handle:
             data = handle.read().decode("ascii", "replace")
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
     # the command name (field 2) may hold spaces and parentheses: split after its last ')'
-    return data[data.rindex(")") + 2:].split()
+    fields = data[data.rindex(")") + 2:].split()
+    return ProcStat(fields[0], fields[2], fields[3], int(fields[19]))
 
 
 def is_alive(job: JobRef) -> bool:
@@ -305,8 +319,8 @@ def is_alive(job: JobRef) -> bool:
     command line; a launched job runs in the workspace and, unlike its launcher, leads no session."""
     if not job.job_id.isdigit():
         return False
-    stat = _proc_stat(int(job.job_id))
-    if stat is None or stat[0] in ("Z", "X"):
+    stat = proc_stat(int(job.job_id))
+    if stat is None or stat.state in ("Z", "X"):
         return False
     try:
         with open(f"/proc/{job.job_id}/cmdline", "rb") as handle:
@@ -324,7 +338,7 @@ def is_alive(job: JobRef) -> bool:
         here, there = os.stat(f"/proc/{job.job_id}/cwd"), os.stat(job.workspace)
     except OSError:
         return False
-    return stat[3] != job.job_id and (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
+    return stat.session != job.job_id and (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
 
 
 def _read_exit(job: JobRef) -> dict | None:

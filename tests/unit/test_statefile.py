@@ -30,11 +30,12 @@ def test_new_state_shape():
 
 
 def test_iso_utc_converts_and_refuses_naive_times():
+    from mshared import times
     from datetime import timedelta
 
-    assert statefile.iso_utc(datetime(2026, 1, 1, 1, 0, tzinfo=timezone(timedelta(hours=1)))) == "2026-01-01T00:00:00Z"
+    assert times.iso_utc(datetime(2026, 1, 1, 1, 0, tzinfo=timezone(timedelta(hours=1)))) == "2026-01-01T00:00:00Z"
     with pytest.raises(ValueError):
-        statefile.iso_utc(datetime(2026, 1, 1))
+        times.iso_utc(datetime(2026, 1, 1))
 
 
 def test_write_then_read_round_trip(tmp_path):

@@ -52,6 +52,7 @@ def run(spec, attempts, rlimit, throttle, sleeptime, dry, pgen, pargs, out, fore
     the study is launched.  The launch prompt appears only on a terminal.
     """
     from mshared.clitools import warn
+    from mshared.times import utcnow
     from mrender.writer import occupied
 
     from . import launch
@@ -63,7 +64,7 @@ def run(spec, attempts, rlimit, throttle, sleeptime, dry, pgen, pargs, out, fore
     dag, warnings = launch.expand_spec(spec, pgen=pgen, pargs=pargs, hashws=hashws)
     for message in dict.fromkeys(warnings):
         warn(message)
-    now = launch.utcnow()
+    now = utcnow()
     root = launch.target_dir(dag, out, now)
     if occupied(root) and not force:
         if autoyes or (_interactive() and not autono and _ask("Output path already exists. Move it aside? [yn]")):

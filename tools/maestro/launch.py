@@ -7,7 +7,7 @@ study that `mexpand | mrender`, `msubmit` and `mmonitor` make by hand.
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import datetime
 
 from mshared.errors import InvalidInput
 
@@ -58,7 +58,7 @@ def start_conductor(root: str, sleep: float | None = None) -> int:
 
 def conductor_alive(root: str) -> int | None:
     """The pid of a live conductor of this study, or None (a stale pid file is ignored)."""
-    from mruntime.schedulers.local import start_ticks
+    from mruntime.schedulers.local import proc_stat
 
     try:
         with open(os.path.join(root, PID_FILE)) as handle:
@@ -66,14 +66,8 @@ def conductor_alive(root: str) -> int | None:
         pid = int(pid_text)
     except (OSError, ValueError):
         return None
-    ticks = start_ticks(pid)
-    if ticks is None or (ticks_text and str(ticks) != ticks_text):
-        return None
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            if handle.read().rsplit(")", 1)[1].split()[0] == "Z":
-                return None
-    except OSError:
+    stat = proc_stat(pid)
+    if stat is None or stat.state in ("Z", "X") or (ticks_text and str(stat.start_ticks) != ticks_text):
         return None
     return pid
 
@@ -88,5 +82,3 @@ def write_pid(root: str) -> None:
     os.replace(path + ".tmp", path)
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)

@@ -1,7 +1,8 @@
 """mmonitor's core: one pass (poll, apply Maestro's transitions, submit what became ready)."""
 
 from mruntime.engine.loop import exit_code, run_loop
-from mruntime.engine.passes import PassResult, run_pass, utcnow
+from mruntime.engine.passes import PassResult, run_pass
+from mshared.times import utcnow
 
 __all__ = ["monitor_study", "monitor_loop", "exit_code"]
 

@@ -14,7 +14,7 @@ from mshared import states as S
 from mshared.contracts import REPORT_SCHEMA, REPORT_VERSION
 from mruntime.engine.transitions import study_status
 from mshared.errors import MError
-from mshared.statefile import iso_utc
+from mshared.times import iso_utc
 from mshared.statusrows import Times, format_duration
 
 CHECK_FINISHED, CHECK_ACTIVE, CHECK_FAILED = 0, 3, 4

@@ -1,6 +1,7 @@
 """msubmit's core: one submission pass (the engine in mshared does the work)."""
 
-from mruntime.engine.passes import PassResult, run_pass, utcnow
+from mruntime.engine.passes import PassResult, run_pass
+from mshared.times import utcnow
 from mshared.statefile import lock_study, read_state, write_state
 
 
