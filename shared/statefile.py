@@ -64,7 +64,7 @@ def encode_state(state: dict) -> bytes:
     """The bytes of state.json: the document with its checksum.
 
     'checksum' sorts before every other key, so the canonical document is the body with the
-    checksum spliced in front: one serialisation instead of two (a 100,000-step state is 20 MB).
+    checksum spliced in front: one serialisation instead of two (a large study's state is tens of MB).
     """
     body = dumps({key: value for key, value in state.items() if key != "checksum"})
     return _PREFIX + hashlib.sha256(body).hexdigest().encode() + b'",' + body[1:]
@@ -96,14 +96,26 @@ def _checksum_holds(body_sha: str | None, doc: dict, stored: str) -> bool:
     return body_sha == stored or stored == checksum(doc)
 
 
+class KeptLock:
+    """A loop's lock file, kept open between its passes: only the lock is taken anew each pass."""
+
+    def __init__(self):
+        self.handle = None
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+            self.handle = None
+
+
 @contextlib.contextmanager
-def lock_study(root, wait: bool = False, timeout: float | None = None, keep: dict | None = None):
+def lock_study(root, wait: bool = False, timeout: float | None = None, keep: KeptLock | None = None):
     """Hold the study lock for the block.  Without ``wait``, a held lock raises StateBusy (75) at
     once; with it, wait up to ``timeout`` seconds (forever when None).  A loop passes ``keep`` (a
-    dict of its own) to keep the lock file open between its passes: only the lock is taken anew."""
+    KeptLock of its own) to keep the lock file open between its passes."""
     path = os.path.join(os.fspath(root), LOCK_FILE)
     if wait:
-        import portalocker   # here, not at import time: it costs ~35 ms of start-up
+        import portalocker   # here, not at import time: importing it slows every command's start
 
         lock = portalocker.Lock(path, mode="a", timeout=timeout if timeout is not None else 10 ** 9,
                                 fail_when_locked=False)
@@ -118,19 +130,18 @@ def lock_study(root, wait: bool = False, timeout: float | None = None, keep: dic
         finally:
             lock.release()
         return
-    kept = keep if keep is not None else {}
-    handle = kept.get("handle")
+    kept = keep if keep is not None else KeptLock()
     try:
-        if handle is not None and os.stat(path).st_ino != os.fstat(handle.fileno()).st_ino:
+        if kept.handle is not None and os.stat(path).st_ino != os.fstat(kept.handle.fileno()).st_ino:
             raise FileNotFoundError   # the lock file was replaced: lock the one that is there
     except FileNotFoundError:
-        handle.close()
-        handle = None
-    if handle is None:
+        kept.close()
+    if kept.handle is None:
         try:
-            handle = kept["handle"] = open(path, "a")
+            kept.handle = open(path, "a")
         except FileNotFoundError:
             raise _not_a_study(root) from None
+    handle = kept.handle
     try:
         if not _try_lock(handle):
             raise _busy(root)
@@ -140,7 +151,7 @@ def lock_study(root, wait: bool = False, timeout: float | None = None, keep: dic
             _unlock(handle)
     finally:
         if keep is None:
-            handle.close()
+            kept.close()
 
 
 try:

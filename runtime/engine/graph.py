@@ -21,7 +21,7 @@ class _AdapterKeys(dict):
 
 
 class Graph:
-    """Index over a DAG's steps (plain dicts: fast for 100,000 steps).  What only some passes
+    """Index over a DAG's steps (plain dicts: fast for large studies).  What only some passes
     need (children, positions, adapters of steps not looked at) is worked out on first use."""
 
     def __init__(self, steps: dict, order: list, scheduler: str):

@@ -9,10 +9,11 @@ import gc
 import time
 
 from mshared.errors import SchedulerUnavailable, StateBusy
-from . import transitions as T
 from mshared.times import utcnow
 
+from . import transitions as T
 from .passes import close_adapters, cores, run_pass
+from .records import LoopMemory
 
 FAST = 0.02     # first wait while local jobs are in flight
 SLOW_LOCAL = 1.0
@@ -29,7 +30,7 @@ def run_loop(roots: list[str], *, interval: float | None = None, submit: bool = 
     """
     outages: dict[str, str] = {}
     adapters = {root: {} for root in roots}
-    caches = {root: {} for root in roots}
+    memories = {root: LoopMemory() for root in roots}
     slow_default = 60.0
     status = {root: "RUNNING" for root in roots}
     wait = FAST
@@ -47,7 +48,7 @@ def run_loop(roots: list[str], *, interval: float | None = None, submit: bool = 
                 slots = local_slots if local_slots is not None else default_slots + _quick(adapters[root])
                 try:
                     result = run_pass(root, poll_jobs=True, submit=submit, clock=clock, adapters=adapters[root],
-                                      local_slots=slots, cache=caches[root], csv_every=CSV_EVERY)
+                                      local_slots=slots, memory=memories[root], csv_every=CSV_EVERY)
                 except StateBusy:
                     local_jobs += 1  # another pass (cron, another loop) is on it: look again soon
                     continue
@@ -79,6 +80,8 @@ def run_loop(roots: list[str], *, interval: float | None = None, submit: bool = 
         return status
     finally:
         close_adapters(adapters.values())
+        for memory in memories.values():
+            memory.lock.close()
 
 
 def _quick(adapters: dict) -> int:

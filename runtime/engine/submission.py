@@ -1,19 +1,30 @@
 """Submitting the ready steps of a study, exactly once (the submit half of a pass).
 
-The intent is on disk before any job exists: in state.json for a single pass, in the intent
-journal for a loop (``journal``).  A crash between the scheduler accepting a job and the state
-write leaves the intent, and the next pass finds the job (``reconcile_intents``).
+The path of one intent, from ready to submitted exactly once:
+  1. ``_within_limits`` picks the ready steps (from the step index), up to the throttle, or for
+     local steps up to the free local slots;
+  2. each gets ``intent = {attempt, at}`` in the state, and ``Store.record_intents`` puts the
+     intents on disk before any job exists (a line per step in the intent journal for a loop,
+     state.json for a single pass; fsynced when a batch job is among them);
+  3. ``_submit_all`` hands them to their schedulers (batch jobs a few at a time);
+  4. the outcome is recorded in order: ``_record_job`` (PENDING with the job id, intent cleared),
+     ``_record_refusal`` (an attempt counted, a back-off or FAILED), or, for a scheduler that was
+     not reached, the intent cleared (kept when it may have been reached: SubmitUncertain);
+  5. the pass's write (``Store.finish``) records the outcome.
+A crash between 3 and 5 leaves the intent on disk: the next pass's ``reconcile_intents`` finds the
+job by its workspace (``Adapter.find``), or, once the intent is older than INTENT_GRACE, clears it
+so the step is submitted again.
 """
 
 import threading
 from datetime import datetime, timedelta
 from itertools import islice
 
+from mruntime.schedulers.base import SubmitRefused, SubmitUncertain
 from mshared import states as S
 from mshared.errors import SchedulerUnavailable
-from ..schedulers.base import SubmitRefused, SubmitUncertain
 from mshared.times import iso_utc
-from . import journal
+
 from . import transitions as T
 
 MAX_BACKOFF = 300  # seconds between submission attempts, at most
@@ -41,12 +52,8 @@ def submit_ready(study, now: datetime, local_slots: int) -> None:
     index.intents.update(chosen)
     # It must survive a power cut only for batch jobs: local jobs die with the machine anyway.
     durable = any(study.graph.adapter_keys[sid] != "local" for sid in chosen)
-    if study.in_loop:
-        size = journal.record(study.root, steps, chosen, durable)
-        study.journaled, study.files_key = True, (study.files_key[0], size)
-    else:
-        study.save(durable=durable)
-    study.dirty = True
+    study.store.record_intents(study, chosen, durable)
+    study.changes.dirty = True
     _submit_all(study, chosen, at, now)
 
 
@@ -108,7 +115,7 @@ def _submit_all(study, chosen: list[str], at: str, now: datetime) -> None:
                 failure = failure or value
             if not (kind == "down" and isinstance(value, SubmitUncertain)) and steps[sid]["state"] == S.INITIALIZED:
                 steps[sid]["intent"] = None   # never reached the scheduler: nothing is marked
-                study.must_save = True        # (the journal may still hold it: the state must say so)
+                study.changes.urgent = True   # (the journal may still hold it: the state must say so)
     if failure is not None:
         raise failure
 
@@ -123,7 +130,7 @@ def _call_submit(study, sid: str) -> str:
 def _record_refusal(study, sid: str, err: SubmitRefused, at: str, now: datetime) -> None:
     entry = study.state["steps"][sid]
     attempt = entry["intent"]["attempt"]
-    study.must_save = True
+    study.changes.urgent = True
     message = str(err).strip() or "refused by the scheduler"
     limit = study.state["settings"].get("attempts") or 1
     if attempt >= limit:
@@ -174,7 +181,7 @@ def reconcile_intents(study, now: datetime) -> None:
                        submitted=intent["at"], intent=None, reason="found again after an interrupted submission")
             elif intent["at"] <= settled:
                 steps[sid]["intent"] = None   # it never reached the scheduler: submit it again
-                study.dirty = study.must_save = True
+                study.changes.dirty = study.changes.urgent = True
 
 
 def _job_order(job_id: str):

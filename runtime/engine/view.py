@@ -2,12 +2,13 @@
 
 A pass needs each step's id, name, stem, workspace, parents, the flags that decide how it runs
 (scheduled, restart, after_failed_parents), its Params cell for status.csv, and the batch block.
-dag.json also holds every command, description and resource: at 100,000 steps it is 43 MB, and
-parsing it was a quarter of a monitoring pass.  The first pass that reads dag.json writes this
-view beside it; later passes read the view instead, as long as dag.json is the file it was made
-from (same size, modification time and inode, and the DAG checksum the state records; only a
-rewrite in place of the same size within one clock tick would slip by, which no tool of ours
-does).  It is derived data: deleting it only costs the next pass a full read.
+dag.json also holds every command, description and resource, and parsing all of it was a large
+share of a monitoring pass on big studies (bench/README.md, "Figures behind the code").  The
+first pass that reads dag.json writes this view beside it; later passes read the view instead,
+as long as dag.json is the file it was made from (same size, modification time and inode, and
+the DAG checksum the state records; only a rewrite in place of the same size within one clock
+tick would slip by, which no tool of ours does).  It is derived data: deleting it only costs the
+next pass a full read.
 """
 
 import os

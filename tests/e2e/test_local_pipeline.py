@@ -162,15 +162,15 @@ def test_a_temporary_file_left_by_a_killed_writer_is_swept_by_a_later_pass(study
 
 
 def test_later_passes_read_the_pass_view_not_the_dag_until_the_dag_changes(study_factory, monkeypatch):
-    from mruntime.engine import passes, view
+    from mruntime.engine import passes, store, view
     from mshared.errors import InvalidInput
 
     root = study_factory(FAILING)
     passes.run_pass(root, poll_jobs=True, submit=False)                 # writes meta/dag-view.json
     assert os.path.exists(os.path.join(root, view.FILE))
     read = []
-    real = passes._read_dag
-    monkeypatch.setattr(passes, "_read_dag", lambda *a: read.append(a) or real(*a))
+    real = store.read_dag
+    monkeypatch.setattr(store, "read_dag", lambda *a: read.append(a) or real(*a))
     passes.run_pass(root, poll_jobs=True, submit=True)                  # submits from the view
     assert read == [] and "PENDING" in states(root).values()
     dag = os.path.join(root, "dag.json")

@@ -163,6 +163,7 @@ def test_a_loop_never_reuses_a_state_that_another_process_replaced(tmp_path, coa
     same key: the loop must still see them, not write its older state over them."""
     from maestro_cli import control
     from mruntime.engine.passes import run_pass
+    from mruntime.engine.records import LoopMemory
 
     spec = tmp_path / "spec.yaml"
     spec.write_text(chain_spec("coarse", 2, fan=1, sleep="2"))
@@ -173,8 +174,8 @@ def test_a_loop_never_reuses_a_state_that_another_process_replaced(tmp_path, coa
         root = str(coarse_fs / f"s{attempt}")
         subprocess.run([tool("mrender"), "-o", root], input=dag, capture_output=True, text=True,
                        check=True, cwd=tmp_path)
-        cache: dict = {}
-        run_pass(root, poll_jobs=True, submit=True, cache=cache)   # the loop submits s0 (PENDING)
+        memory = LoopMemory()
+        run_pass(root, poll_jobs=True, submit=True, memory=memory)   # the loop submits s0 (PENDING)
         key_before = os.stat(os.path.join(root, "state.json"))
         control.update_settings(root, {"throttle": 5})               # another process: 0 -> 5
         control.update_settings(root, {"sleep": 61})                 # and again: 60 -> 61
@@ -186,7 +187,7 @@ def test_a_loop_never_reuses_a_state_that_another_process_replaced(tmp_path, coa
             break
     else:
         pytest.skip("could not get the two writes into the same second")
-    run_pass(root, poll_jobs=True, submit=True, cache=cache)         # the loop's next pass: PENDING -> RUNNING
+    run_pass(root, poll_jobs=True, submit=True, memory=memory)         # the loop's next pass: PENDING -> RUNNING
     settings = read_state(root)["settings"]
     print(f"\ncoarse timestamps: same (inode, size, mtime) after two other writes on try {tries}; "
           f"settings after the loop's next pass: throttle {settings['throttle']}, "

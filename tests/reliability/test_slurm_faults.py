@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from mruntime.engine import passes
+from mruntime.engine import study as pass_study
 from mruntime.schedulers import registry
 from mshared.statefile import read_state
 
@@ -240,7 +241,7 @@ def test_an_sbatch_that_times_out_after_queueing_the_job_does_not_lead_to_a_seco
     (slow / "sbatch").write_text('#!/bin/sh\n/usr/bin/sbatch "$@"\nrc=$?\nsleep 4\nexit $rc\n')
     (slow / "sbatch").chmod(0o755)
     real = registry.get_adapter
-    monkeypatch.setattr(passes, "get_adapter", lambda name, batch=None, **kw: real(name, batch, timeout=1.5, **kw))
+    monkeypatch.setattr(pass_study, "get_adapter", lambda name, batch=None, **kw: real(name, batch, timeout=1.5, **kw))
     monkeypatch.setenv("PATH", f"{slow}{os.pathsep}{os.environ['PATH']}")
     from msubmit.cli import main as msubmit_main
 

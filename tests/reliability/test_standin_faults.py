@@ -23,6 +23,7 @@ import pytest
 from click.testing import CliRunner
 
 from mruntime.engine import passes
+from mruntime.engine import study as pass_study
 from mruntime.schedulers import registry
 from mshared.statefile import read_state
 from standins import engine
@@ -72,7 +73,7 @@ def standin(request, tmp_path, monkeypatch):
     assert out.exit_code == 0, out.stderr
     # every adapter a pass builds gets a 1 s timeout, so a hang costs a second, not thirty
     real = registry.get_adapter
-    monkeypatch.setattr(passes, "get_adapter", lambda name, batch=None, **kw: real(name, batch, timeout=1.0, **kw))
+    monkeypatch.setattr(pass_study, "get_adapter", lambda name, batch=None, **kw: real(name, batch, timeout=1.0, **kw))
     monkeypatch.setenv("STANDIN_HANG_SECONDS", "4")
     return kind, state_dir, str(tmp_path / "study")
 
