@@ -1,0 +1,200 @@
+"""Each fast path the engine keeps for speed gives what the slow path gives (docs/architecture.md).
+
+The engine runs against a deterministic stand-in scheduler with a fixed clock, so two runs of the
+same study that differ only in the path taken must leave byte-identical states and event logs.
+"""
+
+import os
+import shutil
+from datetime import datetime, timezone
+
+import pytest
+
+from mexpand.core import expand
+from mexpand.specload import load_yaml
+from mrender import core as render_core
+from mrender import writer
+from mruntime.engine import loop, passes, store, submission, view
+from mruntime.engine import study as pass_study
+from mruntime.schedulers.base import JobStatus
+from mshared import states as S
+from mshared.jsonio import loads
+
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+SLOTS = 100   # every ready local step goes at once: parents end in different passes
+
+SPEC = """
+description: {name: fast, description: d}
+global.parameters:
+  P: {values: [1, 2, 3, 4, 5, 6], label: P.%%}
+study:
+  - {name: prep, description: d, run: {cmd: echo prep}}
+  - {name: sim, description: d, run: {cmd: echo $(P), depends: [prep]}}
+  - {name: bad, description: d, run: {cmd: echo $(P), depends: [sim]}}
+  - {name: post, description: d, run: {cmd: echo post, depends: [sim_*]}}
+  - {name: after, description: d, run: {cmd: echo after, depends: [bad_*], after_failed_parents: true}}
+"""
+
+
+class Scripted:
+    """A deterministic scheduler: jobs get ids 1, 2, ... in submission order; a job is RUNNING
+    from its first query and ends at its second to fifth (by its id, so that parents end in
+    different passes), FAILED when its stem is that of `bad` with P=3."""
+
+    key = "local"
+    running_here = False
+
+    def __init__(self, batch=None, **kwargs):
+        self.jobs, self.seen = {}, {}
+
+    def submit(self, script, workspace, stem):
+        job_id = str(len(self.jobs) + 1)
+        self.jobs[job_id] = stem
+        return job_id
+
+    def status(self, refs):
+        out = {}
+        for ref in refs:
+            count = self.seen[ref.job_id] = self.seen.get(ref.job_id, 0) + 1
+            if count < 2 + (6 - int(ref.job_id)) % 4:
+                out[ref.job_id] = JobStatus(ref.job_id, S.RUNNING, started="2026-01-02T03:04:05Z")
+            elif ref.stem == "bad_P.3":
+                out[ref.job_id] = JobStatus(ref.job_id, S.FAILED, 1, "exit code 1")
+            else:
+                out[ref.job_id] = JobStatus(ref.job_id, S.FINISHED, 0)
+        return out
+
+    def cancel(self, refs):
+        pass
+
+    def find(self, workspaces):
+        return []
+
+    def close(self):
+        pass
+
+    def quick(self):
+        return False
+
+
+BATCH = """
+batch: {type: slurm, queue: q}
+""" + SPEC.replace("run: {cmd:", "run: {procs: 1, cmd:")
+
+
+def _render(tmp_path, name="study", spec=SPEC) -> str:
+    dag, _ = expand(load_yaml(spec, "s"), source="s", spec_text=spec, spec_path=None, specroot="/",
+                    cwd="/", hashws=False)
+    root = str(tmp_path / name)
+    plan = render_core.render(dag, root=root, settings={}, now=NOW)
+    return writer.carry_out(plan, root, force=False, stamp="x")
+
+
+def _copy(root: str, name: str) -> str:
+    other = os.path.join(os.path.dirname(root), name)
+    shutil.copytree(root, other)
+    return other
+
+
+def _outcome(root: str) -> tuple[dict, list]:
+    """The final state (root-independent) and the event log."""
+    with open(os.path.join(root, "state.json"), "rb") as handle:
+        state = loads(handle.read())
+    state.pop("checksum")
+    state["study"].pop("root")
+    events = [loads(line) for line in open(os.path.join(root, "events.jsonl"), "rb")]
+    return state, events
+
+
+def _loop(monkeypatch, root: str) -> dict:
+    adapter = Scripted()
+    monkeypatch.setattr(pass_study, "get_adapter", lambda key, batch=None, **kw: adapter)
+    return loop.run_loop([root], clock=lambda: NOW, sleep=lambda seconds: None, local_slots=SLOTS)
+
+
+def _single_passes(root: str) -> str:
+    adapter = Scripted()
+    for _ in range(100):
+        result = passes.run_pass(root, poll_jobs=True, submit=True, clock=lambda: NOW,
+                                 adapters={"local": adapter}, local_slots=SLOTS)
+        if result.status != "RUNNING":
+            return result.status
+    raise AssertionError("the study did not end")
+
+
+def test_a_loop_ends_as_single_passes_do(tmp_path, monkeypatch):
+    """A loop keeps its state in memory, journals its intents instead of writing state.json,
+    and defers writes while only local jobs change: it ends exactly as single passes do, each of
+    which reads and writes everything."""
+    fast = _render(tmp_path)
+    slow = _copy(fast, "slow")
+    assert _loop(monkeypatch, fast) == {fast: "FAILURE"}
+    assert _single_passes(slow) == "FAILURE"
+    assert _outcome(fast) == _outcome(slow)
+    assert not os.path.getsize(os.path.join(fast, "intents.jsonl"))   # spent
+
+
+def test_deferred_writes_end_as_writing_every_pass(tmp_path, monkeypatch):
+    deferring = _render(tmp_path)
+    writing = _copy(deferring, "writing")
+    monkeypatch.setattr(passes, "STATE_EVERY", 10 ** 9)   # defer whenever a pass may
+    _loop(monkeypatch, deferring)
+    monkeypatch.setattr(passes, "STATE_EVERY", 0)         # never defer
+    _loop(monkeypatch, writing)
+    assert _outcome(deferring) == _outcome(writing)
+
+
+def test_the_pass_view_gives_the_same_passes_as_the_full_dag(tmp_path, monkeypatch):
+    with_view = _render(tmp_path)
+    without = _copy(with_view, "without")
+    assert _single_passes(with_view) == "FAILURE"
+    assert os.path.exists(os.path.join(with_view, view.FILE))
+    monkeypatch.setattr(view, "load", lambda *args: None)   # the slow path: all of dag.json, every pass
+    monkeypatch.setattr(view, "make", lambda dag, *args: dag)
+    monkeypatch.setattr(view, "save", lambda *args: None)
+    read = []
+    real = store.read_dag
+    monkeypatch.setattr(store, "read_dag", lambda *args: read.append(1) or real(*args))
+    assert _single_passes(without) == "FAILURE"
+    assert read and not os.path.exists(os.path.join(without, view.FILE))
+    assert _outcome(with_view) == _outcome(without)
+
+
+def test_batch_submissions_in_parallel_are_recorded_as_one_at_a_time(tmp_path, monkeypatch):
+    def run(root, workers):
+        monkeypatch.setattr(submission, "SUBMIT_WORKERS", workers)
+        adapter = Scripted()
+        monkeypatch.setattr(pass_study, "get_adapter", lambda key, batch=None, **kw: adapter)
+        for _ in range(100):
+            if passes.run_pass(root, poll_jobs=True, submit=True, clock=lambda: NOW).status != "RUNNING":
+                return adapter.jobs
+        raise AssertionError("the study did not end")
+
+    parallel = _render(tmp_path, spec=BATCH)
+    serial = _copy(parallel, "serial")
+    assert run(parallel, 4) == run(serial, 1)
+    assert _outcome(parallel) == _outcome(serial)
+
+
+@pytest.mark.parametrize("deleted", ["view", "journal-line"])
+def test_derived_files_can_go_at_any_time(tmp_path, monkeypatch, deleted):
+    """The pass view is derived data and a spent journal line is ignored: removing the view, or
+    leaving a stale line, between passes changes nothing."""
+    a = _render(tmp_path)
+    b = _copy(a, "b")
+    adapter_a, adapter_b = Scripted(), Scripted()
+    for _ in range(100):
+        if deleted == "view" and os.path.exists(os.path.join(b, view.FILE)):
+            os.unlink(os.path.join(b, view.FILE))
+        if deleted == "journal-line" and adapter_b.jobs:   # prep has its job: the line is stale
+            with open(os.path.join(b, "intents.jsonl"), "ab") as handle:
+                handle.write(b'\n{"schema":"maestro.intent","version":1,"step":"prep","jobs":0,'
+                             b'"attempt":1,"at":"2026-01-02T03:04:05Z"}\n')
+        ra = passes.run_pass(a, poll_jobs=True, submit=True, clock=lambda: NOW, adapters={"local": adapter_a},
+                             local_slots=SLOTS)
+        rb = passes.run_pass(b, poll_jobs=True, submit=True, clock=lambda: NOW, adapters={"local": adapter_b},
+                             local_slots=SLOTS)
+        assert ra.status == rb.status
+        if ra.status != "RUNNING":
+            break
+    assert _outcome(a) == _outcome(b)
