@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from .errors import MError
+from .errors import Interrupted, MError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 MAX_MESSAGE = 2000   # characters in one error or warning line
@@ -37,6 +37,9 @@ def tool_errors(func):
         except KeyboardInterrupt:
             click.echo(f"{_prog()}: interrupted", err=True)
             sys.exit(130)
+        except Interrupted as err:
+            click.echo(f"{_prog()}: interrupted ({err})", err=True)
+            sys.exit(err.exit_code)
         except OSError as err:   # the system refused (disk full, permissions): not a bug, one line
             import os
 

@@ -30,3 +30,16 @@ class StateBusy(MError):
     """Another process holds the study lock."""
 
     exit_code = EXIT_TEMPFAIL
+
+
+class Interrupted(BaseException):
+    """A signal that ends the command (SIGINT, SIGTERM, SIGHUP) arrived.  Like KeyboardInterrupt
+    it is not an Exception: nothing that catches errors swallows it.  The engine holds these
+    signals while a pass changes the state and raises this once the pass is written."""
+
+    def __init__(self, signum: int):
+        import signal
+
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+        self.exit_code = 128 + signum

@@ -11,6 +11,7 @@ import time
 from mshared.errors import SchedulerUnavailable, StateBusy
 from mshared.times import utcnow
 
+from . import signals
 from . import transitions as T
 from .passes import close_adapters, cores, run_pass
 from .records import LoopMemory
@@ -26,61 +27,89 @@ def run_loop(roots: list[str], *, interval: float | None = None, submit: bool = 
 
     A scheduler that cannot be reached does not end the loop (a study runs for weeks; a
     controller restarts in minutes): ``on_outage(root, message or None)`` is told when an outage
-    starts and when it ends, and the loop keeps trying at the poll interval.
+    starts and when it ends, and the loop keeps trying at the poll interval.  SIGTERM and SIGHUP
+    end the loop between passes with Interrupted (SIGINT with KeyboardInterrupt), never within one.
     """
-    outages: dict[str, str] = {}
-    adapters = {root: {} for root in roots}
-    memories = {root: LoopMemory() for root in roots}
-    slow_default = 60.0
-    status = {root: "RUNNING" for root in roots}
-    wait = FAST
-    rounds = 0
-    default_slots = cores()
+    loop = _Loop(roots, interval=interval, submit=submit, clock=clock, on_pass=on_pass,
+                 local_slots=local_slots, on_outage=on_outage)
     try:
-        while any(s == "RUNNING" for s in status.values()):
-            rounds += 1
-            gc.collect(0 if rounds % 500 else 2)   # the CLI turned automatic collection off
-            changed = False
-            local_jobs = 0
-            for root in roots:
-                if status[root] != "RUNNING":
-                    continue
-                slots = local_slots if local_slots is not None else default_slots + _quick(adapters[root])
-                try:
-                    result = run_pass(root, poll_jobs=True, submit=submit, clock=clock, adapters=adapters[root],
-                                      local_slots=slots, memory=memories[root], csv_every=CSV_EVERY)
-                except StateBusy:
-                    local_jobs += 1  # another pass (cron, another loop) is on it: look again soon
-                    continue
-                except SchedulerUnavailable as err:
-                    if root not in outages and on_outage:
-                        on_outage(root, str(err))
-                    outages[root] = str(err)
-                    continue
-                if outages.pop(root, None) is not None and on_outage:
-                    on_outage(root, None)
-                status[root] = result.status
-                slow_default = float(result.poll_interval)
-                changed = changed or bool(result.events)
-                local_jobs += result.local_in_flight
-                if on_pass:
-                    on_pass(root, result.events, result.status)
-            if not any(s == "RUNNING" for s in status.values()):
-                break
-            slow = max(interval if interval is not None else slow_default, 0.1)
-            if not local_jobs:
-                sleep(slow)
-                continue
-            wait = FAST if changed else min(wait * 2, SLOW_LOCAL, slow)
-            mine = [a["local"] for a in adapters.values() if a.get("local") is not None and a["local"].running_here]
-            if mine:
-                mine[0].wait_any(wait)   # our own children: wake the moment one ends
-            else:
-                sleep(wait)
-        return status
+        with signals.ending_signals_raise():
+            while loop.running():
+                changed, local_jobs = loop.round()
+                if not loop.running():
+                    break
+                loop.wait(changed, local_jobs, sleep)
+            return loop.status
     finally:
-        close_adapters(adapters.values())
-        for memory in memories.values():
+        loop.close()
+
+
+class _Loop:
+    """The passes of a loop: one round passes over every running study, then a wait."""
+
+    def __init__(self, roots, *, interval, submit, clock, on_pass, local_slots, on_outage):
+        self.roots, self.interval, self.submit, self.clock = roots, interval, submit, clock
+        self.on_pass, self.on_outage, self.local_slots = on_pass, on_outage, local_slots
+        self.status = {root: "RUNNING" for root in roots}
+        self.outages: dict[str, str] = {}
+        self.adapters: dict[str, dict] = {root: {} for root in roots}
+        self.memories = {root: LoopMemory() for root in roots}
+        self.poll_interval = 60.0
+        self.pause = FAST
+        self.rounds = 0
+        self.default_slots = cores()
+
+    def running(self) -> bool:
+        return any(s == "RUNNING" for s in self.status.values())
+
+    def round(self) -> tuple[bool, int]:
+        """One pass over each running study: (whether any logged events, local jobs in flight)."""
+        self.rounds += 1
+        gc.collect(0 if self.rounds % 500 else 2)   # the CLI turned automatic collection off
+        changed, local_jobs = False, 0
+        for root in self.roots:
+            if self.status[root] != "RUNNING":
+                continue
+            slots = self.local_slots if self.local_slots is not None else self.default_slots + _quick(self.adapters[root])
+            try:
+                result = run_pass(root, poll_jobs=True, submit=self.submit, clock=self.clock,
+                                  adapters=self.adapters[root], local_slots=slots, memory=self.memories[root],
+                                  csv_every=CSV_EVERY)
+            except StateBusy:
+                local_jobs += 1  # another pass (cron, another loop) is on it: look again soon
+                continue
+            except SchedulerUnavailable as err:
+                if root not in self.outages and self.on_outage:
+                    self.on_outage(root, str(err))
+                self.outages[root] = str(err)
+                continue
+            if self.outages.pop(root, None) is not None and self.on_outage:
+                self.on_outage(root, None)
+            self.status[root] = result.status
+            self.poll_interval = float(result.poll_interval)
+            changed = changed or bool(result.events)
+            local_jobs += result.local_in_flight
+            if self.on_pass:
+                self.on_pass(root, result.events, result.status)
+        return changed, local_jobs
+
+    def wait(self, changed: bool, local_jobs: int, sleep) -> None:
+        """The poll interval, or while local jobs run a short wait that grows while nothing
+        changes (on our own children: until one ends)."""
+        slow = max(self.interval if self.interval is not None else self.poll_interval, 0.1)
+        if not local_jobs:
+            sleep(slow)
+            return
+        self.pause = FAST if changed else min(self.pause * 2, SLOW_LOCAL, slow)
+        mine = [a["local"] for a in self.adapters.values() if a.get("local") is not None and a["local"].running_here]
+        if mine:
+            mine[0].wait_any(self.pause)   # our own children: wake the moment one ends
+        else:
+            sleep(self.pause)
+
+    def close(self) -> None:
+        close_adapters(self.adapters.values())
+        for memory in self.memories.values():
             memory.lock.close()
 
 

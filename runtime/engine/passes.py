@@ -15,6 +15,7 @@ from datetime import datetime
 from mshared.statefile import lock_study
 from mshared.times import iso_utc, utcnow
 
+from . import signals
 from . import transitions as T
 from .records import LoopMemory, PassResult
 from .store import STATE_EVERY, Store, write_status_csv
@@ -39,15 +40,24 @@ def run_pass(root: str, *, poll_jobs: bool, submit: bool, clock=utcnow, adapters
                             local_slots=slots, memory=memory, csv_every=csv_every)
         finally:
             close_adapters([adapters])
-    with lock_study(os.path.abspath(root), keep=memory.lock if memory is not None else None):
+    with signals.held() as held, lock_study(os.path.abspath(root), keep=memory.lock if memory is not None else None):
         store = Store(root, memory)
         study = store.load(adapters)
+        study.held = held
         try:
             do_work(study, clock(), poll_jobs=poll_jobs, submit=submit, local_slots=slots)
-        except BaseException:
+        except Exception:
+            # an error between whole changes (a scheduler that cannot be reached, a disk that is
+            # full): write what the pass did, so that the jobs it started are on record
             if memory is not None:
                 memory.forget_state()   # the in-memory state may differ from the file now
             store.finish(study, clock(), csv=memory is None)
+            raise
+        except BaseException:
+            # not an error of the pass (signals are held while it runs): write nothing that may
+            # be half-done; the intents on disk let the next pass find the jobs this one started
+            if memory is not None:
+                memory.forget_state()
             raise
         return persist(study, clock(), memory, csv_every)
 
@@ -65,6 +75,21 @@ def do_work(study: PassStudy, now: datetime, *, poll_jobs: bool, submit: bool, l
         poll(study, now)
     if submit and not study.state["requests"].get("cancel"):
         submit_ready(study, now, local_slots)
+    repair_if_stranded(study, now)
+
+
+def repair_if_stranded(study: PassStudy, now: datetime) -> None:
+    """When nothing is in flight, nothing is ready and no intent waits, yet steps are open, look
+    for INITIALIZED steps under a parent that ended without finishing and fail them: a study
+    never stays RUNNING for ever with nothing that could happen (``transitions.fail_stranded``)."""
+    index = study.synced_index()
+    if not index.open or index.in_flight:
+        return
+    steps, at = study.state["steps"], iso_utc(now)
+    if any(steps[sid].get("intent") for sid in index.intents) or next(index.ready(steps, at), None):
+        return
+    if T.fail_stranded(study.state, study.graph, at, study.events):
+        study.changes.urgent = True
 
 
 def persist(study: PassStudy, end: datetime, memory: LoopMemory | None, csv_every: float) -> PassResult:

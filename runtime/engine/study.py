@@ -28,6 +28,11 @@ class PassStudy:
         self.index = index
         self.store = store
         self.changes = Changes()
+        self.held = None              # the signals held while the pass runs (signals.HeldSignals)
+
+    def interrupted(self) -> bool:
+        """A signal that ends the command came during the pass: stop at the next whole state."""
+        return self.held is not None and self.held.arrived()
 
     @property
     def events(self) -> list[dict]:

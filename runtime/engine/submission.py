@@ -75,8 +75,9 @@ def _within_limits(study, at: str, local_slots: int) -> list[str]:
 
 def _submit_all(study, chosen: list[str], at: str, now: datetime) -> None:
     """Submit ``chosen`` (their intents are on disk), batch jobs a few at a time, then record the
-    outcomes in order, in this thread.  After a scheduler that cannot be reached, nothing more is
-    submitted; a submit that may have reached it (SubmitUncertain) keeps its intent."""
+    outcomes in order, in this thread.  After a scheduler that cannot be reached, or once a signal
+    that ends the command came, nothing more is submitted; a submit that may have reached its
+    scheduler (SubmitUncertain) keeps its intent."""
     steps = study.state["steps"]
     keys = study.graph.adapter_keys
     for key in dict.fromkeys(keys[sid] for sid in chosen):      # adapters made here, not in threads
@@ -84,8 +85,8 @@ def _submit_all(study, chosen: list[str], at: str, now: datetime) -> None:
     stop = threading.Event() if len(chosen) > 1 else None
 
     def call(sid):
-        if stop is not None and stop.is_set():
-            return "skipped", None
+        if (stop is not None and stop.is_set()) or study.interrupted():
+            return "skipped", None   # a scheduler down, or Ctrl-C: the rest waits for a later pass
         try:
             return "ok", _call_submit(study, sid)
         except SubmitRefused as err:
@@ -145,10 +146,9 @@ def _record_refusal(study, sid: str, err: SubmitRefused, at: str, now: datetime)
 
 def _record_job(study, sid: str, job_id: str, at: str) -> None:
     entry = study.state["steps"][sid]
-    entry["jobs"] = entry["jobs"] + [job_id]
-    T.move(study.state, sid, S.PENDING, at, study.events, job_id=job_id, attempts=entry["intent"]["attempt"],
-           intent=None, submitted=at, started=None, ended=None, exit_code=None, not_before=None,
-           reason=entry["reason"] if entry.get("use_restart") else None)
+    T.move(study.state, sid, S.PENDING, at, study.events, jobs=entry["jobs"] + [job_id], job_id=job_id,
+           attempts=entry["intent"]["attempt"], intent=None, submitted=at, started=None, ended=None,
+           exit_code=None, not_before=None, reason=entry["reason"] if entry.get("use_restart") else None)
 
 
 def reconcile_intents(study, now: datetime) -> None:
@@ -176,9 +176,9 @@ def reconcile_intents(study, now: datetime) -> None:
             intent = steps[sid]["intent"]
             if mine:
                 job_id = max(mine, key=_job_order)
-                steps[sid]["jobs"] = steps[sid]["jobs"] + [job_id]
-                T.move(study.state, sid, S.PENDING, at, study.events, job_id=job_id, attempts=intent["attempt"],
-                       submitted=intent["at"], intent=None, reason="found again after an interrupted submission")
+                T.move(study.state, sid, S.PENDING, at, study.events, jobs=steps[sid]["jobs"] + [job_id],
+                       job_id=job_id, attempts=intent["attempt"], submitted=intent["at"], intent=None,
+                       reason="found again after an interrupted submission")
             elif intent["at"] <= settled:
                 steps[sid]["intent"] = None   # it never reached the scheduler: submit it again
                 study.changes.dirty = study.changes.urgent = True

@@ -18,12 +18,11 @@ def event(step_id: str, old: str, new: str, at: str, **extra) -> dict:
 
 
 def move(state: dict, step_id: str, new: str, at: str, events: list, **fields) -> None:
-    """Set a step's state (and fields); one event when the state changes."""
+    """Set a step's state (and fields) in one update; one event when the state changes."""
     entry = state["steps"][step_id]
     old = entry["state"]
-    entry.update(fields)
+    entry.update(fields, state=new)
     if old != new:
-        entry["state"] = new
         events.append(event(step_id, old, new, at, job_id=entry.get("job_id"), reason=entry.get("reason")))
 
 
@@ -45,6 +44,28 @@ def fail_descendants(state: dict, graph, step_id: str, new: str, at: str, events
         if entry["state"] == S.INITIALIZED:
             move(state, child, new, at, events, reason=why, ended=at, intent=None)
         stack.extend(graph.children[child])
+
+
+def fail_stranded(state: dict, graph, at: str, events: list) -> list[str]:
+    """Repair a state in which INITIALIZED steps wait under a parent that ended without finishing
+    (a hand edit, or a state written by an older release half-way through ``fail_descendants``):
+    nothing could ever run them, and the study would stay RUNNING for ever.  Each is failed (or
+    cancelled) as the parent's own end would have done.  Returns the steps it repaired."""
+    steps, repaired = state["steps"], []
+    for sid in graph.order:
+        entry = steps[sid]
+        step = graph.steps[sid]
+        if entry["state"] != S.INITIALIZED or step.get("after_failed_parents"):
+            continue
+        ended = next((p for p in step["depends"] if steps[p]["state"] in S.FAILURES), None)
+        if ended is None:
+            continue
+        if steps[ended]["state"] == S.CANCELLED:
+            move(state, sid, S.CANCELLED, at, events, reason=f"parent '{ended}' was cancelled", ended=at, intent=None)
+        else:
+            move(state, sid, S.FAILED, at, events, reason=f"parent '{ended}' failed", ended=at, intent=None)
+        repaired.append(sid)
+    return repaired
 
 
 def apply_status(state: dict, graph, step_id: str, status, at: str, events: list) -> None:
