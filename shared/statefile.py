@@ -1,25 +1,24 @@
 """The study's state file, `<root>/state.json`: build, lock, read (checked) and write (atomic).
 
-Writers take `lock_study(root)` (portalocker on the sibling `state.json.lock`: the state file
-itself cannot be the lock, each write replaces its inode).  Readers need no lock: writes are
+Writers hold the study lock (``studylock.lock_study``, re-exported here: flock on the sibling
+`state.json.lock`; the state file itself cannot be the lock, each write replaces its inode).  Readers need no lock: writes are
 atomic renames, so a reader sees the old or the new file.  A sha256 checksum over the canonical
 JSON of the document catches a truncated file or a hand edit, which would otherwise be read as a
 valid study and acted on.  The shape is documented in shared/schemas/state.v1.schema.json.
 """
 
-import contextlib
 import hashlib
 import os
 from datetime import datetime
 
 from . import states
 from .contracts import STATE_SCHEMA, STATE_VERSION, check_envelope
-from .errors import InvalidInput, StateBusy
+from .errors import InvalidInput
 from .jsonio import current_umask, dumps, loads, loads_hashed, write_atomic
+from .studylock import LOCK_FILE, KeptLock, lock_study  # noqa: F401 (the state file's lock API)
 from .times import iso_utc
 
 STATE_FILE = "state.json"
-LOCK_FILE = "state.json.lock"
 DEFAULT_SETTINGS = {"throttle": 0, "attempts": 1, "rlimit": 1, "poll_interval": 60,
                     "dry": False, "usetmp": False}
 
@@ -94,106 +93,6 @@ def _parse_state(data: bytes):
 def _checksum_holds(body_sha: str | None, doc: dict, stored: str) -> bool:
     """Check the stored checksum: on the bytes we wrote (fast), else on the parsed document."""
     return body_sha == stored or stored == checksum(doc)
-
-
-class KeptLock:
-    """A loop's lock file, kept open between its passes: only the lock is taken anew each pass."""
-
-    def __init__(self):
-        self.handle = None
-
-    def close(self) -> None:
-        if self.handle is not None:
-            self.handle.close()
-            self.handle = None
-
-
-@contextlib.contextmanager
-def lock_study(root, wait: bool = False, timeout: float | None = None, keep: KeptLock | None = None):
-    """Hold the study lock for the block.  Without ``wait``, a held lock raises StateBusy (75) at
-    once; with it, wait up to ``timeout`` seconds (forever when None).  A loop passes ``keep`` (a
-    KeptLock of its own) to keep the lock file open between its passes."""
-    path = os.path.join(os.fspath(root), LOCK_FILE)
-    if wait:
-        import portalocker   # here, not at import time: importing it slows every command's start
-
-        lock = portalocker.Lock(path, mode="a", timeout=timeout if timeout is not None else 10 ** 9,
-                                fail_when_locked=False)
-        try:
-            lock.acquire()
-        except portalocker.exceptions.LockException:
-            raise _busy(root) from None
-        except FileNotFoundError:
-            raise _not_a_study(root) from None
-        try:
-            yield
-        finally:
-            lock.release()
-        return
-    kept = keep if keep is not None else KeptLock()
-    try:
-        if kept.handle is not None and os.stat(path).st_ino != os.fstat(kept.handle.fileno()).st_ino:
-            raise FileNotFoundError   # the lock file was replaced: lock the one that is there
-    except FileNotFoundError:
-        kept.close()
-    if kept.handle is None:
-        try:
-            kept.handle = open(path, "a")
-        except FileNotFoundError:
-            raise _not_a_study(root) from None
-    handle = kept.handle
-    try:
-        if not _try_lock(handle):
-            raise _busy(root)
-        try:
-            yield
-        finally:
-            _unlock(handle)
-    finally:
-        if keep is None:
-            kept.close()
-
-
-try:
-    import fcntl
-except ImportError:   # not POSIX: portalocker knows the platform's own lock
-    fcntl = None
-
-
-def _try_lock(handle) -> bool:
-    """Take the lock without waiting: flock, portalocker's own primitive on POSIX, called
-    directly because importing portalocker costs more than a whole monitoring pass."""
-    if fcntl is not None:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except BlockingIOError:
-            return False
-    import portalocker
-
-    try:
-        portalocker.lock(handle, portalocker.LOCK_EX | portalocker.LOCK_NB)
-        return True
-    except portalocker.exceptions.LockException:
-        return False
-
-
-def _unlock(handle) -> None:
-    if fcntl is not None:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-    else:
-        import portalocker
-
-        portalocker.unlock(handle)
-
-
-def _busy(root) -> StateBusy:
-    return StateBusy(f"{os.fspath(root)}: another process holds the study lock ({LOCK_FILE}); "
-                     "try again when it is done")
-
-
-def _not_a_study(root) -> InvalidInput:
-    return InvalidInput(f"{os.fspath(root)}: not a study directory (cannot create {LOCK_FILE})")
 
 
 def read_state(root) -> dict:

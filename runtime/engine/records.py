@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
-from mshared.statefile import KeptLock
+from mshared.studylock import KeptLock
 
 if TYPE_CHECKING:
     from .graph import Graph

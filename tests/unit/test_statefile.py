@@ -123,6 +123,7 @@ def test_written_file_respects_the_umask(tmp_path):
 
 
 def test_lock_is_exclusive_and_busy_raises_state_busy(tmp_path):
+    (tmp_path / "state.json.lock").touch()         # mrender makes it with the study
     with statefile.lock_study(tmp_path):
         assert (tmp_path / "state.json.lock").exists()
         with pytest.raises(StateBusy, match="another process holds the study lock") as info:
@@ -149,3 +150,51 @@ def test_state_matches_its_json_schema(tmp_path):
         schema = json.load(handle)
     statefile.write_state(tmp_path, make_state())
     jsonschema.validate(json.loads((tmp_path / "state.json").read_bytes()), schema)
+
+
+def test_no_writer_makes_a_missing_lock_file_and_the_message_says_how_to_restore_it(tmp_path):
+    statefile.write_state(tmp_path, make_state())
+    with pytest.raises(InvalidInput, match="lock file is missing.*touch .*state.json.lock"):
+        with statefile.lock_study(tmp_path):
+            pass
+    with pytest.raises(InvalidInput, match="lock file is missing"):
+        with statefile.lock_study(tmp_path, wait=True, timeout=0.2):
+            pass
+    assert not (tmp_path / "state.json.lock").exists()
+
+
+def test_a_lock_file_deleted_under_a_holder_is_not_replaced_by_a_second_writer(tmp_path):
+    statefile.write_state(tmp_path, make_state())
+    lock = tmp_path / "state.json.lock"
+    lock.touch()
+    with statefile.lock_study(tmp_path):
+        lock.unlink()                               # deleted while held
+        with pytest.raises(InvalidInput, match="lock file is missing"):
+            with statefile.lock_study(tmp_path):
+                pass
+
+
+def test_a_kept_lock_follows_a_replaced_file_and_stops_at_a_missing_one(tmp_path):
+    statefile.write_state(tmp_path, make_state())
+    lock = tmp_path / "state.json.lock"
+    lock.touch()
+    kept = statefile.KeptLock()
+    with statefile.lock_study(tmp_path, keep=kept):
+        pass
+    lock.unlink()
+    with pytest.raises(InvalidInput, match="lock file is missing"):
+        with statefile.lock_study(tmp_path, keep=kept):
+            pass
+    lock.touch()                                    # restored by hand: the new file is locked
+    with statefile.lock_study(tmp_path, keep=kept):
+        assert os.fstat(kept.handle.fileno()).st_ino == lock.stat().st_ino
+    kept.close()
+
+
+def test_an_old_lock_file_is_refreshed_so_purges_by_age_leave_it(tmp_path):
+    lock = tmp_path / "state.json.lock"
+    lock.touch()
+    os.utime(lock, (1, 1))
+    with statefile.lock_study(tmp_path):
+        pass
+    assert lock.stat().st_mtime > 10 ** 9
