@@ -6,6 +6,7 @@ EXIT_USAGE = 2
 EXIT_DATAERR = 65      # bad input: spec, DAG, state or study directory
 EXIT_UNAVAILABLE = 69  # scheduler missing or controller down
 EXIT_TEMPFAIL = 75     # lock held by another process; try again later
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as a shell reports it)
 
 
 class MError(Exception):

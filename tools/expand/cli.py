@@ -4,7 +4,8 @@ import os
 
 import click
 
-from mshared.clitools import CONTEXT_SETTINGS, stdout_bytes, tool_errors, warn
+from mshared.clitools import (CONTEXT_SETTINGS, default_sigpipe, stdout_bytes, tool_errors, warn,
+                              without_cyclic_gc)
 from mshared.errors import InvalidInput
 
 
@@ -17,6 +18,8 @@ from mshared.errors import InvalidInput
 @click.option("--pretty", is_flag=True, help="Indent the JSON (same content, two-space indent).")
 @click.option("--summary", is_flag=True, help="Print step and instance counts on stderr before the output.")
 @tool_errors
+@default_sigpipe
+@without_cyclic_gc
 def main(spec, pgen, pargs, hashws, fmt, pretty, summary):
     """Expand a Maestro study SPEC (YAML; - or nothing reads stdin) into a DAG on stdout.
 

@@ -4,7 +4,7 @@ import sys
 
 import click
 
-from mshared.clitools import CONTEXT_SETTINGS, info, tool_errors
+from mshared.clitools import CONTEXT_SETTINGS, default_sigpipe, info, tool_errors, without_cyclic_gc
 from mshared.errors import InvalidInput, StateBusy
 
 
@@ -43,6 +43,8 @@ def main():
 @click.option("--usetmp", is_flag=True, help="Write step scripts to a temporary directory instead of the workspaces.")
 @click.option("--force", is_flag=True, help="If the study directory exists, move it aside to DIR.old-<timestamp> (nothing is deleted).")
 @tool_errors
+@default_sigpipe
+@without_cyclic_gc
 def run(spec, attempts, rlimit, throttle, sleeptime, dry, pgen, pargs, out, foreground, hashws, autoyes,
         autono, usetmp, force):
     """Expand and render SPEC into a study directory, then submit and monitor it until it ends.
@@ -111,6 +113,8 @@ def _foreground(root: str, interval) -> int:
 @click.argument("study_dir", type=click.Path(file_okay=False))
 @click.option("-t", "--sleep", "sleep", type=click.FloatRange(min=0), help="Seconds between scheduler polls (default: the study's setting).")
 @tool_errors
+@default_sigpipe
+@without_cyclic_gc
 def conductor(study_dir, sleep):
     """Run (or resume) the monitor loop of STUDY_DIR until the study ends.
 
@@ -142,6 +146,8 @@ def conductor(study_dir, sleep):
 @click.option("-y", "--autoyes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--step", help="Cancel only this step (all its instances, or one instance id) and its descendants.")
 @tool_errors
+@default_sigpipe
+@without_cyclic_gc
 def cancel(study_dirs, autoyes, step):
     """Cancel the studies in STUDY_DIRS: in-flight jobs are cancelled, what had not run is CANCELLED."""
     from . import control
@@ -163,6 +169,8 @@ def cancel(study_dirs, autoyes, step):
 @click.option("--rlimit", type=click.IntRange(min=0), multiple=True, help="New restart limit (0 = unlimited).")
 @click.option("--sleep", type=click.IntRange(min=0), multiple=True, help="New poll interval in seconds.")
 @tool_errors
+@default_sigpipe
+@without_cyclic_gc
 def update(study_dirs, throttle, rlimit, sleep):
     """Change the throttle, restart limit or poll interval of running studies (0 is allowed)."""
     from . import control
@@ -186,6 +194,8 @@ def update(study_dirs, throttle, rlimit, sleep):
 @click.option("--subtree", is_flag=True, help="Also run its descendants again.")
 @click.option("-fg", "--foreground", "foreground", is_flag=True, help="Run the monitor loop here until the study ends.")
 @tool_errors
+@default_sigpipe
+@without_cyclic_gc
 def rerun(study_dir, step, subtree, foreground):
     """Run STEP (all its instances, or one instance id) of STUDY_DIR again; the rest is untouched."""
     from . import control, launch
@@ -207,6 +217,8 @@ def rerun(study_dir, step, subtree, foreground):
 @click.option("--pager", is_flag=True, help="Show the table in a pager.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "ndjson", "csv", "md", "dot"]), default="table", show_default=True, help="Output format (as mreport).")
 @tool_errors
+@default_sigpipe
+@without_cyclic_gc
 def status(study_dirs, layout, disable_theme, disable_pager, pager, fmt):
     """Show the status of the studies in STUDY_DIRS (mreport's report, Maestro's layouts)."""
     from . import report

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 import click
 
-from mshared.clitools import CONTEXT_SETTINGS, stdout_bytes, tool_errors
+from mshared.clitools import CONTEXT_SETTINGS, default_sigpipe, stdout_bytes, tool_errors, without_cyclic_gc
 from mshared.errors import InvalidInput
 
 
@@ -20,6 +20,8 @@ from mshared.errors import InvalidInput
 @click.option("--dry", is_flag=True, help="Mark the study as a dry run: msubmit will set steps to DRYRUN and run nothing.")
 @click.option("--usetmp", is_flag=True, help="Write the step scripts to a new temporary directory instead of the workspaces (as Maestro's --usetmp).")
 @tool_errors
+@default_sigpipe
+@without_cyclic_gc
 def main(dag, out, force, throttle, attempts, rlimit, sleep, dry, usetmp):
     """Render a DAG (from mexpand; - or nothing reads stdin) into a study directory.
 

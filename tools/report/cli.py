@@ -8,7 +8,8 @@ from datetime import datetime, timezone
 import click
 
 from mshared import states as S
-from mshared.clitools import CONTEXT_SETTINGS, one_line, stdout_bytes, tool_errors
+from mshared.clitools import (CONTEXT_SETTINGS, default_sigpipe, one_line, stdout_bytes, tool_errors,
+                              without_cyclic_gc)
 from mshared.errors import MError
 
 from .formats import FORMATS, LAYOUTS, VIEWS
@@ -83,6 +84,8 @@ class _Command(click.Command):
 @click.option("--pager", is_flag=True, help="Show the output through a pager ($PAGER, else less).")
 @click.option("--now", "now_text", hidden=True, help="Report as of this UTC time (tests).")
 @tool_errors
+@default_sigpipe
+@without_cyclic_gc
 def main(study_dirs, fmt, layout, states, steps, group_by, summary, why, lines, check, quiet, width,
          pager, now_text):
     """Report the status of each STUDY_DIR: a summary line and Maestro's status table, or the

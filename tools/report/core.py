@@ -13,7 +13,7 @@ from fnmatch import fnmatchcase
 from mshared import states as S
 from mshared.contracts import REPORT_SCHEMA, REPORT_VERSION
 from mruntime.engine.transitions import study_status
-from mshared.errors import MError
+from mshared.errors import EXIT_USAGE, MError
 from mshared.times import iso_utc
 from mshared.statusrows import Times, format_duration
 
@@ -24,7 +24,7 @@ WHY_STATES = S.FAILURES   # FAILED, TIMEDOUT, CANCELLED
 class BadOption(MError):
     """An option that does not fit the study (e.g. --group-by a parameter no step uses)."""
 
-    exit_code = 2
+    exit_code = EXIT_USAGE
 
 
 @dataclass
