@@ -6,7 +6,6 @@ import click
 
 from mshared.clitools import (CONTEXT_SETTINGS, default_sigpipe, stdout_bytes, tool_errors, warn,
                               without_cyclic_gc)
-from mshared.errors import InvalidInput
 
 
 @click.command(name="mexpand", context_settings=CONTEXT_SETTINGS)
@@ -33,24 +32,21 @@ def main(spec, pgen, pargs, hashws, fmt, pretty, summary):
     """
     import sys
 
-    from mshared import dot, jsonio
+    from mshared import dot
+    from mshared.contracts import dump_dag
 
-    from .spec_input import expand_text, read_spec
+    from .core import expand_file
 
     if pargs and not pgen:
         raise click.UsageError("--pargs needs --pgen (the pargs are arguments of the pgen file)")
-    text, source, path = read_spec(spec, sys.stdin.buffer)
-    dag, warnings = expand_text(text, source, path, cwd=os.getcwd(), pgen=pgen, pargs=pargs, hashws=hashws)
+    dag, warnings = expand_file(spec, cwd=os.getcwd(), stdin=sys.stdin.buffer, pgen=pgen, pargs=pargs,
+                                hashws=hashws)
     for message in dict.fromkeys(warnings):
         warn(message)
     if summary:
         _print_summary(dag)
-    try:
-        data = dot.dag_to_dot(dag) if fmt == "dot" else jsonio.dumps(dag, pretty=pretty)
-    except TypeError as err:   # orjson: an integer beyond 64 bits cannot go in a JSON document
-        raise InvalidInput(f"{source}: {err}: a number in the spec is too large for the DAG; quote it "
-                           "to use it as text") from None
-    stdout_bytes(data)
+    source = "<stdin>" if spec == "-" else spec
+    stdout_bytes(dot.dag_to_dot(dag) if fmt == "dot" else dump_dag(dag, source, pretty=pretty))
 
 
 def _print_summary(dag: dict) -> None:
