@@ -26,13 +26,11 @@ def render_study(dag: dict, root: str, settings: dict, *, force: bool, now) -> s
     return write_study(dag, root, settings, now=now, force=force)
 
 
-def start_conductor(root: str, sleep: float | None = None) -> int:
+def start_conductor(root: str) -> int:
     """Start `maestro conductor ROOT` detached from this terminal; it survives logout."""
     log = os.path.join(root, LOG_FILE)
     os.makedirs(os.path.dirname(log), exist_ok=True)
     argv = [sys.executable, "-m", "maestro_cli", "conductor", root]
-    if sleep is not None:
-        argv += ["--sleep", str(sleep)]
     with open(log, "ab") as handle:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=handle, stderr=handle,
                                 start_new_session=True, close_fds=True, cwd=root)
