@@ -8,7 +8,6 @@ and the next pass (of a running loop, or of `mmonitor`) acts on it.
 from mruntime.engine.loop import exit_code, run_loop
 from mruntime.engine.passes import PassResult, run_pass
 from mshared.errors import InvalidInput
-from mshared.studydir import edit_state
 from mshared.times import utcnow
 
 __all__ = ["monitor_study", "monitor_loop", "exit_code", "request_cancel", "request_rerun", "instances"]
@@ -51,6 +50,8 @@ def request_cancel(root: str, step: str | None = None) -> list[str] | None:
         requests["cancel_steps"] = list(dict.fromkeys(requests.get("cancel_steps", []) + ids))
         return ids
 
+    from mshared.studydir import edit_state   # here: a pass does not need it
+
     return edit_state(root, change)
 
 
@@ -65,5 +66,7 @@ def request_rerun(root: str, step: str, subtree: bool = False) -> list[str]:
         requests.pop("cancel", None)
         requests.pop("cancel_done", None)
         return ids
+
+    from mshared.studydir import edit_state   # here: a pass does not need it
 
     return edit_state(root, change)

@@ -2,7 +2,6 @@
 it takes (throttle, attempts, ...) written into the state under the lock."""
 
 from mruntime.engine.passes import PassResult, run_pass
-from mshared.studydir import edit_state
 from mshared.times import utcnow
 
 __all__ = ["submit_study", "update_settings"]
@@ -25,6 +24,8 @@ def update_settings(root: str, changes: dict) -> dict:
         changed = {k: (settings.get(k), v) for k, v in changes.items() if settings.get(k) != v}
         settings.update(changes)
         return changed
+
+    from mshared.studydir import edit_state   # here: a pass does not need it
 
     return edit_state(root, change)
 
