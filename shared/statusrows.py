@@ -1,7 +1,7 @@
 """Maestro's status rows (status.csv and mreport's tables): columns, durations and times.
 
 ``Times`` formats the rows of one status.csv or report.  It parses each distinct timestamp once
-and formats each distinct second once: a 100,000-step study shares most of its seconds, and
+and formats each distinct second once: a large study shares most of its seconds, and
 strptime/strftime per cell would dominate the run time.
 """
 
@@ -71,7 +71,7 @@ class Times:
         """The status table of ``steps`` (DAG steps; ``entries``: id -> state entry) column by
         column: all of COLUMNS, or without Params when ``params`` is False.
 
-        Column by column, with the caches in locals: this is the inner loop of a 100,000-row
+        Column by column, with the caches in locals: this is the inner loop of a large
         report, and tables are drawn a column at a time (widths) or with map() over columns.
         """
         local, fmt_local = self._local, self.local

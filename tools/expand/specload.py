@@ -11,11 +11,11 @@ MAX_BYTES = 64 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_EXPANDED_NODES = 5_000_000
 # Items the parser would build (commas and lines bound them from above), checked before parsing:
-# a 60 MB list takes minutes and gigabytes to parse, long before the node cap could look at it.
+# a huge list takes very long and much memory to parse, long before the node cap could look at it.
 MAX_ITEMS = 2_000_000
 _SCAN_DEPTH = 400  # guard in front of the C parser, which has no depth limit of its own
 
-try:  # libyaml is ~10x faster; the pure-Python loader is the fallback
+try:  # libyaml is much faster; the pure-Python loader is the fallback
     _Loader = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - depends on the PyYAML build
     _Loader = yaml.SafeLoader
