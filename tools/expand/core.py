@@ -33,7 +33,8 @@ def expand_file(spec: str, *, cwd: str, stdin=None, pgen: str | None = None, par
     """The DAG and the warnings of the spec file ``spec`` (a path, or '-' to read ``stdin``, a
     binary stream, sys.stdin.buffer by default), as the mexpand command makes them.
 
-    ``cwd`` is the directory a relative OUTPUT_PATH (and a spec read from stdin) is taken from.
+    ``cwd`` is the directory a relative OUTPUT_PATH (and a spec read from stdin) is taken from
+    (mexpand: its working directory).
     ``pgen`` is a Python file defining get_custom_generator(env, **kwargs), run here with
     ``pargs`` ("KEY:VALUE" strings); its parameters replace the spec's, as Maestro's --pgen.
     Raises InvalidInput (exit 65) for a file that cannot be read, is too large, is not UTF-8 or
@@ -41,6 +42,7 @@ def expand_file(spec: str, *, cwd: str, stdin=None, pgen: str | None = None, par
     """
     from .specload import load_yaml, read_spec
 
+    cwd = os.path.abspath(cwd)
     if spec == "-" and stdin is None:
         import sys
 
