@@ -56,6 +56,12 @@ def tool_errors(func):
     return wrapper
 
 
+def check_pargs(pgen, pargs) -> None:
+    """--pargs are arguments of the --pgen file (mexpand, maestro run): refuse them alone."""
+    if pargs and not pgen:
+        raise click.UsageError("--pargs needs --pgen (the pargs are arguments of the pgen file)")
+
+
 def default_sigpipe(func):
     """Restore SIGPIPE's default action before the command runs.
 

@@ -4,8 +4,8 @@ import os
 
 import click
 
-from mshared.clitools import (CONTEXT_SETTINGS, default_sigpipe, stdout_bytes, tool_errors, warn,
-                              without_cyclic_gc)
+from mshared.clitools import (CONTEXT_SETTINGS, check_pargs, default_sigpipe, stdout_bytes, tool_errors,
+                              warn, without_cyclic_gc)
 
 
 @click.command(name="mexpand", context_settings=CONTEXT_SETTINGS)
@@ -37,11 +37,10 @@ def main(spec, pgen, pargs, hashws, fmt, pretty, summary):
 
     from .core import expand_file
 
-    if pargs and not pgen:
-        raise click.UsageError("--pargs needs --pgen (the pargs are arguments of the pgen file)")
+    check_pargs(pgen, pargs)
     dag, warnings = expand_file(spec, cwd=os.getcwd(), stdin=sys.stdin.buffer, pgen=pgen, pargs=pargs,
                                 hashws=hashws)
-    for message in dict.fromkeys(warnings):
+    for message in warnings:
         warn(message)
     if summary:
         _print_summary(dag)

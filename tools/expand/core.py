@@ -64,7 +64,7 @@ def expand_file(spec: str, *, cwd: str, stdin=None, pgen: str | None = None, par
 
 def expand(spec: dict, *, source: str, spec_text: str, spec_path: str | None, specroot: str,
            cwd: str, hashws: bool = False, pgen: dict | None = None) -> tuple[dict, list[str]]:
-    """Expand ``spec`` (loaded YAML) into a DAG; returns (dag, warnings).
+    """Expand ``spec`` (loaded YAML) into a DAG; returns (dag, warnings), each warning once.
 
     ``pgen``, when given, is {"filename", "text", "pargs", "table"} and replaces the spec's
     parameters, as Maestro's --pgen does.  Raises InvalidInput (65) for an invalid spec.
@@ -112,7 +112,8 @@ def _expand_valid(spec: dict, warnings: list[str], env: dict, *, source: str, sp
         "pgen": None if not pgen else {k: pgen[k] for k in ("filename", "text", "pargs")},
         "hashws": hashws,
     }
-    return {"schema": DAG_SCHEMA, "version": DAG_VERSION, "study": study, "steps": instances}, warnings
+    dag = {"schema": DAG_SCHEMA, "version": DAG_VERSION, "study": study, "steps": instances}
+    return dag, list(dict.fromkeys(warnings))   # each warning once, in the order found
 
 
 MAX_COMBINATIONS = 1_000_000

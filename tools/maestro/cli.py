@@ -54,17 +54,16 @@ def run(spec, attempts, rlimit, throttle, sleeptime, dry, pgen, pargs, out, fore
     the study is launched.  The launch prompt appears only on a terminal.
     """
     from mrender.core import occupied, target_root
-    from mshared.clitools import warn
+    from mshared.clitools import check_pargs, warn
     from mshared.times import utcnow
 
     from . import launch
 
     if autoyes and autono:
         raise click.UsageError("-y and -n exclude each other")
-    if pargs and not pgen:
-        raise click.UsageError("--pargs needs --pgen (the pargs are arguments of the pgen file)")
+    check_pargs(pgen, pargs)
     dag, warnings = launch.expand_spec(spec, pgen=pgen, pargs=pargs, hashws=hashws)
-    for message in dict.fromkeys(warnings):
+    for message in warnings:
         warn(message)
     now = utcnow()
     root = target_root(dag, now, out)

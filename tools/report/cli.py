@@ -10,13 +10,14 @@ import click
 from mshared import states as S
 from mshared.clitools import (CONTEXT_SETTINGS, default_sigpipe, one_line, stdout_bytes, tool_errors,
                               without_cyclic_gc)
+from mshared.times import utcnow
 
 from .core import LAYOUTS, OUTPUT_FORMATS, VIEWS
 
 
 def _now(value: str | None) -> datetime:
     if value is None:
-        return datetime.now(timezone.utc)
+        return utcnow()
     try:
         return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
     except ValueError:
