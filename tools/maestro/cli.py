@@ -4,7 +4,8 @@ import sys
 
 import click
 
-from mshared.clitools import CONTEXT_SETTINGS, default_sigpipe, info, tool_errors, without_cyclic_gc
+from mshared.clitools import (CONTEXT_SETTINGS, check_pargs, default_sigpipe, info, tool_errors, warn,
+                              without_cyclic_gc)
 from mshared.errors import InvalidInput, StateBusy
 
 
@@ -54,7 +55,6 @@ def run(spec, attempts, rlimit, throttle, sleeptime, dry, pgen, pargs, out, fore
     the study is launched.  The launch prompt appears only on a terminal.
     """
     from mrender.core import occupied, target_root
-    from mshared.clitools import check_pargs, warn
     from mshared.times import utcnow
 
     from . import launch
