@@ -1,4 +1,5 @@
-"""What every click command shares: help options, one-line errors, SIGPIPE, stdout/stderr helpers."""
+"""What every click command shares: help options, one-line errors, the process set-up (SIGPIPE,
+GC), stdout/stderr helpers."""
 
 import functools
 import gc
@@ -8,7 +9,7 @@ import sys
 
 import click
 
-from .errors import Interrupted, MError
+from .errors import EXIT_FAILURE, EXIT_INTERRUPTED, Interrupted, MError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 MAX_MESSAGE = 2000   # characters in one error or warning line
@@ -23,10 +24,6 @@ def tool_errors(func):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        _default_sigpipe()
-        # Short-lived commands build millions of objects from JSON and keep them until exit: the
-        # cyclic GC only slows that down (~30% of a 100,000-step pass).  Loops collect themselves.
-        gc.disable()
         try:
             return func(*args, **kwargs)
         except MError as err:
@@ -36,7 +33,7 @@ def tool_errors(func):
             raise
         except KeyboardInterrupt:
             click.echo(f"{_prog()}: interrupted", err=True)
-            sys.exit(130)
+            sys.exit(EXIT_INTERRUPTED)
         except Interrupted as err:
             click.echo(f"{_prog()}: interrupted ({err})", err=True)
             sys.exit(err.exit_code)
@@ -46,7 +43,7 @@ def tool_errors(func):
             if os.environ.get("MAESTRO_DEBUG"):
                 raise
             click.echo(f"{_prog()}: error: {one_line(_os_error(err))}", err=True)
-            sys.exit(1)
+            sys.exit(EXIT_FAILURE)
         except Exception as err:  # noqa: BLE001 - last resort: one line, never a traceback
             import os
 
@@ -57,7 +54,45 @@ def tool_errors(func):
                 "(set MAESTRO_DEBUG=1 for a traceback and report it)",
                 err=True,
             )
-            sys.exit(1)
+            sys.exit(EXIT_FAILURE)
+
+    return wrapper
+
+
+def check_pargs(pgen, pargs) -> None:
+    """--pargs are arguments of the --pgen file (mexpand, maestro run): refuse them alone."""
+    if pargs and not pgen:
+        raise click.UsageError("--pargs needs --pgen (the pargs are arguments of the pgen file)")
+
+
+def default_sigpipe(func):
+    """Restore SIGPIPE's default action before the command runs.
+
+    Python ignores SIGPIPE, so a command writing into a closed pipe (`mexpand spec | head`) would
+    end with "[Errno 32] Broken pipe"; with the default action it ends quietly, as a Unix filter.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        if hasattr(signal, "SIGPIPE"):
+            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
+def without_cyclic_gc(func):
+    """Turn the cyclic garbage collector off for the rest of the process before the command runs.
+
+    A command builds its objects from JSON and keeps them until it exits: the collector would
+    only scan them again and again.  The loops (`mmonitor --loop`, `maestro conductor`) collect
+    explicitly between passes (mruntime.engine.loop).
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        gc.disable()
+        return func(*args, **kwargs)
 
     return wrapper
 
@@ -102,7 +137,6 @@ def stdout_bytes(data: bytes) -> None:
     stream.flush()
 
 
-
 def _prog() -> str:
     """The tool's name for messages: "mexpand", or "maestro run" for a wrapper sub-command."""
     ctx = click.get_current_context(silent=True)
@@ -115,8 +149,3 @@ def _prog() -> str:
         ctx = ctx.parent
     return " ".join(reversed(names)) or "maestro"
 
-
-def _default_sigpipe() -> None:
-    # `mexpand spec | head` must end quietly, not with "[Errno 32] Broken pipe".
-    if hasattr(signal, "SIGPIPE"):
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)

@@ -1,7 +1,7 @@
 """The documents the tools exchange: names, versions, and checks at the boundary."""
 
 from .errors import InvalidInput
-from .jsonio import loads
+from .jsonio import dumps, loads
 
 DAG_SCHEMA, DAG_VERSION = "maestro.dag", 1
 STATE_SCHEMA, STATE_VERSION = "maestro.state", 1
@@ -26,6 +26,16 @@ def check_envelope(doc, schema: str, version: int, source: str) -> None:
                            f"({version}); upgrade maestro-microtools")
     if got < 1:
         raise InvalidInput(f"{source}: {schema} version {got} is not valid")
+
+
+def dump_dag(dag: dict, source: str, pretty: bool = False) -> bytes:
+    """The DAG's bytes (``jsonio.dumps``); InvalidInput when the spec ``source`` gave it a number
+    JSON cannot hold (orjson refuses integers beyond 64 bits)."""
+    try:
+        return dumps(dag, pretty=pretty)
+    except TypeError as err:
+        raise InvalidInput(f"{source}: {err}: a number in the spec is too large for the DAG; quote it "
+                           "to use it as text") from None
 
 
 def parse_dag(data: bytes, source: str) -> dict:

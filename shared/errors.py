@@ -6,6 +6,8 @@ EXIT_USAGE = 2
 EXIT_DATAERR = 65      # bad input: spec, DAG, state or study directory
 EXIT_UNAVAILABLE = 69  # scheduler missing or controller down
 EXIT_TEMPFAIL = 75     # lock held by another process; try again later
+EXIT_SIGNAL_BASE = 128  # a command ended by signal N exits 128 + N, as a shell reports it
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
 
 
 class MError(Exception):
@@ -42,4 +44,4 @@ class Interrupted(BaseException):
 
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
-        self.exit_code = 128 + signum
+        self.exit_code = EXIT_SIGNAL_BASE + signum

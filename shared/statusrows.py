@@ -1,14 +1,14 @@
 """Maestro's status rows (status.csv and mreport's tables): columns, durations and times.
 
 ``Times`` formats the rows of one status.csv or report.  It parses each distinct timestamp once
-and formats each distinct second once: a 100,000-step study shares most of its seconds, and
+and formats each distinct second once: a large study shares most of its seconds, and
 strptime/strftime per cell would dominate the run time.
 """
 
 import csv
 import io
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 
 COLUMNS = ("Step Name", "Job ID", "Workspace", "State", "Run Time", "Elapsed Time", "Start Time",
            "Submit Time", "End Time", "Number Restarts", "Params")
@@ -16,12 +16,6 @@ TABLE_COLUMNS = COLUMNS[:-1]   # Maestro's flat and legacy tables leave out Para
 NO_TIME = "--"
 NO_DURATION = "--:--:--"
 _EPOCH = datetime(1970, 1, 1)
-
-
-def parse_iso(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
 
 
 def iso_seconds(text: str) -> float:
@@ -73,26 +67,11 @@ class Times:
         finish = self.epoch(end) if end else self.now
         return max(int(round(finish - begin)), 0)
 
-    def duration(self, start: str | None, end: str | None) -> str:
-        seconds = self.seconds(start, end)
-        text = self._durations.get(seconds)
-        if text is None:
-            text = self._durations[seconds] = format_duration(seconds)
-        return text
-
-    def row(self, step: dict, entry: dict, params: bool = True) -> list[str]:
-        """One status row, from the DAG step and its state entry."""
-        return self.rows([step], {step["id"]: entry}, params)[0]
-
-    def rows(self, steps, entries: dict, params: bool = True) -> list[list[str]]:
-        """The rows of ``steps``: ``columns`` turned round."""
-        return [list(r) for r in zip(*self.columns(steps, entries, params))]
-
     def columns(self, steps, entries: dict, params: bool = True) -> list[list[str]]:
         """The status table of ``steps`` (DAG steps; ``entries``: id -> state entry) column by
         column: all of COLUMNS, or without Params when ``params`` is False.
 
-        Column by column, with the caches in locals: this is the inner loop of a 100,000-row
+        Column by column, with the caches in locals: this is the inner loop of a large
         report, and tables are drawn a column at a time (widths) or with map() over columns.
         """
         local, fmt_local = self._local, self.local
@@ -134,12 +113,6 @@ class Times:
                 text = durations[value] = format_duration(value)
             out.append(text)
         return out
-
-
-def local_time(text: str | None) -> str:
-    """'YYYY-MM-DD HH:MM:SS' in local time, as Maestro shows times; '--' when unknown."""
-    moment = parse_iso(text)
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S") if moment else NO_TIME
 
 
 def status_csv(dag_steps: list[dict], state_steps: dict, now: datetime, previous: str | None = None) -> str:

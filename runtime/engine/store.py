@@ -23,11 +23,11 @@ import glob
 import os
 from datetime import datetime
 
-from mshared.contracts import DAG_SCHEMA, DAG_VERSION, check_envelope, parse_dag
 from mshared.errors import InvalidInput
-from mshared.jsonio import dumps, loads_hashed, write_atomic
+from mshared.jsonio import dumps, write_atomic
 from mshared.statefile import STATE_FILE, head_checksum, read_state, write_state
 from mshared.statusrows import status_csv
+from mshared.studydir import read_dag, study_root
 from mshared.times import iso_utc
 
 from . import journal, view
@@ -46,7 +46,7 @@ class Store:
     """One pass's reading and writing of a study's files (made under the study lock)."""
 
     def __init__(self, root: str, memory: LoopMemory | None = None):
-        self.root = os.path.abspath(root)
+        self.root = study_root(root)
         self.memory = memory
         self.files: FilesKey | None = None   # a loop's: what identifies the files this pass left
         self.journaled = False       # the journal holds lines that the next save makes stale
@@ -61,8 +61,6 @@ class Store:
         """The study as a pass works on it: the state (the one this loop left while no other
         process wrote, else state.json merged with the journal) and the DAG's pass view."""
         root, memory = self.root, self.memory
-        if not os.path.isdir(root):
-            raise InvalidInput(f"{root}: not a directory; give a study directory made by mrender")
         kept = memory.state if memory is not None else None
         self.files = files_key(root) if memory is not None else None
         if kept is not None and kept.files.checksum is not None and kept.files == self.files:
@@ -97,7 +95,7 @@ class Store:
         sha = state["study"].get("dag_sha256")
         dag = view.load(self.root, sha, info)      # what a pass needs of dag.json, if made from it
         if dag is None:
-            dag = read_dag(path, state)
+            dag = read_dag(self.root, state)
             if sha:
                 dag = view.make(dag, sha, info)
                 view.save(self.root, dag)
@@ -181,25 +179,6 @@ def _check_same_steps(root: str, state: dict, graph: Graph) -> None:
         missing = [sid for sid in graph.order if sid not in steps][:1]
         raise InvalidInput(f"{root}: state.json and dag.json do not describe the same steps "
                            f"(e.g. {missing or 'extra steps in state'}); restore the study's files")
-
-
-def read_dag(path: str, state: dict) -> dict:
-    """dag.json, checked against the sha256 mrender recorded in the state (cheaper than validating
-    every step again, and it also catches a DAG swapped or edited after rendering)."""
-    with open(path, "rb") as handle:
-        data = handle.read()
-    expected = state["study"].get("dag_sha256")
-    if not expected:
-        return parse_dag(data, path)
-    try:
-        doc, digest = loads_hashed(data)
-    except ValueError:
-        digest = None
-    if digest != expected:
-        raise InvalidInput(f"{path}: does not match the DAG this study was rendered from "
-                           "(edited or replaced?); render the study again")
-    check_envelope(doc, DAG_SCHEMA, DAG_VERSION, path)
-    return doc
 
 
 def sweep_temporaries(root: str, now: datetime) -> None:

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from parity_cases import CORPUS, GOLDEN, all_cases, load_golden, sample_specs  # noqa: E402
 
-from mshared.tokens import resolve_root_tokens  # noqa: E402
+from mshared.root_tokens import resolve_root_tokens  # noqa: E402
 
 CASES = all_cases()
 ROOT = "$(OUTPUT_PATH)"

@@ -16,7 +16,7 @@ def step(sid, name, params=None, depends=()):
             "params": params or {}, "depends": list(depends)}
 
 
-def study(states: dict, **entry_fields) -> core.Study:
+def study(states: dict, **entry_fields) -> core.StudyFiles:
     """prep -> run_P.1 / run_P.2 / run_P.3 (P, Q) -> post; ``states``: id -> state."""
     steps = [step("prep", "prep"),
              step("run_P.1.Q.x", "run", {"P": 1, "Q": "x"}, ["prep"]),
@@ -30,7 +30,7 @@ def study(states: dict, **entry_fields) -> core.Study:
     state = {"study": {"name": "demo", "created": "2026-11-25T10:00:00Z", "scheduler": "local"},
              "requests": {"cancel": False}, "updated": "2026-11-25T11:00:00Z", "steps": entries}
     dag = {"study": {"name": "demo", "parameters": {"order": ["P", "Q"]}}, "steps": steps}
-    return core.Study("/s", state, dag)
+    return core.StudyFiles("/s", state, dag)
 
 
 ALL_DONE = {k: "FINISHED" for k in ("prep", "run_P.1.Q.x", "run_P.2.Q.y", "run_P.3.Q.y", "post")}
@@ -113,11 +113,11 @@ def test_group_by_a_parameter_no_step_uses():
     assert err.value.exit_code == 2
 
 
-def test_step_record_durations_count_to_now_while_running():
+def test_step_records_durations_count_to_now_while_running():
     fields = {"run_P.1.Q.x": {"job_id": "7", "jobs": ["7"], "submitted": "2026-11-25T11:00:00Z",
                               "started": "2026-11-25T11:30:00Z", "attempts": 1, "restarts": 1}}
     s = study({"run_P.1.Q.x": "RUNNING"}, **fields)
-    record = core.step_record(s.dag["steps"][1], s.state["steps"]["run_P.1.Q.x"], Times(NOW))
+    [record] = core.step_records([s.dag["steps"][1]], s.state["steps"], Times(NOW))
     assert record == {"id": "run_P.1.Q.x", "step": "run", "state": "RUNNING", "job_id": "7", "jobs": ["7"],
                       "workspace": "run/P.1.Q.x", "params": {"P": 1, "Q": "x"}, "exit_code": None,
                       "submitted": "2026-11-25T11:00:00Z", "started": "2026-11-25T11:30:00Z", "ended": None,

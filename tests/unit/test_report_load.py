@@ -3,7 +3,7 @@
 import os
 
 from mreport import load
-from mreport.core import Study
+from mreport.core import StudyFiles
 
 
 def test_tail_reads_only_the_end(tmp_path):
@@ -27,7 +27,7 @@ def _study(tmp_path, job_id):
     step = {"id": "s_P.1", "stem": "s_P.1", "workspace": "s/P.1"}
     os.makedirs(tmp_path / "s" / "P.1")
     state = {"steps": {"s_P.1": {"state": "FAILED", "job_id": job_id}}}
-    return Study(str(tmp_path), state, {"steps": [step]})
+    return StudyFiles(str(tmp_path), state, {"steps": [step]})
 
 
 def test_stderr_file_of_the_job_then_the_newest_of_the_step(tmp_path):

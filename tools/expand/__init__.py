@@ -1,1 +1,1 @@
-"""mexpand: Maestro study spec -> JSON DAG. The core is mexpand.core.expand."""
+"""mexpand: Maestro study spec -> JSON DAG. The core is mexpand.core (expand_file, expand)."""

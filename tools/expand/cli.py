@@ -4,8 +4,8 @@ import os
 
 import click
 
-from mshared.clitools import CONTEXT_SETTINGS, stdout_bytes, tool_errors, warn
-from mshared.errors import InvalidInput
+from mshared.clitools import (CONTEXT_SETTINGS, check_pargs, default_sigpipe, stdout_bytes, tool_errors,
+                              warn, without_cyclic_gc)
 
 
 @click.command(name="mexpand", context_settings=CONTEXT_SETTINGS)
@@ -17,6 +17,8 @@ from mshared.errors import InvalidInput
 @click.option("--pretty", is_flag=True, help="Indent the JSON (same content, two-space indent).")
 @click.option("--summary", is_flag=True, help="Print step and instance counts on stderr before the output.")
 @tool_errors
+@default_sigpipe
+@without_cyclic_gc
 def main(spec, pgen, pargs, hashws, fmt, pretty, summary):
     """Expand a Maestro study SPEC (YAML; - or nothing reads stdin) into a DAG on stdout.
 
@@ -30,24 +32,20 @@ def main(spec, pgen, pargs, hashws, fmt, pretty, summary):
     """
     import sys
 
-    from mshared import dot, jsonio
+    from mshared import dot
+    from mshared.contracts import dump_dag
 
-    from .spec_input import expand_text, read_spec
+    from .core import expand_file
 
-    if pargs and not pgen:
-        raise click.UsageError("--pargs needs --pgen (the pargs are arguments of the pgen file)")
-    text, source, path = read_spec(spec, sys.stdin.buffer)
-    dag, warnings = expand_text(text, source, path, cwd=os.getcwd(), pgen=pgen, pargs=pargs, hashws=hashws)
-    for message in dict.fromkeys(warnings):
+    check_pargs(pgen, pargs)
+    dag, warnings = expand_file(spec, cwd=os.getcwd(), stdin=sys.stdin.buffer, pgen=pgen, pargs=pargs,
+                                hashws=hashws)
+    for message in warnings:
         warn(message)
     if summary:
         _print_summary(dag)
-    try:
-        data = dot.dag_to_dot(dag) if fmt == "dot" else jsonio.dumps(dag, pretty=pretty)
-    except TypeError as err:   # orjson: an integer beyond 64 bits cannot go in a JSON document
-        raise InvalidInput(f"{source}: {err}: a number in the spec is too large for the DAG; quote it "
-                           "to use it as text") from None
-    stdout_bytes(data)
+    source = "<stdin>" if spec == "-" else spec
+    stdout_bytes(dot.dag_to_dot(dag) if fmt == "dot" else dump_dag(dag, source, pretty=pretty))
 
 
 def _print_summary(dag: dict) -> None:

@@ -1,4 +1,8 @@
-"""mexpand's pure core: a validated spec (plain data) in, a DAG document (plain data) out.
+"""mexpand's core: a spec in, a DAG document (plain data) out.
+
+``expand`` is pure: a loaded spec (plain data) in, the DAG and its warnings out.  ``expand_file``
+is the whole of the mexpand command but the output: it reads a spec file (or stdin) with the
+same limits and errors, runs the pgen file if one is given, and expands.
 
 Follows Maestro 1.2.1's Study._stage: a step is expanded over the parameters it uses directly,
 through its normal parents, or through the workspaces it references; funnel parents (`step_*`)
@@ -6,6 +10,7 @@ contribute every instance but no parameters.
 """
 
 import hashlib
+import os
 import re
 
 from mshared.contracts import DAG_SCHEMA, DAG_VERSION
@@ -23,15 +28,56 @@ RESOURCE_KEYS = (*INT_KEYS, "walltime", "exclusive", "reservation", "qos", "bind
                  "nested", "waitable", "priority")
 
 
+def expand_file(spec: str, *, cwd: str, stdin=None, pgen: str | None = None, pargs=(),
+                hashws: bool = False) -> tuple[dict, list[str]]:
+    """The DAG and the warnings of the spec file ``spec`` (a path, or '-' to read ``stdin``, a
+    binary stream, sys.stdin.buffer by default), as the mexpand command makes them.
+
+    ``cwd`` is the directory a relative OUTPUT_PATH (and a spec read from stdin) is taken from
+    (mexpand: its working directory).
+    ``pgen`` is a Python file defining get_custom_generator(env, **kwargs), run here with
+    ``pargs`` ("KEY:VALUE" strings); its parameters replace the spec's, as Maestro's --pgen.
+    Raises InvalidInput (exit 65) for a file that cannot be read, is too large, is not UTF-8 or
+    YAML, or is not a valid spec, and for a failing pgen.  CLI twin: `mexpand SPEC`.
+    """
+    from .specload import load_yaml, read_spec
+
+    cwd = os.path.abspath(cwd)
+    if spec == "-" and stdin is None:
+        import sys
+
+        stdin = sys.stdin.buffer
+    text, source, path = read_spec(spec, stdin)
+    specroot = os.path.dirname(path) if path else cwd
+    data = load_yaml(text, source)
+    warnings = validate_spec(data, source)
+    env = resolve_environment(data.get("env"), specroot, cwd, source)
+    generated = None
+    if pgen:   # the pgen sees the spec's env, so it runs on a spec already checked
+        from .pgen import parse_pargs, run_pgen
+
+        parent = os.path.normpath(os.path.join(cwd, (env["output_path"] or ".").replace("$(SPECROOT)", specroot)))
+        generated = run_pgen(pgen, parse_pargs(pargs), {**env["typed"], "OUTPUT_PATH": parent}, parent, specroot)
+    return _expand_valid(data, warnings, env, source=source, spec_text=text, spec_path=path,
+                         specroot=specroot, cwd=cwd, hashws=hashws, pgen=generated)
+
+
 def expand(spec: dict, *, source: str, spec_text: str, spec_path: str | None, specroot: str,
            cwd: str, hashws: bool = False, pgen: dict | None = None) -> tuple[dict, list[str]]:
-    """Expand ``spec`` into a DAG; returns (dag, warnings).
+    """Expand ``spec`` (loaded YAML) into a DAG; returns (dag, warnings), each warning once.
 
     ``pgen``, when given, is {"filename", "text", "pargs", "table"} and replaces the spec's
-    parameters, as Maestro's --pgen does.
+    parameters, as Maestro's --pgen does.  Raises InvalidInput (65) for an invalid spec.
     """
     warnings = validate_spec(spec, source)
     env = resolve_environment(spec.get("env"), specroot, cwd, source)
+    return _expand_valid(spec, warnings, env, source=source, spec_text=spec_text, spec_path=spec_path,
+                         specroot=specroot, cwd=cwd, hashws=hashws, pgen=pgen)
+
+
+def _expand_valid(spec: dict, warnings: list[str], env: dict, *, source: str, spec_text: str,
+                  spec_path: str | None, specroot: str, cwd: str, hashws: bool, pgen: dict | None):
+    """``expand`` for a spec already validated (``warnings``) with its resolved ``env``."""
     substitute = make_substituter(env["values"])
     if not pgen:
         _check_combinations(spec, source)
@@ -66,7 +112,8 @@ def expand(spec: dict, *, source: str, spec_text: str, spec_path: str | None, sp
         "pgen": None if not pgen else {k: pgen[k] for k in ("filename", "text", "pargs")},
         "hashws": hashws,
     }
-    return {"schema": DAG_SCHEMA, "version": DAG_VERSION, "study": study, "steps": instances}, warnings
+    dag = {"schema": DAG_SCHEMA, "version": DAG_VERSION, "study": study, "steps": instances}
+    return dag, list(dict.fromkeys(warnings))   # each warning once, in the order found
 
 
 MAX_COMBINATIONS = 1_000_000

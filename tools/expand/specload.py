@@ -1,4 +1,7 @@
-"""Load a YAML spec safely: safe loader only, with caps on size, nesting depth and alias expansion."""
+"""Read and load a YAML spec safely: bounded reads, safe loader only, with caps on size, nesting
+depth and alias expansion."""
+
+import os
 
 import yaml
 
@@ -8,11 +11,11 @@ MAX_BYTES = 64 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_EXPANDED_NODES = 5_000_000
 # Items the parser would build (commas and lines bound them from above), checked before parsing:
-# a 60 MB list takes minutes and gigabytes to parse, long before the node cap could look at it.
+# a huge list takes very long and much memory to parse, long before the node cap could look at it.
 MAX_ITEMS = 2_000_000
 _SCAN_DEPTH = 400  # guard in front of the C parser, which has no depth limit of its own
 
-try:  # libyaml is ~10x faster; the pure-Python loader is the fallback
+try:  # libyaml is much faster; the pure-Python loader is the fallback
     _Loader = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - depends on the PyYAML build
     _Loader = yaml.SafeLoader
@@ -26,6 +29,24 @@ def read_limited(handle, source: str) -> bytes:
         raise InvalidInput(f"{source}: the file is larger than {MAX_BYTES} bytes, the limit for a spec; "
                            "is it a spec?")
     return data
+
+
+def read_spec(spec: str, stdin) -> tuple[str, str, str | None]:
+    """(text, source name for messages, absolute path or None) of ``spec`` ('-' reads ``stdin``)."""
+    if spec == "-":
+        source, path = "<stdin>", None
+        data = read_limited(stdin, source)
+    else:
+        path, source = os.path.abspath(spec), spec
+        try:
+            with open(path, "rb") as handle:
+                data = read_limited(handle, source)
+        except OSError as err:
+            raise InvalidInput(f"{spec}: cannot read the spec: {err.strerror}") from None
+    try:
+        return data.decode("utf-8"), source, path
+    except UnicodeDecodeError as err:
+        raise InvalidInput(f"{source}: not UTF-8 text (byte {err.start}); save the spec as UTF-8") from None
 
 
 def load_yaml(text: str, source: str):

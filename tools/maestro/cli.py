@@ -4,7 +4,8 @@ import sys
 
 import click
 
-from mshared.clitools import CONTEXT_SETTINGS, info, tool_errors
+from mshared.clitools import (CONTEXT_SETTINGS, check_pargs, default_sigpipe, info, tool_errors, warn,
+                              without_cyclic_gc)
 from mshared.errors import InvalidInput, StateBusy
 
 
@@ -43,6 +44,8 @@ def main():
 @click.option("--usetmp", is_flag=True, help="Write step scripts to a temporary directory instead of the workspaces.")
 @click.option("--force", is_flag=True, help="If the study directory exists, move it aside to DIR.old-<timestamp> (nothing is deleted).")
 @tool_errors
+@default_sigpipe
+@without_cyclic_gc
 def run(spec, attempts, rlimit, throttle, sleeptime, dry, pgen, pargs, out, foreground, hashws, autoyes,
         autono, usetmp, force):
     """Expand and render SPEC into a study directory, then submit and monitor it until it ends.
@@ -51,21 +54,19 @@ def run(spec, attempts, rlimit, throttle, sleeptime, dry, pgen, pargs, out, fore
     <study>/conductor.pid, its log in <study>/logs/conductor.log), and this command returns once
     the study is launched.  The launch prompt appears only on a terminal.
     """
-    from mshared.clitools import warn
+    from mrender.core import occupied, target_root
     from mshared.times import utcnow
-    from mrender.writer import occupied
 
     from . import launch
 
     if autoyes and autono:
         raise click.UsageError("-y and -n exclude each other")
-    if pargs and not pgen:
-        raise click.UsageError("--pargs needs --pgen (the pargs are arguments of the pgen file)")
+    check_pargs(pgen, pargs)
     dag, warnings = launch.expand_spec(spec, pgen=pgen, pargs=pargs, hashws=hashws)
-    for message in dict.fromkeys(warnings):
+    for message in warnings:
         warn(message)
     now = utcnow()
-    root = launch.target_dir(dag, out, now)
+    root = target_root(dag, now, out)
     if occupied(root) and not force:
         if autoyes or (_interactive() and not autono and _ask("Output path already exists. Move it aside? [yn]")):
             force = True
@@ -95,14 +96,14 @@ def _outage(root: str, message: str | None) -> None:
 
 
 def _foreground(root: str, interval) -> int:
-    from mruntime.engine.loop import exit_code, run_loop
+    from mmonitor.core import exit_code, monitor_loop
 
     from .launch import write_pid
     from .progress import Progress
 
     write_pid(root)
     bar = Progress()
-    statuses = run_loop([root], interval=interval, on_pass=bar.update, on_outage=_outage)
+    statuses = monitor_loop([root], interval=interval, on_pass=bar.update, on_outage=_outage)
     bar.close(statuses[root])
     return exit_code(statuses)
 
@@ -111,17 +112,20 @@ def _foreground(root: str, interval) -> int:
 @click.argument("study_dir", type=click.Path(file_okay=False))
 @click.option("-t", "--sleep", "sleep", type=click.FloatRange(min=0), help="Seconds between scheduler polls (default: the study's setting).")
 @tool_errors
+@default_sigpipe
+@without_cyclic_gc
 def conductor(study_dir, sleep):
     """Run (or resume) the monitor loop of STUDY_DIR until the study ends.
 
     Finished steps are never run again: the loop continues from state.json, after a kill or a
     reboot.  Exit 0 finished, 2 failure, 3 cancelled, 75 another conductor runs this study.
     """
-    from mruntime.engine.loop import exit_code, run_loop
+    from mmonitor.core import exit_code, monitor_loop
+    from mshared.studydir import study_root
 
-    from . import control, launch
+    from . import launch
 
-    root = control.study_root(study_dir)
+    root = study_root(study_dir)
     other = launch.conductor_alive(root)
     if other:
         raise StateBusy(f"{root}: a conductor is already running (pid {other})")
@@ -132,7 +136,7 @@ def conductor(study_dir, sleep):
             click.echo(f"{event['at']} {event['step']}: {event['from']} -> {event['to']}"
                        + (f" ({event['reason']})" if event.get("reason") else ""), err=True)
 
-    statuses = run_loop([root], interval=sleep, on_pass=log, on_outage=_outage)
+    statuses = monitor_loop([root], interval=sleep, on_pass=log, on_outage=_outage)
     click.echo(f"Study completed with state '{statuses[root]}'.", err=True)
     sys.exit(exit_code(statuses))
 
@@ -142,18 +146,23 @@ def conductor(study_dir, sleep):
 @click.option("-y", "--autoyes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--step", help="Cancel only this step (all its instances, or one instance id) and its descendants.")
 @tool_errors
+@default_sigpipe
+@without_cyclic_gc
 def cancel(study_dirs, autoyes, step):
     """Cancel the studies in STUDY_DIRS: in-flight jobs are cancelled, what had not run is CANCELLED."""
+    from mmonitor.core import request_cancel
+    from mshared.studydir import study_root
+
     from . import control
 
-    roots = [control.study_root(d) for d in study_dirs]
+    roots = [study_root(d) for d in study_dirs]
     for root in roots:
         click.echo(f"Study in '{root}' to be cancelled.", err=True)
     if not autoyes and _interactive() and not _ask("Are you sure? [y|[n]]"):
         click.echo("Cancellation aborted.", err=True)
         return
     for root in roots:
-        control.request_cancel(root, step)
+        request_cancel(root, step)
         control.one_pass(root, submit=False)
 
 
@@ -163,8 +172,12 @@ def cancel(study_dirs, autoyes, step):
 @click.option("--rlimit", type=click.IntRange(min=0), multiple=True, help="New restart limit (0 = unlimited).")
 @click.option("--sleep", type=click.IntRange(min=0), multiple=True, help="New poll interval in seconds.")
 @tool_errors
+@default_sigpipe
+@without_cyclic_gc
 def update(study_dirs, throttle, rlimit, sleep):
     """Change the throttle, restart limit or poll interval of running studies (0 is allowed)."""
+    from mshared.studydir import study_root
+
     from . import control
 
     given = {"throttle": throttle, "rlimit": rlimit, "sleep": sleep}
@@ -174,7 +187,7 @@ def update(study_dirs, throttle, rlimit, sleep):
         if values and len(values) not in (1, len(study_dirs)):
             raise click.UsageError(f"--{name}: give one value, or one per directory ({len(study_dirs)})")
     for index, directory in enumerate(study_dirs):
-        root = control.study_root(directory)
+        root = study_root(directory)
         values = {n: (v[0] if len(v) == 1 else v[index]) for n, v in given.items() if v}
         for line in control.update_settings(root, values):
             click.echo(f"{root}: {line}", err=True)
@@ -186,12 +199,17 @@ def update(study_dirs, throttle, rlimit, sleep):
 @click.option("--subtree", is_flag=True, help="Also run its descendants again.")
 @click.option("-fg", "--foreground", "foreground", is_flag=True, help="Run the monitor loop here until the study ends.")
 @tool_errors
+@default_sigpipe
+@without_cyclic_gc
 def rerun(study_dir, step, subtree, foreground):
     """Run STEP (all its instances, or one instance id) of STUDY_DIR again; the rest is untouched."""
-    from . import control, launch
+    from mmonitor.core import request_rerun
+    from mshared.studydir import study_root
 
-    root = control.study_root(study_dir)
-    ids = control.request_rerun(root, step, subtree)
+    from . import launch
+
+    root = study_root(study_dir)
+    ids = request_rerun(root, step, subtree)
     click.echo(f"{len(ids)} step instance(s) of '{step}' will run again{' with their descendants' if subtree else ''}.", err=True)
     if foreground:
         sys.exit(_foreground(root, None))
@@ -199,14 +217,35 @@ def rerun(study_dir, step, subtree, foreground):
         launch.start_conductor(root)
 
 
+class _ReportChoice(click.Choice):
+    """One of mreport's lists (OUTPUT_FORMATS, LAYOUTS), looked up in mreport.core when it is
+    used (help, parsing): whatever mreport offers, `maestro status` offers, with no change here."""
+
+    def __init__(self, name: str):
+        self.list_name = name
+        super().__init__(())
+
+    @property
+    def choices(self):
+        from mreport import core
+
+        return getattr(core, self.list_name)
+
+    @choices.setter
+    def choices(self, _value):
+        pass   # set by click.Choice.__init__; the list is mreport's
+
+
 @main.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("study_dirs", nargs=-1, required=True, type=click.Path(file_okay=False))
-@click.option("--layout", type=click.Choice(["flat", "narrow", "legacy"]), default="flat", show_default=True, help="Table layout, as Maestro's.")
+@click.option("--layout", type=_ReportChoice("LAYOUTS"), default="flat", show_default=True, help="Table layout, as Maestro's.")
 @click.option("--disable-theme", is_flag=True, help="Accepted for compatibility (the table has no colours).")
 @click.option("--disable-pager", is_flag=True, help="Accepted for compatibility (no pager unless --pager).")
 @click.option("--pager", is_flag=True, help="Show the table in a pager.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "ndjson", "csv", "md", "dot"]), default="table", show_default=True, help="Output format (as mreport).")
+@click.option("--format", "fmt", type=_ReportChoice("OUTPUT_FORMATS"), default="table", show_default=True, help="Output format (as mreport).")
 @tool_errors
+@default_sigpipe
+@without_cyclic_gc
 def status(study_dirs, layout, disable_theme, disable_pager, pager, fmt):
     """Show the status of the studies in STUDY_DIRS (mreport's report, Maestro's layouts)."""
     from . import report

@@ -1,8 +1,7 @@
-"""`maestro status`: mreport's core (load, build, render) with Maestro's options."""
+"""`maestro status`: mreport's reports (mreport.core.report_studies) with Maestro's options."""
 
 import shutil
 import sys
-from datetime import datetime, timezone
 
 import click
 
@@ -10,20 +9,13 @@ from mshared.clitools import stdout_bytes
 
 
 def show(roots, *, layout: str, fmt: str, pager: bool) -> None:
-    from mreport import core, load
-    from mreport.formats import render
+    from mreport.core import report_studies
+    from mshared.times import utcnow
 
-    now = datetime.now(timezone.utc)
     width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
-    outputs = []
-    for index, root in enumerate(roots):
-        study = load.read_study(root, with_dag=core.needs_dag("steps", (), fmt))
-        report = core.build(study, now)
-        out = render(report, fmt, "steps", layout=layout, width=width, tails=None)
-        if index and fmt in ("table", "md"):
-            out = b"\n" + out
-        outputs.append(out)
+    output = b"".join(one.output for one in report_studies(roots, now=utcnow(), fmt=fmt, layout=layout,
+                                                           width=width))
     if pager:
-        click.echo_via_pager(b"".join(outputs).decode("utf-8").removesuffix("\n"))
+        click.echo_via_pager(output.decode("utf-8").removesuffix("\n"))
     else:
-        stdout_bytes(b"".join(outputs))
+        stdout_bytes(output)

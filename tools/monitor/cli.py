@@ -2,8 +2,8 @@
 
 import click
 
-from mshared.clitools import CONTEXT_SETTINGS, stdout_bytes, tool_errors
-from mshared.errors import StateBusy
+from mshared.clitools import CONTEXT_SETTINGS, default_sigpipe, stdout_bytes, tool_errors, without_cyclic_gc
+from mshared.errors import EXIT_TEMPFAIL, StateBusy
 
 
 @click.command(name="mmonitor", context_settings=CONTEXT_SETTINGS)
@@ -12,6 +12,8 @@ from mshared.errors import StateBusy
 @click.option("--loop", is_flag=True, help="Repeat passes until the study ends; exit 0 finished, 2 failure, 3 cancelled.")
 @click.option("--interval", type=click.FloatRange(min=0), help="Seconds between passes with --loop (default: the study's poll interval; local jobs are noticed at once).")
 @tool_errors
+@default_sigpipe
+@without_cyclic_gc
 def main(study_dirs, no_submit, loop, interval):
     """Poll the scheduler once for every in-flight job of each STUDY_DIR and update its state.
 
@@ -48,4 +50,4 @@ def main(study_dirs, no_submit, loop, interval):
             continue
         emit(root, result.events, result.status)
     if busy:
-        raise SystemExit(75)
+        raise SystemExit(EXIT_TEMPFAIL)

@@ -1,1 +1,1 @@
-"""mrender: a study directory (workspaces, scheduler scripts, state.json) from a DAG."""
+"""mrender: a study directory (workspaces, scheduler scripts, state.json) from a DAG. The core is mrender.core (write_study, target_root, render)."""

@@ -1,11 +1,10 @@
 """mrender: turn a DAG from mexpand into a study directory; print the directory on stdout."""
 
 import os
-from datetime import datetime, timezone
 
 import click
 
-from mshared.clitools import CONTEXT_SETTINGS, stdout_bytes, tool_errors
+from mshared.clitools import CONTEXT_SETTINGS, default_sigpipe, stdout_bytes, tool_errors, without_cyclic_gc
 from mshared.errors import InvalidInput
 
 
@@ -20,6 +19,8 @@ from mshared.errors import InvalidInput
 @click.option("--dry", is_flag=True, help="Mark the study as a dry run: msubmit will set steps to DRYRUN and run nothing.")
 @click.option("--usetmp", is_flag=True, help="Write the step scripts to a new temporary directory instead of the workspaces (as Maestro's --usetmp).")
 @tool_errors
+@default_sigpipe
+@without_cyclic_gc
 def main(dag, out, force, throttle, attempts, rlimit, sleep, dry, usetmp):
     """Render a DAG (from mexpand; - or nothing reads stdin) into a study directory.
 
@@ -33,20 +34,16 @@ def main(dag, out, force, throttle, attempts, rlimit, sleep, dry, usetmp):
       msubmit "$(mexpand study.yaml | mrender)"
     """
     from mshared.contracts import parse_dag
+    from mshared.times import utcnow
 
-    from . import core, writer
+    from .core import target_root, write_study
 
-    source = "<stdin>" if dag == "-" else dag
-    doc = parse_dag(_read(dag), source)
-    now = datetime.now(timezone.utc)
-    stamp = now.astimezone().strftime("%Y%m%d-%H%M%S")   # local time in names, as Maestro
-    final = os.path.abspath(out) if out else core.default_output_dir(doc, stamp)
-    writer.check_target(final, force)                      # refuse before any work is done
+    doc = parse_dag(_read(dag), "<stdin>" if dag == "-" else dag)
+    now = utcnow()
     settings = {"throttle": throttle, "attempts": attempts, "rlimit": rlimit,
                 "poll_interval": sleep, "dry": dry, "usetmp": usetmp}
-    plan = core.render(doc, root=final, settings=settings, now=now)
-    writer.carry_out(plan, final, force=force, stamp=stamp)
-    stdout_bytes(os.fsencode(final) + b"\n")
+    root = write_study(doc, target_root(doc, now, out), settings, now=now, force=force)
+    stdout_bytes(os.fsencode(root) + b"\n")
 
 
 def _read(dag: str) -> bytes:

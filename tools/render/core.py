@@ -1,7 +1,9 @@
-"""mrender's pure core: a DAG (plain data) in, a Plan of what to write out.
+"""mrender's core: a DAG (plain data) in, a study directory out.
 
-No clock, no environment, no file system: the study root, the settings and ``now`` are passed
-in.  ``mrender.writer`` carries the Plan out.
+``render`` is pure: no clock, no environment, no file system; the study root, the settings and
+``now`` are passed in, and it returns a Plan of what to write.  ``write_study`` carries a Plan out
+(with mrender.writer) and is the whole of the mrender command but its output; ``target_root``
+names the study directory, with the timestamp of ``now``.
 """
 
 import hashlib
@@ -15,9 +17,13 @@ import yaml
 
 from mruntime import scripts
 from mshared import statefile
+from mshared.contracts import dump_dag
 from mshared.errors import InvalidInput
 from mshared.jsonio import dumps
-from mshared.tokens import resolve_root_tokens
+from mshared.root_tokens import resolve_root_tokens
+
+from . import writer
+from .writer import occupied  # noqa: F401 (part of this API: is a target directory taken?)
 
 # Names the tool writes in the study root; nothing else (a workspace, the spec copy) may take them.
 STATE_NAMES = (statefile.STATE_FILE, statefile.LOCK_FILE)
@@ -41,6 +47,33 @@ class Plan:
     state: dict = field(default_factory=dict)
     path_deps: list[dict] = field(default_factory=list)
     git_deps: list[dict] = field(default_factory=list)
+
+
+def study_stamp(now: datetime) -> str:
+    """`YYYYmmdd-HHMMSS` of ``now`` in local time, as Maestro names study directories: the one
+    timestamp of a render, in the default directory name and in a moved-aside `DIR.old-<stamp>`."""
+    return now.astimezone().strftime("%Y%m%d-%H%M%S")
+
+
+def target_root(dag: dict, now: datetime, out: str | None = None) -> str:
+    """The absolute study directory for ``dag``: ``out`` as given (no timestamp), or
+    `<OUTPUT_PATH>/<name>_<YYYYmmdd-HHMMSS>` of ``now`` (``default_output_dir``)."""
+    return os.path.abspath(out) if out else default_output_dir(dag, study_stamp(now))
+
+
+def write_study(dag: dict, root: str, settings: dict, *, now: datetime, force: bool = False, git=None) -> str:
+    """Render ``dag`` (checked by parse_dag, or made by mexpand.core) into the study directory
+    ``root`` (absolute) and return ``root``.  ``settings`` are the state's (throttle, attempts,
+    rlimit, poll_interval, dry, usetmp; missing ones take their defaults).
+
+    An occupied ``root`` is refused before any work, or with ``force`` moved aside to
+    `<root>.old-<stamp>` (nothing is deleted).  The directory appears whole or not at all.
+    Raises InvalidInput (65) for a bad DAG, setting or dependency, or an occupied ``root``;
+    MError (1) when it cannot be written.  CLI twin: `mrender -o ROOT`.
+    """
+    writer.check_target(root, force)
+    plan = render(dag, root=root, settings=settings, now=now)
+    return writer.carry_out(plan, root, force=force, stamp=study_stamp(now), git=git)
 
 
 def study_dir_name(name: str, stamp: str) -> str:
@@ -87,7 +120,7 @@ def render(dag: dict, *, root: str, settings: dict, now: datetime) -> Plan:
     batch = _batch(study)
     kind = batch["type"]
     plan = Plan(root=root, flat_scripts=settings["usetmp"])
-    dag_bytes = dumps(dag)
+    dag_bytes = dump_dag(dag, (study.get("spec") or {}).get("path") or "the spec")
     dag_sha = hashlib.sha256(dag_bytes).hexdigest()
 
     spec_name, pgen_name = _root_copies(study)

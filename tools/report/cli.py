@@ -8,15 +8,16 @@ from datetime import datetime, timezone
 import click
 
 from mshared import states as S
-from mshared.clitools import CONTEXT_SETTINGS, one_line, stdout_bytes, tool_errors
-from mshared.errors import MError
+from mshared.clitools import (CONTEXT_SETTINGS, default_sigpipe, one_line, stdout_bytes, tool_errors,
+                              without_cyclic_gc)
+from mshared.times import utcnow
 
-from .formats import FORMATS, LAYOUTS, VIEWS
+from .core import LAYOUTS, OUTPUT_FORMATS, VIEWS
 
 
 def _now(value: str | None) -> datetime:
     if value is None:
-        return datetime.now(timezone.utc)
+        return utcnow()
     try:
         return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
     except ValueError:
@@ -33,9 +34,9 @@ def _width(option: int | None) -> int | None:
 
 class _Command(click.Command):
     """Run as the mreport process itself, end with os._exit once the output is flushed: freeing
-    the millions of objects of a 100,000-step report takes 0.1-0.2 s and serves no one.  A test
-    runner (stdout captured), a wrapper invoking us as a sub-command, or standalone_mode=False
-    get the ordinary return."""
+    the millions of objects of a large report takes time and serves no one.  A test runner
+    (stdout captured), a wrapper invoking us as a sub-command, or standalone_mode=False get the
+    ordinary return."""
 
     def main(self, *args, **kwargs):
         if kwargs.get("standalone_mode") is False or sys.stdout is not sys.__stdout__:
@@ -54,7 +55,7 @@ class _Command(click.Command):
 
 @click.command(name="mreport", cls=_Command, context_settings=CONTEXT_SETTINGS)
 @click.argument("study_dirs", nargs=-1, required=True, metavar="STUDY_DIR...")
-@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+@click.option("-f", "--format", "fmt", type=click.Choice(OUTPUT_FORMATS), default="table", show_default=True,
               help="table for people; json (one document per study), ndjson (one record per line), "
                    "csv (Maestro's status.csv), md (Markdown), dot (Graphviz, coloured by state).")
 @click.option("-l", "--layout", type=click.Choice(LAYOUTS), default="flat", show_default=True,
@@ -83,6 +84,8 @@ class _Command(click.Command):
 @click.option("--pager", is_flag=True, help="Show the output through a pager ($PAGER, else less).")
 @click.option("--now", "now_text", hidden=True, help="Report as of this UTC time (tests).")
 @tool_errors
+@default_sigpipe
+@without_cyclic_gc
 def main(study_dirs, fmt, layout, states, steps, group_by, summary, why, lines, check, quiet, width,
          pager, now_text):
     """Report the status of each STUDY_DIR: a summary line and Maestro's status table, or the
@@ -95,40 +98,29 @@ def main(study_dirs, fmt, layout, states, steps, group_by, summary, why, lines, 
     Exit codes: 0 ok; with --check 0 finished, 3 still active, 4 a step failed, timed out or was
     cancelled; 2 usage; 65 not a study, or a state/DAG of a newer version.
     """
-    import gc
+    from .core import overall_check, report_studies
 
     view = _view(fmt, summary, group_by, why, len(study_dirs))
-    now, limit = _now(now_text), _width(width)
-    collecting = gc.isenabled()
-    # A report builds millions of small objects and keeps them all: the cyclic collector would
-    # scan them again and again for nothing (half the run time at 100,000 steps).
-    gc.disable()
-    try:
-        outputs, codes, error = [], [], 0
-        for path in study_dirs:
-            try:
-                out, code = _one(path, now, fmt, view, layout, limit, states, steps, group_by, why, lines)
-            except MError as err:
-                click.echo(f"{click.get_current_context().command_path}: error: {one_line(str(err))}", err=True)
-                error = error or err.exit_code
-                continue
-            codes.append(code)
-            if quiet:
-                continue
-            if outputs and fmt in ("table", "md"):
-                out = b"\n" + out          # a blank line between studies
-            outputs.append(out)
-            if not pager:
-                stdout_bytes(out)
-        if pager and outputs:
-            click.echo_via_pager(b"".join(outputs).decode("utf-8").removesuffix("\n"))  # it adds one
-    finally:
-        if collecting:
-            gc.enable()
+    outputs, codes, error = [], [], 0
+    for one in report_studies(study_dirs, now=_now(now_text), fmt=fmt, view=view, layout=layout,
+                              width=_width(width), states=states, steps=steps, group_by=group_by,
+                              why_lines=lines if why else None, keep_going=True):
+        if one.error is not None:
+            click.echo(f"{click.get_current_context().command_path}: error: {one_line(str(one.error))}", err=True)
+            error = error or one.error.exit_code
+            continue
+        codes.append(one.check)
+        if quiet:
+            continue
+        outputs.append(one.output)
+        if not pager:
+            stdout_bytes(one.output)
+    if pager and outputs:
+        click.echo_via_pager(b"".join(outputs).decode("utf-8").removesuffix("\n"))  # it adds one
     if error:
         raise SystemExit(error)
     if check:
-        raise SystemExit(3 if 3 in codes else 4 if 4 in codes else 0)
+        raise SystemExit(overall_check(codes))
 
 
 def _view(fmt, summary, group_by, why, count) -> str:
@@ -143,19 +135,3 @@ def _view(fmt, summary, group_by, why, count) -> str:
     if fmt == "csv" and count > 1:
         raise click.UsageError("--format csv takes one STUDY_DIR (status.csv has no study column)")
     return view
-
-
-def _one(path, now, fmt, view, layout, limit, states, steps, group_by, why, lines) -> tuple[bytes, int]:
-    """The report of one study directory, and its --check code."""
-    from . import core, load
-    from .formats import render
-
-    study = load.read_study(path, with_dag=core.needs_dag(view, steps, fmt))
-    report = core.build(study, now, states=states, steps=steps, group_by=group_by)
-    tails = load.stderr_tails(study, _bad(report), lines) if why else None
-    return render(report, fmt, view, layout=layout, width=limit, tails=tails), report.check
-
-
-def _bad(report) -> list[str]:
-    entries = report.study.state["steps"]
-    return [i for i in report.ids if entries[i]["state"] in S.FAILURES]

@@ -1,22 +1,37 @@
-"""mreport's core: what a report says about a study, as plain data (no I/O; ``now`` is given).
+"""mreport's core: what a report says about a study, and the reports of study directories.
 
-A report has three views: the steps (the default), the summary only, or counts grouped by
-parameter values.  Filters (--state, --step) choose the steps listed, grouped and checked; the
-summary always counts the whole study and says how many steps were chosen.
+``report_studies`` is the whole of the mreport command but its output: study directories in,
+their reports in any of ``OUTPUT_FORMATS`` out, one study after the other.  The rest is pure
+(plain data in and out, ``now`` is given): a report has three views, the steps (the default), the
+summary only, or counts grouped by parameter values.  Filters (--state, --step) choose the steps
+listed, grouped and checked; the summary always counts the whole study and says how many steps
+were chosen.
 """
 
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from fnmatch import fnmatchcase
+from typing import Iterator
 
 from mshared import states as S
 from mshared.contracts import REPORT_SCHEMA, REPORT_VERSION
 from mruntime.engine.transitions import study_status
-from mshared.errors import MError
+from mshared.errors import EXIT_USAGE, MError
 from mshared.times import iso_utc
 from mshared.statusrows import Times, format_duration
 
+# Every output format (mreport --format, maestro status --format); mreport.formats.render draws them.
+OUTPUT_FORMATS = ("table", "json", "ndjson", "csv", "md", "dot")
+LAYOUTS = ("flat", "narrow", "legacy")
+# which views each format can show; the CLI turns anything else into a usage error
+VIEWS = {"table": {"steps", "summary", "groups"}, "md": {"steps", "summary", "groups"},
+         "json": {"steps", "summary", "groups"}, "ndjson": {"steps", "summary", "groups"},
+         "csv": {"steps", "groups"}, "dot": {"steps"}}
+# formats that put a blank line between the reports of two studies
+SEPARATED = ("table", "md")
+
+# mreport --check: the exit code of one study, and of several (the first that applies wins)
 CHECK_FINISHED, CHECK_ACTIVE, CHECK_FAILED = 0, 3, 4
 WHY_STATES = S.FAILURES   # FAILED, TIMEDOUT, CANCELLED
 
@@ -24,11 +39,13 @@ WHY_STATES = S.FAILURES   # FAILED, TIMEDOUT, CANCELLED
 class BadOption(MError):
     """An option that does not fit the study (e.g. --group-by a parameter no step uses)."""
 
-    exit_code = 2
+    exit_code = EXIT_USAGE
 
 
 @dataclass
-class Study:
+class StudyFiles:
+    """What a report reads of a study directory (mreport.load.read_study)."""
+
     root: str                 # absolute
     state: dict
     dag: dict | None = None   # read only when the report needs it
@@ -36,7 +53,7 @@ class Study:
 
 @dataclass
 class Report:
-    study: Study
+    study: StudyFiles
     now: datetime
     ids: list[str]                          # the chosen steps, in DAG order when there is a DAG
     summary: dict
@@ -45,12 +62,62 @@ class Report:
     groups: list[dict] | None = None
 
 
+@dataclass
+class StudyOutput:
+    """One study's part of ``report_studies``: its report, or the error that stopped it."""
+
+    path: str                      # as given
+    output: bytes                  # the report in the chosen format (b"" after an error)
+    check: int | None              # its --check code (None after an error)
+    error: MError | None = None
+
+
+def report_studies(paths, *, now: datetime, fmt: str = "table", view: str = "steps", layout: str = "flat",
+                   width: int | None = None, states=(), steps=(), group_by=(),
+                   why_lines: int | None = None, keep_going: bool = False) -> Iterator[StudyOutput]:
+    """The report of each study directory in ``paths``, in order, in the output format ``fmt``
+    (one of OUTPUT_FORMATS) and ``view`` ("steps", "summary" or "groups"; see VIEWS).
+
+    ``layout`` (LAYOUTS) and ``width`` (None: no limit) shape tables; ``states``, ``steps`` and
+    ``group_by`` are mreport's filters; ``why_lines`` (N) adds the --why details with the last N
+    lines of stderr.  In the table and md formats a blank line leads every report but the first.
+    Studies are read without the lock and never changed.  An MError (InvalidInput, 65: not a
+    study, a newer version; BadOption, 2) is raised, or with ``keep_going`` yielded as the
+    study's ``error`` and the next study is reported.  CLI twins: `mreport`, `maestro status`.
+    """
+    from . import load
+    from .formats import render
+
+    first = True
+    for path in paths:
+        try:
+            study = load.read_study(path, with_dag=needs_dag(view, steps, fmt))
+            report = build(study, now, states=states, steps=steps, group_by=group_by)
+            tails = None if why_lines is None else load.stderr_tails(study, why_ids(report), why_lines)
+            output = render(report, fmt, view, layout=layout, width=width, tails=tails)
+        except MError as err:
+            if not keep_going:
+                raise
+            yield StudyOutput(path, b"", None, err)
+            continue
+        if not first and fmt in SEPARATED:
+            output = b"\n" + output
+        first = False
+        yield StudyOutput(path, output, report.check)
+
+
+def overall_check(codes) -> int:
+    """--check over several studies: active if one is, else failed if one is, else finished."""
+    codes = set(codes)
+    return CHECK_ACTIVE if CHECK_ACTIVE in codes else CHECK_FAILED if CHECK_FAILED in codes else CHECK_FINISHED
+
+
 def needs_dag(view: str, steps: tuple, fmt: str) -> bool:
-    """The summary needs only state.json (a third of the reading at 100,000 steps)."""
+    """The summary needs only state.json, and reading dag.json is much of a report's time."""
     return view != "summary" or bool(steps) or fmt == "dot"
 
 
-def build(study: Study, now: datetime, *, states=(), steps=(), group_by=()) -> Report:
+def build(study: StudyFiles, now: datetime, *, states=(), steps=(), group_by=()) -> Report:
     ids = select(study, states, steps)
     entries = study.state["steps"]
     summary = summarise(study.state, len(ids), now)
@@ -61,7 +128,7 @@ def build(study: Study, now: datetime, *, states=(), steps=(), group_by=()) -> R
     return report
 
 
-def select(study: Study, states=(), steps=()) -> list[str]:
+def select(study: StudyFiles, states=(), steps=()) -> list[str]:
     """Ids of the steps in any of ``states`` (all when empty) whose spec step name or id matches
     one of ``steps`` (exact, or a shell pattern such as 'sim*')."""
     entries = study.state["steps"]
@@ -123,7 +190,7 @@ def check_code(step_states) -> int:
     return CHECK_FAILED if seen & S.FAILURES else CHECK_FINISHED
 
 
-def group_counts(study: Study, ids: list[str], params: list[str]) -> list[dict]:
+def group_counts(study: StudyFiles, ids: list[str], params: list[str]) -> list[dict]:
     """Counts per state for each combination of values of ``params`` (None: the step does not
     use that parameter), in the order the values first appear."""
     index = {s["id"]: s for s in study.dag["steps"]}
@@ -165,8 +232,10 @@ def step_records(steps: list[dict], entries: dict, times: Times) -> list[dict]:
         steps, got, submitted, started, ended, times.spans(started, finish), times.spans(submitted, finish))]
 
 
-def step_record(step: dict, entry: dict, times: Times) -> dict:
-    return step_records([step], {step["id"]: entry}, times)[0]
+def why_ids(report: Report) -> list[str]:
+    """The chosen steps that ended FAILED, TIMEDOUT or CANCELLED (--why tells why)."""
+    entries = report.study.state["steps"]
+    return [i for i in report.ids if entries[i]["state"] in WHY_STATES]
 
 
 def chosen_steps(report: Report) -> list[dict]:
@@ -184,7 +253,7 @@ def why_record(entry: dict, tail: dict | None) -> dict:
             "stderr": tail.get("path"), "tail": tail.get("lines", [])}
 
 
-def study_info(study: Study) -> dict:
+def study_info(study: StudyFiles) -> dict:
     info = study.state["study"]
     return {"name": info.get("name"), "root": study.root, "scheduler": info.get("scheduler"),
             "created": info.get("created"), "updated": study.state.get("updated")}

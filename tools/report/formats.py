@@ -1,4 +1,4 @@
-"""A report as bytes in each --format: table, json, ndjson, csv, md, dot (docs/mreport.md)."""
+"""A report as bytes in each output format (mreport.core.OUTPUT_FORMATS; docs/mreport.md)."""
 
 import csv
 import io
@@ -8,13 +8,6 @@ from mshared.dot import dag_to_dot
 from mshared.statusrows import TABLE_COLUMNS, Times, status_csv
 
 from . import core, layouts
-
-FORMATS = ("table", "json", "ndjson", "csv", "md", "dot")
-LAYOUTS = ("flat", "narrow", "legacy")
-# which views each format can show; the CLI turns anything else into a usage error
-VIEWS = {"table": {"steps", "summary", "groups"}, "md": {"steps", "summary", "groups"},
-         "json": {"steps", "summary", "groups"}, "ndjson": {"steps", "summary", "groups"},
-         "csv": {"steps", "groups"}, "dot": {"steps"}}
 
 
 def render(report: core.Report, fmt: str, view: str, *, layout: str = "flat", width: int | None = None,
@@ -111,7 +104,7 @@ def _markdown(headers, rows) -> str:
 
 def _why_text(report, tails: dict, md: bool) -> str:
     entries = report.study.state["steps"]
-    bad = [i for i in report.ids if entries[i]["state"] in core.WHY_STATES]
+    bad = core.why_ids(report)
     head = "### Why" if md else "Why:"
     if not bad:
         return f"{head}\n\nNo chosen step ended FAILED, TIMEDOUT or CANCELLED." if md else \

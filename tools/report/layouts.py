@@ -1,6 +1,6 @@
 """Text tables for mreport: Maestro's flat, narrow and legacy layouts, fitted to a width.
 
-The flat table is prettytable's default style.  prettytable spends ~30 µs a row, so a table of
+The flat table is prettytable's default style.  prettytable is slow per row, so a table of
 more than FAST_ROWS rows gets its title, header and bottom rule from prettytable and its body
 from a format string: tests/unit/test_report_layouts.py checks that both give the same text.
 """
@@ -26,7 +26,7 @@ def fold(text: str, width: int) -> list[str]:
     if " " in text:
         head, _, rest = text.partition(" ")
         if len(head) <= width and len(rest) <= width and " " not in rest:
-            return [head, rest]            # the common case, a time: textwrap is 10x slower
+            return [head, rest]            # the common case, a time: textwrap is much slower
         return textwrap.wrap(text, width, break_on_hyphens=False) or [""]
     out = []
     while len(text) > width:

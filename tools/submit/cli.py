@@ -2,7 +2,7 @@
 
 import click
 
-from mshared.clitools import CONTEXT_SETTINGS, stdout_bytes, tool_errors
+from mshared.clitools import CONTEXT_SETTINGS, default_sigpipe, stdout_bytes, tool_errors, without_cyclic_gc
 
 
 @click.command(name="msubmit", context_settings=CONTEXT_SETTINGS)
@@ -10,6 +10,8 @@ from mshared.clitools import CONTEXT_SETTINGS, stdout_bytes, tool_errors
 @click.option("-t", "--throttle", type=click.IntRange(min=0), help="Keep at most N jobs in flight (0 = unlimited; local steps default to one per core). Saved in the study.")
 @click.option("-a", "--attempts", type=click.IntRange(min=1), help="Submission attempts per step before it is marked FAILED. Saved in the study.")
 @tool_errors
+@default_sigpipe
+@without_cyclic_gc
 def main(study_dirs, throttle, attempts):
     """Submit every step of STUDY_DIR whose parents all FINISHED, up to the throttle.
 
