@@ -1,8 +1,8 @@
 """One pass over a study: lock, load, do the work, persist.
 
 msubmit and mmonitor are two modes of the same pass: msubmit submits what is ready
-(``poll_jobs=False``); mmonitor first carries out control requests and polls the schedulers, then
-submits.  The lock is held for the pass only; no pass sleeps.  Every scheduler gets one status
+(``poll_jobs=False``); mmonitor first carries out control requests (``requests``) and polls the
+schedulers, then submits.  The lock is held for the pass only; no pass sleeps.  Every scheduler gets one status
 query per pass.  The work (``do_work``) changes the state in memory; the persistence
 (``persist``, through the ``Store``) decides what to write and writes it.
 """
@@ -15,7 +15,7 @@ from datetime import datetime
 from mshared.statefile import lock_study
 from mshared.times import iso_utc, utcnow
 
-from . import signals
+from . import requests, signals
 from . import transitions as T
 from .records import LoopMemory, PassResult
 from .store import STATE_EVERY, Store, write_status_csv
@@ -71,9 +71,11 @@ def load_study(root: str) -> PassStudy:
 def do_work(study: PassStudy, now: datetime, *, poll_jobs: bool, submit: bool, local_slots: int) -> None:
     """The work of a pass, in memory (only submissions reach the disk first, as intents)."""
     if poll_jobs:
-        handle_requests(study, now)
+        requests.carry_out(study, now)
         poll(study, now)
-    if submit and not study.state["requests"].get("cancel"):
+        if requests.waiting(study.state["requests"]):   # a re-run whose step has just ended
+            requests.carry_out(study, now)
+    if submit and not requests.cancel_pending(study.state["requests"]):
         submit_ready(study, now, local_slots)
     repair_if_stranded(study, now)
 
@@ -97,7 +99,7 @@ def persist(study: PassStudy, end: datetime, memory: LoopMemory | None, csv_ever
     it in memory for a later pass; the result tells the caller how the study stands."""
     store = study.store
     index = study.synced_index()
-    status = "RUNNING" if index.open else T.study_status(study.state)
+    status = "RUNNING" if index.open or requests.waiting(study.state["requests"]) else T.study_status(study.state)
     defer = (memory is not None and status == "RUNNING" and not study.changes.urgent
              and end.timestamp() - memory.saved_at < STATE_EVERY
              and all(study.graph.adapter_key(e["step"]) == "local" for e in study.changes.events))
@@ -132,31 +134,6 @@ def poll(study: PassStudy, now: datetime) -> None:
             status = answers.get(steps[sid]["job_id"])
             if status is not None:
                 T.apply_status(study.state, study.graph, sid, status, at, study.events)
-
-
-def handle_requests(study: PassStudy, now: datetime) -> None:
-    """Cancel and re-run requests left in the state by `maestro cancel` / `maestro rerun`."""
-    at = iso_utc(now)
-    requests = study.state["requests"]
-    changes = study.changes
-    targets = []
-    if requests.get("cancel") and not requests.get("cancel_done"):
-        roots = [sid for sid in study.graph.order if not study.graph.steps[sid]["depends"]]
-        targets = T.cancel_steps(study.state, study.graph, roots, at, study.events)
-        requests["cancel_done"] = True
-        changes.dirty = changes.urgent = True
-    if requests.get("cancel_steps"):
-        targets += T.cancel_steps(study.state, study.graph, requests.pop("cancel_steps"), at, study.events)
-        changes.dirty = changes.urgent = True
-    if requests.get("rerun"):
-        for item in requests.pop("rerun"):
-            T.rerun_steps(study.state, study.graph, [item["step"]], bool(item.get("subtree")), at, study.events)
-        changes.dirty = changes.urgent = True
-    by_adapter: dict[str, list] = {}
-    for sid in targets:
-        by_adapter.setdefault(study.graph.adapter_key(sid), []).append(sid)
-    for key, sids in by_adapter.items():
-        study.adapter(sids[0]).cancel([study.ref(s) for s in sids])
 
 
 def cores() -> int:

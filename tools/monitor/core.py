@@ -5,6 +5,7 @@ mruntime's engine does the passes; a request is written into the study's state u
 and the next pass (of a running loop, or of `mmonitor`) acts on it.
 """
 
+from mruntime.engine import requests
 from mruntime.engine.loop import exit_code, run_loop
 from mruntime.engine.passes import PassResult, run_pass
 from mshared.errors import InvalidInput
@@ -40,14 +41,11 @@ def instances(dag_steps: list[dict], name: str) -> list[str]:
 def request_cancel(root: str, step: str | None = None) -> list[str] | None:
     """Ask for the study to be cancelled (``step`` None), or only ``step`` (a spec step's
     instances, or one instance id) and its descendants; returns the step ids asked for.
+    Requests are carried out in the order they were made (mruntime.engine.requests).
     CLI twin: `maestro cancel [--step STEP]`."""
     def change(state, dag):
-        requests = state["requests"]
-        if step is None:
-            requests["cancel"] = True
-            return None
-        ids = instances(dag["steps"], step)
-        requests["cancel_steps"] = list(dict.fromkeys(requests.get("cancel_steps", []) + ids))
+        ids = None if step is None else instances(dag["steps"], step)
+        requests.ask_cancel(state, ids)
         return ids
 
     from mshared.studydir import edit_state   # here: a pass does not need it
@@ -57,14 +55,12 @@ def request_cancel(root: str, step: str | None = None) -> list[str] | None:
 
 def request_rerun(root: str, step: str, subtree: bool = False) -> list[str]:
     """Ask for ``step`` (a spec step's instances, or one instance id) to run again, with its
-    descendants when ``subtree``; a cancel request is withdrawn.  Returns the step ids.
+    descendants when ``subtree``; after a cancel of the study, the re-run lifts it.  A step still
+    in flight runs again once it has ended.  Returns the step ids.
     CLI twin: `maestro rerun STUDY_DIR STEP [--subtree]`."""
     def change(state, dag):
         ids = instances(dag["steps"], step)
-        requests = state["requests"]
-        requests["rerun"] = requests.get("rerun", []) + [{"step": sid, "subtree": subtree} for sid in ids]
-        requests.pop("cancel", None)
-        requests.pop("cancel_done", None)
+        requests.ask_rerun(state, ids, subtree)
         return ids
 
     from mshared.studydir import edit_state   # here: a pass does not need it
