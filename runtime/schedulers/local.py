@@ -1,4 +1,6 @@
-"""Local adapter: each step runs as a detached process that outlives the tool that started it.
+"""Local: plain scripts (`#!<shell>`, a blank line, the command: Maestro's localscriptadapter, byte
+for byte), and the adapter: each step runs as a detached process that outlives the tool that
+started it.
 
 A small POSIX sh runner (local_runner.sh) runs the step script with stdout/stderr in
 <stem>.<pid>.out/.err and, when the script ends, writes <stem>.<pid>.exit.json (exit code,
@@ -23,24 +25,25 @@ import signal
 import socket
 import subprocess
 import time
-from importlib import resources
 from typing import NamedTuple
 
 import orjson
 
 from mshared.states import FAILED, FINISHED, RUNNING
 from . import _parse as P
-from .base import Adapter, FoundJob, JobRef, JobStatus, SubmitRefused, SubmitUncertain
+from .base import (WAITS_HERE, Adapter, Answer, FoundJob, JobRef, JobStatus, Scheduler,
+                   SubmitRefused, SubmitUncertain)
 
-RUNNER = str(resources.files("mruntime.schedulers").joinpath("local_runner.sh"))
+# beside this module (package data); a plain path: importlib.resources would cost mrender, which
+# now imports this module for the local unit, more than the rest of the module together
+RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "local_runner.sh")
 # Jobs shorter than this leave a core idle while the next one is started (about half a
 # millisecond): a loop then keeps one more in flight than there are cores (see quick()).
 QUICK = 0.25
 
 
 class LocalAdapter(Adapter):
-    key = "local"
-    script_suffix = ".sh"
+    capabilities = frozenset({WAITS_HERE})   # running_here, wait_any(), quick()
 
     def __init__(self, batch=None, **kwargs):
         super().__init__(batch, **kwargs)
@@ -150,7 +153,8 @@ class LocalAdapter(Adapter):
         self._pidfds[pid], self._fd_pids[fd] = fd, pid
         self._poller.register(fd, select.POLLIN)
 
-    def status(self, jobs: list[JobRef]) -> dict[str, JobStatus]:
+    def query(self, jobs: list[JobRef]) -> Answer:
+        """Every job gets an answer from its files and its process; no command runs."""
         self.reap()
         out = {}
         for job in jobs:
@@ -168,7 +172,7 @@ class LocalAdapter(Adapter):
                     "(killed with SIGKILL, or the machine restarted)"))
             else:
                 out[job.job_id] = _from_record(job.job_id, ended)
-        return out
+        return Answer(out)
 
     def cancel(self, jobs: list[JobRef]) -> None:
         for job in jobs:
@@ -366,3 +370,6 @@ def _from_record(job_id: str, record: dict) -> JobStatus:
         return JobStatus(job_id, FINISHED, 0, None, started, ended)
     reason = f"killed by signal {sig}" if sig else f"exit code {code}"
     return JobStatus(job_id, FAILED, code, reason, started, ended)
+
+
+UNIT = Scheduler(key="local", extension="sh", adapter=LocalAdapter)

@@ -4,8 +4,8 @@ import pytest
 
 from mshared.errors import InvalidInput
 from mruntime.scripts import FORMATS, script_names, step_scripts
-from mruntime.scripts.common import comment_text, hms, walltime_seconds
-from mruntime.scripts.lsf import walltime as lsf_walltime
+from mruntime.scripts.headers import comment_text, hms, walltime_seconds
+from mruntime.schedulers.lsf import walltime as lsf_walltime
 
 
 def step(**resources):

@@ -192,15 +192,9 @@ def test_status_faults(flux, monkeypatch, mode):
         return
     with pytest.raises(SchedulerUnavailable):
         a.cancel([ref("fABC")])
-    with pytest.raises(SchedulerUnavailable):
-        a.check_available()
 
 
 def test_missing_flux_is_unavailable(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(SchedulerUnavailable, match="'flux' was not found on PATH"):
-        FluxAdapter({}).check_available()
-
-
-def test_check_available(flux):
-    flux[0].check_available()
+        FluxAdapter({}).status([ref("fABC")])

@@ -34,7 +34,7 @@ def ref(job_id, ws="/nowhere", stem="s"):
 
 def test_registry_knows_lsf():
     assert isinstance(registry.get_adapter("lsf"), LsfAdapter)
-    assert LsfAdapter.script_suffix == ".lsf.sh"
+    assert registry.get_adapter("lsf").script_suffix == ".lsf.sh"
 
 
 def test_submit_status_find_cancel(lsf, tmp_path):
@@ -148,8 +148,6 @@ def test_status_faults_are_unavailable_never_a_state(lsf, monkeypatch, mode):
         return          # bkill/bparams answering 0 with noise: nothing to contradict
     with pytest.raises(SchedulerUnavailable):
         a.cancel([ref("3")])
-    with pytest.raises(SchedulerUnavailable):
-        a.check_available()
 
 
 def test_missing_client_is_unavailable(monkeypatch, tmp_path):
@@ -157,9 +155,3 @@ def test_missing_client_is_unavailable(monkeypatch, tmp_path):
     a = LsfAdapter({})
     with pytest.raises(SchedulerUnavailable, match="not found on PATH"):
         a.status([ref("1")])
-    with pytest.raises(SchedulerUnavailable, match="not found on PATH"):
-        a.check_available()
-
-
-def test_check_available(lsf):
-    lsf[0].check_available()

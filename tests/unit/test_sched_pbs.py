@@ -173,8 +173,6 @@ def test_status_faults(pbs, monkeypatch, mode):
         return
     with pytest.raises(SchedulerUnavailable):
         a.cancel([ref("1.pbssrv")])
-    with pytest.raises(SchedulerUnavailable):
-        a.check_available()
 
 
 def test_missing_qsub_is_unavailable(monkeypatch, tmp_path):
@@ -183,6 +181,3 @@ def test_missing_qsub_is_unavailable(monkeypatch, tmp_path):
     with pytest.raises(SchedulerUnavailable, match="'qsub' was not found on PATH"):
         PbsAdapter({}).submit(path, ws, "x")
 
-
-def test_check_available(pbs):
-    pbs[0].check_available()

@@ -298,15 +298,6 @@ def test_find_matches_work_directories_exactly(monkeypatch):
     assert fake.calls[0][:5] == ["squeue", "-h", "-t", "all", "-u"]
 
 
-# ------------------------------------------------------------------ ping
-def test_check_available():
-    a, _ = adapter({"scontrol ping": (0, "Slurmctld(primary) at vm is UP\n", "")})
-    a.check_available()
-    a, _ = adapter({"scontrol ping": (1, "Slurmctld(primary) at vm is DOWN\n", "")})
-    with pytest.raises(SchedulerUnavailable, match="not responding"):
-        a.check_available()
-
-
 def test_every_call_has_a_timeout_and_no_shell():
     # FakeSlurm asserts a timeout on every call; argv lists, never a shell string
     a, fake = adapter({"scontrol show job": (0, sc_line(1, "RUNNING") + "\n", "")})

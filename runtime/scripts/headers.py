@@ -1,4 +1,4 @@
-"""What the per-scheduler script writers share: the format record and safe header values.
+"""What the per-scheduler script headers share: safe header values, job names, walltimes.
 
 Header lines are built from user data (batch block, step resources, description).  A line break
 in any of them would start a new directive, so every value goes through ``header_value`` (refuse)
@@ -7,28 +7,11 @@ or ``comment_text`` (clean); job and file names come from the DAG's filename-saf
 
 import math
 import re
-from dataclasses import dataclass
-from typing import Callable
 
 from mshared.errors import InvalidInput
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SPACE = re.compile(r"\s")
-
-
-@dataclass(frozen=True)
-class ScriptFormat:
-    """One scheduler's scripts.
-
-    ``header(step, batch, shell)`` gives the header of a scheduled step (shebang included);
-    ``parallelize(step, batch, procs, nodes)`` gives the launcher command for $(LAUNCHER).
-    Both are None for ``local``, where every step runs as a plain shell script.
-    """
-
-    key: str
-    extension: str
-    header: Callable[[dict, dict, str], str] | None = None
-    parallelize: Callable[[dict, dict, int, int | None], str] | None = None
 
 
 def header_value(value, what: str, step: dict, quoted: bool = False, spaces: bool = False) -> str:
