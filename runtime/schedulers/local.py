@@ -37,8 +37,9 @@ from .base import (WAITS_HERE, Adapter, Answer, FoundJob, JobRef, JobStatus, Sch
 # beside this module (package data); a plain path: importlib.resources would cost mrender, which
 # now imports this module for the local unit, more than the rest of the module together
 RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "local_runner.sh")
-# Jobs shorter than this leave a core idle while the next one is started (about half a
-# millisecond): a loop then keeps one more in flight than there are cores (see quick()).
+# Jobs shorter than this leave a core idle for a noticeable part of their run while the loop sees
+# one end and starts the next: a loop then keeps one more in flight than there are cores (see
+# quick(); the figures are in bench/README.md, "Figures behind the scheduler code").
 QUICK = 0.25
 
 
