@@ -1,7 +1,9 @@
 """SlurmAdapter against the real local SLURM (.ci/slurm/start-slurm.sh; `make slurm-up`).
 
 Skipped when SLURM is down, failed instead when MAESTRO_REQUIRE_SLURM=1 (conftest's slurm_cluster).
-The long TIMEOUT/restart case is not here: one shared case runs through mmonitor.
+The long TIMEOUT/restart case is not here: one shared case runs through mmonitor.  What every
+scheduler must do (find, unknown ids, refusals, an unreachable controller) is checked for SLURM
+by tests/unit/test_scheduler_contract.py, with the harness in tests/sched_contract/slurm.py.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from mshared import states as S
-from mruntime.schedulers.base import JobRef, SubmitRefused, run_command
+from mruntime.schedulers.base import JobRef, run_command
 from mruntime.schedulers.slurm import SlurmAdapter
 
 pytestmark = pytest.mark.slurm
@@ -126,14 +128,6 @@ def test_find_by_workspace(slurm, tmp_path):
         assert st.state == S.PENDING and st.reason == "JobHeldUser"
     finally:
         adapter.cancel([JobRef(jid, ws, "held"), JobRef(jid2, other_ws, "held2")])
-
-
-def test_refused_partition(slurm, tmp_path):
-    adapter, _ = slurm
-    script, ws = make_step(tmp_path, "nopart", "true", header="#SBATCH --partition=nosuchpart")
-    with pytest.raises(SubmitRefused) as exc:
-        adapter.submit(script, ws, "nopart")
-    assert "Invalid partition name specified" in str(exc.value)
 
 
 def test_200_jobs_one_status_call_per_pass(slurm, tmp_path):

@@ -3,6 +3,7 @@
 import pytest
 
 from mshared.errors import InvalidInput
+from mruntime.schedulers import registry
 from mruntime.scripts import FORMATS, script_names, step_scripts
 from mruntime.scripts.headers import comment_text, hms, walltime_seconds
 from mruntime.schedulers.lsf import walltime as lsf_walltime
@@ -116,3 +117,4 @@ def test_script_names(kind, ext):
     assert script_names(st, kind) == (f"a.{ext}", f"a.restart.{ext}")
     assert script_names({"stem": "a"}, kind) == (f"a.{ext}", None)
     assert FORMATS[kind].extension == ext
+    assert registry.get_adapter(kind).script_suffix == f".{ext}"

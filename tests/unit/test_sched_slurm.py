@@ -13,7 +13,6 @@ import pytest
 
 from mshared import states as S
 from mshared.errors import SchedulerUnavailable
-from mruntime.schedulers import registry
 from mruntime.schedulers.base import CommandResult, JobRef, SubmitRefused
 from mruntime.schedulers.slurm import FORGOTTEN, SlurmAdapter, map_state
 
@@ -86,12 +85,6 @@ def refs(*ids, ws="/tmp/ws"):
 def adapter(answers):
     fake = FakeSlurm(answers)
     return SlurmAdapter({}, runner=fake, timeout=5), fake
-
-
-# ------------------------------------------------------------------ registry
-def test_registry_knows_slurm():
-    a = registry.get_adapter("slurm", {"queue": "debug"})
-    assert isinstance(a, SlurmAdapter) and a.key == "slurm" and a.script_suffix == ".slurm.sh"
 
 
 # ------------------------------------------------------------------ submit
