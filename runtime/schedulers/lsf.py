@@ -4,7 +4,8 @@ Scripts: the header is Maestro 1.2.1's lsfscriptadapter's.  Differences: a step 
 asks for the batch block's nodes (default 1) where Maestro writes an empty `-nnodes`; no walltime
 means no `-W` line (Maestro writes an empty one); a walltime given as a number of minutes is
 accepted (Maestro crashes on it); `batch.shell` is honoured (Maestro's LSF adapter always writes
-/bin/bash).
+/bin/bash); `[` and `]` in the job name (`-J`) become `_`, since LSF reads `-J name[1-1000]` as a
+job array of 1000 jobs (Maestro writes the step name as it is).
 
 Commands (IBM LSF 10.1 command reference, bsub(1), bjobs(1) "-o", bkill(1)):
 
@@ -29,7 +30,7 @@ import re
 
 from mshared import states as S
 from mshared.errors import InvalidInput
-from ..scripts.headers import header_value, job_name, resources
+from ..scripts.headers import array_safe, header_value, job_name, resources
 from . import _parse as P
 from .base import Adapter, Answer, FoundJob, JobRef, JobStatus, Scheduler, read_script
 
@@ -231,8 +232,8 @@ def header(step: dict, batch: dict, shell: str) -> str:
         lines.append(f"#BSUB -G {value('bank')}")
     if merged.get("walltime"):
         lines.append(f"#BSUB -W {walltime(merged['walltime'], step)}")
-    lines.append(f"#BSUB -J {name}")
-    lines.append(f"#BSUB -o {name}.%J.out")
+    lines.append(f"#BSUB -J {array_safe(name)}")
+    lines.append(f"#BSUB -o {name}.%J.out")     # the stem as it is: mreport looks for <stem>.*.err
     if merged.get("reservation"):
         lines.append(f"#BSUB -U {value('reservation')}")
     lines.append(f"#BSUB -e {name}.%J.err")

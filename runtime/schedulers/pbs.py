@@ -3,7 +3,7 @@ qstat -x -f -F json, qdel).  Maestro 1.2.1 has no PBS adapter; the decisions giv
 
 Scripts: directive syntax from the PBS Professional qsub(1B) man page (openpbs/openpbs
 doc/man1/qsub.1B): `-N name` (up to 236 printable non-blank characters, starting with a letter or
-digit), `-l select=N:ncpus=C:mpiprocs=M[:ngpus=G]`
+digit; `[` and `]`, array syntax, become `_`), `-l select=N:ncpus=C:mpiprocs=M[:ngpus=G]`
 chunks, `-l place=...:excl`, `-l walltime=HH:MM:SS`, `-q queue`, `-A account`.  With nodes,
 `place=scatter` puts each chunk on its own host.  `batch.resource_style: nodes` writes the older
 Torque form `-l nodes=N:ppn=M` / `-l procs=P` instead of select.  No `-o`/`-e`: PBS cannot put the
@@ -45,7 +45,7 @@ import re
 
 from mshared import states as S
 from mshared.errors import InvalidInput
-from ..scripts.headers import exclusive, header_value, hms, job_name, resources, walltime_seconds
+from ..scripts.headers import array_safe, exclusive, header_value, hms, job_name, resources, walltime_seconds
 from . import _parse as P
 from .base import Adapter, Answer, FoundJob, JobRef, JobStatus, Scheduler, unavailable
 
@@ -251,7 +251,7 @@ _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
 def pbs_job_name(step: dict) -> str:
-    name = job_name(step)
+    name = array_safe(job_name(step))
     if not (name[:1].isascii() and name[:1].isalnum()):
         name = "m" + name
     return name[:236]

@@ -46,6 +46,12 @@ def job_name(step: dict) -> str:
     return _SPACE.sub("_", step["stem"])
 
 
+def array_safe(name: str) -> str:
+    """A job name that asks for no job array: LSF reads `-J name[1-1000]` as an array of 1000 jobs
+    (Maestro writes the step name as it is), and PBS's -N takes no brackets either."""
+    return name.replace("[", "_").replace("]", "_")
+
+
 def resources(step: dict) -> dict:
     return step.get("resources") or {}
 

@@ -101,6 +101,22 @@ def test_pbs_job_name_starts_with_a_letter_or_digit():
     assert "#PBS -N m_x_y\n" in script({"type": "pbs"}, st)
 
 
+def test_lsf_and_pbs_job_names_ask_for_no_job_array():
+    # LSF reads `-J sim[1-1000]` as an array of 1000 jobs; PBS's -N takes no brackets either
+    st = step(nodes=1, procs=1)
+    st["stem"] = "sim[1-1000]"
+    lsf = script({"type": "lsf"}, st)
+    assert "#BSUB -J sim_1-1000_\n" in lsf
+    assert "#BSUB -o sim[1-1000].%J.out\n" in lsf        # logs keep the stem: mreport finds them
+    assert "#PBS -N sim_1-1000_\n" in script({"type": "pbs"}, st)
+    for kind, directive in (("lsf", "#BSUB -J"), ("pbs", "#PBS -N")):
+        names = [ln for ln in script({"type": kind}, st).splitlines() if ln.startswith(directive)]
+        assert names and not any(ch in ln for ln in names for ch in "[]")
+    # SLURM and Flux quote the name: no array there, and the name stays as written
+    assert '--job-name="sim[1-1000]"' in script({"type": "slurm"}, st)
+    assert '--job-name="sim[1-1000]"' in script({"type": "flux"}, st)
+
+
 def test_job_names_have_no_spaces():
     st = step(procs=1)
     st["stem"] = "a b"
