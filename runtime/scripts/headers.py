@@ -22,8 +22,10 @@ def header_value(value, what: str, step: dict, quoted: bool = False, spaces: boo
     on one #SBATCH line).  ``spaces`` is for command lines written into the script body.
     """
     text = str(value)
-    if _CONTROL.search(text) or (quoted and '"' in text):
-        bad = "a quote" if quoted and '"' in text else "a line break or control character"
+    # in a quoted value a backslash escapes the next character (sbatch): `"x\"` never closes
+    if _CONTROL.search(text) or (quoted and ('"' in text or "\\" in text)):
+        bad = ("a line break or control character" if _CONTROL.search(text)
+               else "a quote" if '"' in text else "a backslash")
         raise InvalidInput(f"step '{step['id']}': {what} {text!r} contains {bad}, which cannot go "
                            "in a scheduler header")
     if not quoted and not spaces and any(ch.isspace() for ch in text):
@@ -33,12 +35,15 @@ def header_value(value, what: str, step: dict, quoted: bool = False, spaces: boo
 
 
 def comment_text(text: str | None) -> str:
-    """A description as a one-line comment: line breaks become spaces (as Maestro), other control
-    characters go, and double quotes become single quotes so the quoted directive stays whole."""
+    """A description as the inside of a double-quoted directive value, on one line: line breaks
+    become spaces (as Maestro), other control characters go, double quotes become single quotes,
+    and backslashes are doubled.  sbatch reads a backslash as escaping the next character, also
+    inside quotes, so `"ends with a backslash\\"` would never close (sbatch refuses the script);
+    doubled, the scheduler stores the description's own backslashes."""
     if not text:
         return ""
     text = text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
-    return _CONTROL.sub("", text).replace('"', "'")
+    return _CONTROL.sub("", text).replace("\\", "\\\\").replace('"', "'")
 
 
 def job_name(step: dict) -> str:

@@ -148,3 +148,43 @@ def test_200_jobs_one_status_call_per_pass(slurm, tmp_path):
     out = wait_for(adapter, refs, done, timeout=180, interval=1.0)
     assert len(runner.since(mark)) == passes          # exactly one scheduler call per pass
     assert {(s.state, s.exit_code) for s in out.values()} == {(S.FINISHED, 0)}
+
+
+# Descriptions that once broke the #SBATCH --comment line, or could (campaign 2, F8): each reaches
+# the real sbatch and comes back from squeue as written (line breaks as spaces, " as ').
+HOSTILE_DESCRIPTIONS = ["ends with a backslash\\", 'has \\" inside', "a # hash", "%j and %x and %%",
+                        "single ' quote", 'double " quote', "unicode é💥", "\\\\two\\\\",
+                        "--time=99:00:00 --job-name=x", "$(id) `id`", "two\nlines", "\\"]
+
+
+def test_hostile_descriptions_reach_sbatch_intact(slurm, tmp_path):
+    import yaml
+
+    from mexpand.core import expand
+    from mexpand.specload import load_yaml
+    from mruntime.scripts import step_scripts
+
+    doc = {"description": {"name": "hostile", "description": "descriptions"},
+           "batch": {"type": "slurm", "queue": "debug"},
+           "study": [{"name": f"s{i}", "description": text, "run": {"cmd": "true", "procs": 1}}
+                     for i, text in enumerate(HOSTILE_DESCRIPTIONS)]}
+    text = yaml.safe_dump(doc, allow_unicode=True)
+    dag, _ = expand(load_yaml(text, "spec.yaml"), source="spec.yaml", spec_text=text,
+                    spec_path=str(tmp_path / "spec.yaml"), specroot=str(tmp_path), cwd=str(tmp_path))
+    jobs = {}
+    try:
+        for step in dag["steps"]:
+            ws = tmp_path / step["stem"]
+            ws.mkdir()
+            (name, body), = step_scripts(step, dag["study"]["batch"], step["cmd"], None)
+            (ws / name).write_text(body, encoding="utf-8")
+            res = run_command(["sbatch", "--parsable", "--hold", "-D", str(ws), str(ws / name)], cwd=str(ws))
+            assert res.returncode == 0, (step["description"], res.stderr)       # F8: "Unmatched '\"'"
+            jobs[res.stdout.strip().split(";")[0]] = step["description"]
+        for jid, description in jobs.items():
+            res = run_command(["squeue", "-h", "-j", jid, "-o", "%k"])
+            expected = " ".join(description.splitlines()).replace('"', "'")
+            assert res.stdout.rstrip("\n") == expected, (description, res.stdout)
+    finally:
+        if jobs:
+            run_command(["scancel", *jobs])

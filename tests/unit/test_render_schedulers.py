@@ -46,6 +46,64 @@ def test_lsf_walltime_rounds_up_to_minutes(value, expected):
 def test_comment_text():
     assert comment_text('a\r\nb\tc"d') == "a bc'd"
     assert comment_text(None) == ""
+    assert comment_text("ends with a backslash\\") == "ends with a backslash\\\\"
+
+
+# Descriptions that once broke, or could break, a quoted directive (campaign 2, F8).
+HOSTILE_DESCRIPTIONS = ["ends with a backslash\\", 'has \\" inside', "a # hash", "%j and %x and %%",
+                        "single ' quote", 'double " quote', "unicode é💥\u202e", "\\\\two\\\\",
+                        "--time=99:00:00", "$(id) `id`", "two\nlines", "\\"]
+
+
+def sbatch_argument(text: str) -> str:
+    """What sbatch reads as the argument at the start of ``text`` (slurm src/sbatch/opt.c,
+    _get_argument): quotes group, a backslash escapes the next character also inside quotes,
+    an unquoted '#' starts a comment; an unmatched quote is fatal (ValueError here)."""
+    out, quote, escaped = [], None, False
+    for ch in text:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+            continue
+        elif quote:
+            if ch == quote:
+                quote = None
+                continue
+        elif ch in "\"'":
+            quote = ch
+            continue
+        elif ch == "#" or ch.isspace():
+            break
+        out.append(ch)
+    if quote:
+        raise ValueError(f"Unmatched {quote} in [{text}]")
+    return "".join(out)
+
+
+@pytest.mark.parametrize("description", HOSTILE_DESCRIPTIONS)
+def test_no_description_breaks_the_slurm_comment(description):
+    st = step(procs=1)
+    st["description"] = description
+    (line,) = [ln for ln in script({"type": "slurm"}, st).splitlines() if ln.startswith("#SBATCH --comment ")]
+    expected = " ".join(description.splitlines()).replace('"', "'")
+    assert sbatch_argument(line[len("#SBATCH --comment "):]) == expected
+
+
+@pytest.mark.parametrize("kind", ["lsf", "flux", "pbs"])
+def test_descriptions_stay_out_of_the_other_schedulers_headers(kind):
+    plain = step(nodes=1, procs=1)
+    header = script({"type": kind}, plain).split("\n\n")[0]
+    for description in HOSTILE_DESCRIPTIONS:
+        st = dict(plain, description=description)
+        assert script({"type": kind}, st).split("\n\n")[0] == header
+
+
+def test_a_backslash_in_a_quoted_value_is_refused():
+    # `#SBATCH --reservation="r\"` would never close its quote
+    with pytest.raises(InvalidInput, match="contains a backslash"):
+        script({"type": "slurm", "reservation": "r\\"}, step(procs=1))
+    assert '--reservation="r1"' in script({"type": "slurm", "reservation": "r1"}, step(procs=1))
 
 
 def test_slurm_ntasks_when_procs_is_in_the_batch_block():
