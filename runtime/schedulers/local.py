@@ -21,18 +21,16 @@ import errno
 import glob
 import os
 import select
-import signal
 import socket
 import subprocess
 import time
-from typing import NamedTuple
-
 import orjson
 
 from mshared.states import FAILED, FINISHED, RUNNING
 from . import _parse as P
 from .base import (WAITS_HERE, Adapter, Answer, FoundJob, JobRef, JobStatus, Scheduler,
-                   SubmitRefused, SubmitUncertain)
+                   SubmitRefused, SubmitUncertain, unique)
+from .processes import kill_after_argv, proc_stat, terminate
 
 # beside this module (package data); a plain path: importlib.resources would cost mrender, which
 # now imports this module for the local unit, more than the rest of the module together
@@ -41,13 +39,18 @@ RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "local_runner.
 # one end and starts the next: a loop then keeps one more in flight than there are cores (see
 # quick(); the figures are in bench/README.md, "Figures behind the scheduler code").
 QUICK = 0.25
+# Seconds a cancelled job gets between SIGTERM and SIGKILL (SLURM's KillWait, 30 s by default,
+# does the same for its jobs): enough to clean up, short enough that a cancel is a cancel.
+KILL_GRACE = 10.0
 
 
 class LocalAdapter(Adapter):
     capabilities = frozenset({WAITS_HERE})   # running_here, wait_any(), quick()
 
-    def __init__(self, batch=None, **kwargs):
+    def __init__(self, batch=None, kill_grace: float = KILL_GRACE, **kwargs):
         super().__init__(batch, **kwargs)
+        self.kill_grace = kill_grace
+        self._helpers: set[int] = set()  # kill-after helpers started here, reaped once they end
         self._live: set[int] = set()     # jobs started here and not seen ending yet
         self._direct: set[int] = set()   # of those, our own children (reaped with waitpid)
         # pid -> pidfd: a pidfd turns readable when its process ends, so a loop wakes the moment
@@ -176,9 +179,18 @@ class LocalAdapter(Adapter):
         return Answer(out)
 
     def cancel(self, jobs: list[JobRef]) -> None:
-        for job in jobs:
+        """SIGTERM now; SIGKILL after ``kill_grace`` seconds to whatever of the jobs is left (a job
+        that ignores SIGTERM).  A pass holds the study lock and must not wait that long, so a
+        small detached helper (processes.py kill-after) waits instead, and ends early once the
+        jobs have."""
+        targets, groups = [], set()
+        for job in unique(jobs):
             if is_alive(job):
-                _terminate(int(job.job_id))
+                members, group = terminate(int(job.job_id))
+                targets += members
+                groups |= {group} if group is not None else set()
+        if targets:
+            self._helpers.add(_spawn_detached(kill_after_argv(self.kill_grace, targets, groups), self._env))
         self.reap()
 
     def find(self, workspaces: list[str]) -> list[FoundJob]:
@@ -210,6 +222,13 @@ class LocalAdapter(Adapter):
                 ended.append(pid)
         for pid in ended:
             self._forget(pid)
+        for pid in list(self._helpers):   # our children too: no zombies while a loop runs on
+            try:
+                done = os.waitpid(pid, os.WNOHANG)[0]
+            except ChildProcessError:
+                done = pid
+            if done:
+                self._helpers.discard(pid)
         return bool(ended)
 
     def _forget(self, pid: int) -> None:
@@ -258,64 +277,6 @@ def _spawn_detached(argv: list[str], env: dict) -> int:
     proc = subprocess.Popen(argv, env=env, start_new_session=True, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True)
     return proc.pid
-
-
-def _terminate(pid: int) -> None:
-    """SIGTERM to a job: its process group when it leads one (started directly), else the job's
-    process and every descendant (a launched job shares the launcher's group)."""
-    stat = proc_stat(pid)
-    try:
-        if stat is not None and stat.group == str(pid):
-            os.killpg(pid, signal.SIGTERM)
-            return
-        for member in _descendants(pid):
-            os.kill(member, signal.SIGTERM)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _descendants(pid: int) -> list[int]:
-    """``pid`` and every process below it, parents first (from /proc/PID/task/TID/children)."""
-    out, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        out.append(current)
-        for path in glob.glob(f"/proc/{current}/task/*/children"):
-            try:
-                with open(path) as handle:
-                    todo.extend(int(child) for child in handle.read().split())
-            except OSError:
-                pass
-    return out
-
-
-class ProcStat(NamedTuple):
-    """What /proc/PID/stat says of a process: its state letter (field 3: "Z" zombie, "X" dead),
-    its process group and session ids (fields 5 and 6) and its start time (field 22, clock ticks
-    since boot)."""
-
-    state: str
-    group: str
-    session: str
-    start_ticks: int
-
-
-def start_ticks(pid: int) -> int | None:
-    """Process start time (clock ticks since boot), or None if the process is gone."""
-    stat = proc_stat(pid)
-    return stat.start_ticks if stat else None
-
-
-def proc_stat(pid: int) -> ProcStat | None:
-    """/proc/PID/stat parsed, or None when the process is gone (or /proc cannot say)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            data = handle.read().decode("ascii", "replace")
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return None
-    # the command name (field 2) may hold spaces and parentheses: split after its last ')'
-    fields = data[data.rindex(")") + 2:].split()
-    return ProcStat(fields[0], fields[2], fields[3], int(fields[19]))
 
 
 def is_alive(job: JobRef) -> bool:

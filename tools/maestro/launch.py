@@ -58,7 +58,7 @@ def start_conductor(root: str, sleep: float | None = None) -> int:
 
 def conductor_alive(root: str) -> int | None:
     """The pid of a live conductor of this study, or None (a stale pid file is ignored)."""
-    from mruntime.schedulers.local import proc_stat
+    from mruntime.schedulers.processes import proc_stat
 
     try:
         with open(os.path.join(root, PID_FILE)) as handle:
@@ -73,7 +73,7 @@ def conductor_alive(root: str) -> int | None:
 
 
 def write_pid(root: str) -> None:
-    from mruntime.schedulers.local import start_ticks
+    from mruntime.schedulers.processes import start_ticks
 
     pid = os.getpid()
     path = os.path.join(root, PID_FILE)
