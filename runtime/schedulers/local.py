@@ -171,9 +171,7 @@ class LocalAdapter(Adapter):
                 continue
             ended = ended or _read_exit(job)  # it may have ended between the two looks
             if ended is None:
-                out[job.job_id] = JobStatus(job.job_id, FAILED, reason=(
-                    "the job's process ended without recording an exit code "
-                    "(killed with SIGKILL, or the machine restarted)"))
+                out[job.job_id] = JobStatus(job.job_id, FAILED, reason=_no_record(job))
             else:
                 out[job.job_id] = _from_record(job.job_id, ended)
         return Answer(out)
@@ -323,6 +321,16 @@ def _read_exit(job: JobRef) -> dict | None:
         written = max(written, started)     # another clock (an NFS server's) may lag behind it
     record.setdefault("ended", P.epoch_to_iso(written))
     return record
+
+
+def _no_record(job: JobRef) -> str:
+    """Why a job that no longer runs has no readable exit record, as far as its files tell."""
+    if not os.path.isdir(job.workspace):
+        return "the job ended without an exit record: the workspace is gone (removed by the step?)"
+    if os.path.exists(os.path.join(job.workspace, f"{job.stem}.{job.job_id}.exit.json")):
+        return "the exit record is empty or damaged (disk full?)"
+    return ("the job's process ended without recording an exit code "
+            "(killed with SIGKILL, or the machine restarted)")
 
 
 def _from_record(job_id: str, record: dict) -> JobStatus:

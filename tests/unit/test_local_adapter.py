@@ -207,6 +207,29 @@ def test_a_job_that_ends_on_sigterm_leaves_no_helper_behind(tmp_path):
     adapter.close()
 
 
+def test_a_missing_exit_record_is_explained_by_what_is_known(tmp_path):
+    # campaign 2, F14: every missing record used to be blamed on SIGKILL
+    adapter = LocalAdapter()
+    ws = tmp_path / "gone"
+    job = adapter.submit(_script(ws, 'rm -rf "$PWD"'), str(ws), "s")    # the step removes its workspace
+    gone = JobRef(job, str(ws), "s")
+    answer = _wait_ended([gone], adapter)[job]
+    assert answer.state == "FAILED" and "the workspace is gone" in answer.reason
+    assert "SIGKILL" not in answer.reason
+    assert LocalAdapter().status([gone])[job].reason == answer.reason      # a later process agrees
+    here = tmp_path / "here"
+    here.mkdir()
+    (here / "s.999999998.exit.json").write_bytes(b"")                     # a full disk: 0 bytes
+    (here / "s.999999997.exit.json").write_bytes(b'{"pid": 9999')         # cut short
+    answers = adapter.status([JobRef(pid, str(here), "s") for pid in ("999999998", "999999997", "999999996")])
+    for pid in ("999999998", "999999997"):
+        assert (answers[pid].state, answers[pid].reason) == \
+            ("FAILED", "the exit record is empty or damaged (disk full?)")
+    assert answers["999999996"].reason == ("the job's process ended without recording an exit code "
+                                          "(killed with SIGKILL, or the machine restarted)")
+    adapter.close()
+
+
 def test_a_path_no_line_can_carry_is_started_directly(tmp_path):
     adapter = LocalAdapter()
     ws = tmp_path / "tab\there"
