@@ -17,7 +17,7 @@ class Harness(BaseHarness):
     key = "slurm"
     marks = (pytest.mark.slurm,)
     client = "sbatch"
-    # unreachable: the clients retry for 9 s before they say so (bench/README.md), so the adapter
+    # unreachable: the clients retry for seconds before they say so (bench/README.md), so the adapter
     # gets a short timeout and the case sees a hang; tests/slurm checks the words once
     unreachable_words = None
 
