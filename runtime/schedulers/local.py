@@ -24,6 +24,7 @@ import select
 import socket
 import subprocess
 import time
+
 import orjson
 
 from mshared.states import FAILED, FINISHED, RUNNING
@@ -186,7 +187,8 @@ class LocalAdapter(Adapter):
             if is_alive(job):
                 members, group = terminate(int(job.job_id))
                 targets += members
-                groups |= {group} if group is not None else set()
+                if group is not None:
+                    groups.add(group)
         if targets:
             self._helpers.add(_spawn_detached(kill_after_argv(self.kill_grace, targets, groups), self._env))
         self.reap()

@@ -25,9 +25,14 @@ def keys() -> tuple[str, ...]:
     return tuple(SCHEDULERS)
 
 
+def known(key) -> bool:
+    """``key`` is a registered batch.type (any value may be asked about: a spec may hold a list)."""
+    return isinstance(key, str) and key in SCHEDULERS
+
+
 def unit(key: str):
     """The Scheduler unit of ``key`` (its module is imported on first use)."""
-    path = SCHEDULERS.get(key)
+    path = SCHEDULERS.get(key) if isinstance(key, str) else None
     if path is None:
         raise InvalidInput(f"unknown scheduler '{key}'; known: {', '.join(SCHEDULERS)}")
     module = sys.modules.get(path) or importlib.import_module(path)   # cheap when loaded: hot in mrender

@@ -18,12 +18,12 @@ class _Units(Mapping):
     """batch.type -> its Scheduler unit, read from the registry (membership imports nothing)."""
 
     def __getitem__(self, key):
-        if key not in registry.SCHEDULERS:
+        if not registry.known(key):
             raise KeyError(key)
         return registry.unit(key)
 
     def __contains__(self, key):
-        return key in registry.SCHEDULERS
+        return registry.known(key)
 
     def __iter__(self):
         return iter(registry.SCHEDULERS)

@@ -86,6 +86,12 @@ def test_the_validator_refuses_anything_else_and_lists_the_registry():
         validate_spec(spec("sge"), "s.yaml")
     assert str(exc.value) == ("s.yaml: batch.type 'sge' is not a known scheduler; use one of "
                               + ", ".join(registry.keys()))
+    for odd in ([], {"a": 1}, None, 3):       # not even a string: the same one clear error
+        with pytest.raises(InvalidInput, match="is not a known scheduler"):
+            validate_spec(spec(odd), "s.yaml")
+        assert odd not in scripts.FORMATS
+        with pytest.raises(InvalidInput, match="unknown scheduler"):
+            registry.unit(odd)
 
 
 @pytest.mark.parametrize("kind", registry.keys())

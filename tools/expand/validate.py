@@ -124,7 +124,7 @@ def _check_batch(batch, fail):
     if not isinstance(batch, dict):
         fail("'batch' must be a mapping (type, host, bank, queue, ...)")
     kind = batch.get("type", "local")
-    if kind not in registry.SCHEDULERS:     # the registry's keys: one list for every tool
+    if not registry.known(kind):            # the registry's keys: one list for every tool
         fail(f"batch.type '{kind}' is not a known scheduler; use one of {', '.join(registry.keys())}")
     for key in ("shell", "host", "bank", "queue", "reservation", "qos"):
         value = batch.get(key)
