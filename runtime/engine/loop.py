@@ -8,6 +8,7 @@ study's poll interval.  The lock is never held while waiting.
 import gc
 import time
 
+from mruntime.schedulers.base import WAITS_HERE
 from mshared.errors import SchedulerUnavailable, StateBusy
 from mshared.times import utcnow
 
@@ -101,7 +102,8 @@ class _Loop:
             sleep(slow)
             return
         self.pause = FAST if changed else min(self.pause * 2, SLOW_LOCAL, slow)
-        mine = [a["local"] for a in self.adapters.values() if a.get("local") is not None and a["local"].running_here]
+        mine = [a for group in self.adapters.values() for a in group.values()
+                if a.offers(WAITS_HERE) and a.running_here]
         if mine:
             mine[0].wait_any(self.pause)   # our own children: wake the moment one ends
         else:
@@ -117,8 +119,7 @@ def _quick(adapters: dict) -> int:
     """1 while the study's local jobs are short: one more in flight than there are cores keeps
     every core busy while the loop notices an end and starts the next job; 0 otherwise (long
     jobs get one core each, as without it)."""
-    local = adapters.get("local")
-    return int(local is not None and local.quick())
+    return int(any(a.offers(WAITS_HERE) and a.quick() for a in adapters.values()))
 
 
 def exit_code(statuses: dict[str, str]) -> int:

@@ -146,6 +146,4 @@ def close_adapters(groups) -> None:
     of adapters, as a pass or a loop keeps them."""
     for group in groups:
         for adapter in group.values():
-            close = getattr(adapter, "close", None)
-            if close is not None:
-                close()
+            adapter.close()

@@ -1,1 +1,2 @@
-"""Scheduler adapters, keyed by scheduler name (see registry)."""
+"""The schedulers: one module each, declaring its unit (script format and adapter); registry.py
+maps batch.type to them, base.py holds what they share."""

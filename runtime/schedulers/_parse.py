@@ -1,12 +1,7 @@
-"""Small helpers shared by the batch-scheduler adapters (slurm, lsf, flux, pbs).
+"""Text helpers shared by the scheduler adapters: messages, numbers, times, key=value records.
 
-Nothing here runs a command: the adapters call ``self.run`` (``base.run_command``) and hand the
-text to these functions.  The rules every adapter follows:
-
-* a scheduler that cannot be reached, hangs, or answers with output we cannot understand at all
-  raises ``SchedulerUnavailable`` (exit 69, nothing is marked failed);
-* a scheduler that answered and refused a submission raises ``SubmitRefused`` with its own words;
-* a job the scheduler no longer knows comes back UNKNOWN with a reason, never FINISHED.
+Nothing here runs a command or raises: the adapters call ``Adapter.call`` and hand the text to
+these functions; the rules they follow (refused vs unavailable, unknown ids) live in ``base``.
 """
 
 from __future__ import annotations
@@ -18,9 +13,12 @@ import re
 import time
 from datetime import datetime, timezone
 
-from mshared.errors import SchedulerUnavailable
+from typing import TYPE_CHECKING
+
 from mshared.times import iso_utc
-from .base import CommandResult, SubmitUncertain
+
+if TYPE_CHECKING:
+    from .base import CommandResult
 
 # --------------------------------------------------------------------------- messages
 
@@ -49,24 +47,6 @@ def describe(result: CommandResult) -> str:
 def matches_any(text: str, patterns) -> bool:
     low = (text or "").lower()
     return any(p.lower() in low for p in patterns)
-
-
-def unavailable(what: str, result: CommandResult | None = None, detail: str | None = None,
-                uncertain: bool = False):
-    """Build (not raise) a SchedulerUnavailable with the scheduler's own words.
-
-    ``uncertain`` (or a scheduler that says it timed out) gives SubmitUncertain: raised by a
-    submit, it means the job may exist after all.
-    """
-    parts = [what]
-    if result is not None:
-        parts.append(describe(result))
-    if detail:
-        parts.append(detail)
-    message = ": ".join(parts)
-    if uncertain or "timed out" in message.lower():
-        return SubmitUncertain(message)
-    return SchedulerUnavailable(message)
 
 
 # --------------------------------------------------------------------------- numbers and ids
@@ -190,27 +170,6 @@ def key_values(line: str) -> dict[str, str]:
         if key not in fields:
             fields[key] = line[m.end():end].rstrip()
     return fields
-
-
-def require_paths(script: str, workspace: str) -> None:
-    """A missing workspace or script is this job's problem, not the scheduler's: refuse it (the
-    subprocess would otherwise fail to start in a missing cwd, which reads as "scheduler down")."""
-    from .base import SubmitRefused
-    if not os.path.isdir(workspace):
-        raise SubmitRefused(f"workspace {workspace} does not exist")
-    if not os.path.isfile(script):
-        raise SubmitRefused(f"script {script} does not exist")
-
-
-def read_script(script: str, workspace: str) -> str:
-    """The script's text, after require_paths; an unreadable script is this job's problem too."""
-    from .base import SubmitRefused
-    require_paths(script, workspace)
-    try:
-        with open(script, encoding="utf-8") as fh:
-            return fh.read()
-    except OSError as err:
-        raise SubmitRefused(f"cannot read script {script}: {err.strerror}") from None
 
 
 def env_with(**values: str) -> dict[str, str]:

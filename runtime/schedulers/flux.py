@@ -1,5 +1,13 @@
-"""Flux adapter, through the ``flux`` command line (flux-core >= 0.49; Maestro 1.2.1 used the
-Python bindings instead, which cannot be installed without a Flux build).
+"""Flux: `#flux:` scripts with a `flux run` launcher, and the adapter, through the ``flux`` command
+line (flux-core >= 0.49; Maestro 1.2.1 used the Python bindings instead, which cannot be installed
+without a Flux build).
+
+Scripts: the directives are Maestro 1.2.1's fluxscriptadapter's (adapter 0.49).  Left out on
+purpose: Maestro's `#MAESTRO-INFO` version lines (they record the broker version, which mrender
+does not ask a broker for; flux ignores them) and the blank `#` line after them.  One
+`#MAESTRO-INFO (nested) False` line marks a step with `nested: false` for the adapter.  A walltime
+of none / 'inf' gives no `-t` line (Maestro writes `-t 0s`).  Unscheduled steps get only the
+shebang, as under the other schedulers (Maestro writes the flux header for them too).
 
 * submit: ``flux batch --cwd=<workspace> <script>`` runs the script as the initial program of a
   new Flux sub-instance and reads its ``#flux:`` directives itself (flux-batch(1), "SUBMISSION
@@ -28,8 +36,10 @@ import re
 import shlex
 
 from mshared import states as S
+from mshared.errors import InvalidInput
+from ..scripts.headers import exclusive, header_value, job_name, resources, walltime_seconds
 from . import _parse as P
-from .base import Adapter, FoundJob, JobRef, JobStatus, SubmitRefused
+from .base import Adapter, Answer, FoundJob, JobRef, JobStatus, Scheduler, read_script
 
 UNREACHABLE = (
     "Unable to connect to Flux",          # flux-core PR #4950 wording
@@ -53,17 +63,13 @@ RESULT_MAP = {
     "CANCELLED": S.CANCELLED,
     "TIMEOUT": S.TIMEDOUT,
 }
-FORMAT = ("{id.f58}|{state}|{result}|{returncode}|{t_run}|{t_inactive}|"
+JOBS_FORMAT = ("{id.f58}|{state}|{result}|{returncode}|{t_run}|{t_inactive}|"
           "{exception.type}|{exception.note}")
 _DIRECTIVE = re.compile(r"^\W*flux:(.*)$", re.IGNORECASE)
 _NESTED_FALSE = re.compile(r"^#\s*MAESTRO-INFO\s*\(nested\)\s*(false|no|0|off)\s*$", re.IGNORECASE)
 _JOBID = re.compile(r"^(?:[fƒ][1-9A-HJ-NP-Za-km-z]+|\d+|0x[0-9a-fA-F]+)$")
 _UNKNOWN_ID = re.compile(r"JobID (\S+) unknown")
 _RESOURCE_OPTS = ("-n", "-N", "--nslots", "--nodes", "--ntasks")
-
-
-def flux_env() -> dict[str, str]:
-    return P.env_with(FLUX_F58_FORCE_ASCII="1")
 
 
 def id_key(job_id: str) -> str:
@@ -123,80 +129,50 @@ def make_status(job_id: str, state: str, result: str, returncode: str, t_run: st
 
 
 class FluxAdapter(Adapter):
-    key = "flux"
-    script_suffix = ".flux.sh"
-
-    def _run(self, argv, **kw):
-        return self.run(argv, timeout=self.timeout, env=flux_env(), **kw)
-
-    def _raise_if_down(self, res, what):
-        if P.matches_any(P.output_of(res), UNREACHABLE):
-            raise P.unavailable("Flux is not reachable", res)
-        raise P.unavailable(what, res)
+    name = "Flux"
+    unreachable = UNREACHABLE
+    benign_cancel = ("job is inactive", "unknown job id", "No such file or directory")
+    forgotten = "job no longer known to Flux (purged from the job list)"
+    unreported = "flux jobs printed no line for this job"
+    environment = {"FLUX_F58_FORCE_ASCII": "1"}
 
     # ------------------------------------------------------------------ submit
-    def submit(self, script: str, workspace: str, stem: str) -> str:
-        text = P.read_script(script, workspace)
-        opts, nested = read_directives(text)
-        if nested:
-            argv = ["flux", "batch", f"--cwd={workspace}"]
-            if not _has_resources(opts):
-                argv += ["-n", "1"]
-            argv.append(script)
-        else:
-            argv = ["flux", "submit", f"--cwd={workspace}", *opts, script]
-        res = self._run(argv, cwd=workspace)
-        if res.returncode != 0:
-            if P.matches_any(P.output_of(res), UNREACHABLE):
-                raise P.unavailable("Flux is not reachable", res)
-            raise SubmitRefused(P.clip(res.stderr or res.stdout) or f"flux exited {res.returncode}")
-        lines = [ln.strip() for ln in res.stdout.splitlines() if ln.strip()]
-        if not lines or not _JOBID.match(lines[-1]):
-            raise P.unavailable(f"'flux {argv[1]}' answered without a job id", res, uncertain=True)
-        return lines[-1]
+    def submit_command(self, script: str, workspace: str) -> tuple[list[str], None]:
+        opts, nested = read_directives(read_script(script))
+        if not nested:
+            return ["flux", "submit", f"--cwd={workspace}", *opts, script], None
+        argv = ["flux", "batch", f"--cwd={workspace}"]
+        if not _has_resources(opts):
+            argv += ["-n", "1"]
+        return [*argv, script], None
+
+    def job_id(self, stdout: str) -> str | None:
+        lines = [ln.strip() for ln in stdout.splitlines() if ln.strip()]
+        return lines[-1] if lines and _JOBID.match(lines[-1]) else None
 
     # ------------------------------------------------------------------ status
-    def status(self, jobs: list[JobRef]) -> dict[str, JobStatus]:
-        ids = list(dict.fromkeys(j.job_id for j in jobs))
-        if not ids:
-            return {}
-        res = self._run(["flux", "jobs", "-n", "--color=never", "-o", FORMAT, *ids])
+    def query(self, jobs: list[JobRef]) -> Answer:
+        ids = [job.job_id for job in jobs]
+        res = self.call(["flux", "jobs", "-n", "--color=never", "-o", JOBS_FORMAT, *ids])
         by_key = {id_key(j): j for j in ids}
-        out: dict[str, JobStatus] = {}
-        unknown = {id_key(m.group(1)) for m in _UNKNOWN_ID.finditer(res.stderr or "")}
+        states: dict[str, JobStatus] = {}
+        unknown = {by_key[k] for k in (id_key(m.group(1)) for m in _UNKNOWN_ID.finditer(res.stderr or ""))
+                   if k in by_key}
         for line in res.stdout.splitlines():
             parts = line.split("|", 7)
             if len(parts) < 8:
                 continue
             jid = by_key.get(id_key(parts[0]))
             if jid is not None:
-                out[jid] = make_status(jid, *parts[1:])
-        if not out and not unknown:
-            if res.returncode != 0 or P.matches_any(P.output_of(res), UNREACHABLE):
-                self._raise_if_down(res, "cannot read job states")
-            raise P.unavailable("unexpected answer from 'flux jobs'", res)
-        for jid in ids:
-            if jid not in out:
-                out[jid] = JobStatus(jid, S.UNKNOWN, reason=(
-                    "job no longer known to Flux (purged from the job list)"
-                    if id_key(jid) in unknown else "flux jobs printed no line for this job"))
-        return out
+                states[jid] = make_status(jid, *parts[1:])
+        if not states and not unknown:
+            raise self.failure(res, "cannot read job states" if res.returncode != 0
+                               else "unexpected answer from 'flux jobs'")
+        return Answer(states, unknown)
 
     # ------------------------------------------------------------------ cancel
-    def cancel(self, jobs: list[JobRef]) -> None:
-        ids = list(dict.fromkeys(j.job_id for j in jobs))
-        if not ids:
-            return
-        res = self._run(["flux", "cancel", *ids])
-        if res.returncode == 0:
-            return
-        text = P.output_of(res)
-        lines = [ln for ln in text.splitlines() if ln.strip()]
-        benign = ("job is inactive", "unknown job id", "No such file or directory")
-        if lines and not P.matches_any(text, UNREACHABLE) \
-                and all(P.matches_any(ln, benign) for ln in lines):
-            return
-        self._raise_if_down(res, "flux cancel failed")
+    def cancel_command(self, ids: list[str]) -> list[str]:
+        return ["flux", "cancel", *ids]
 
     # ------------------------------------------------------------------ find
     def find(self, workspaces: list[str]) -> list[FoundJob]:
@@ -216,15 +192,15 @@ class FluxAdapter(Adapter):
                         names.add(opts[i + 1])
         if not names:
             return []
-        res = self._run(["flux", "jobs", "-a", "-n", "--color=never", "-o", "{id.f58}|{name}"])
+        res = self.call(["flux", "jobs", "-a", "-n", "--color=never", "-o", "{id.f58}|{name}"])
         if res.returncode != 0:
-            self._raise_if_down(res, "cannot list jobs")
+            raise self.failure(res, "cannot list jobs")
         found = []
         for line in res.stdout.splitlines():
             jid, sep, name = line.strip().partition("|")
             if not sep or name not in names:
                 continue
-            info = self._run(["flux", "job", "info", jid, "jobspec"])
+            info = self.call(["flux", "job", "info", jid, "jobspec"])
             if info.returncode != 0:
                 continue                       # purged in between, or not ours
             try:
@@ -236,8 +212,112 @@ class FluxAdapter(Adapter):
                 found.append(FoundJob(jid, os.path.normpath(cwd), name))
         return found
 
-    # ------------------------------------------------------------------ ping
-    def check_available(self) -> None:
-        res = self.run(["flux", "uptime"], timeout=min(self.timeout, 15.0), env=flux_env())
-        if res.returncode != 0:
-            raise P.unavailable("Flux is not responding (flux uptime)", res)
+
+# ---------------------------------------------------------------------- scripts
+# allocation_args / launcher_args groups -> the flux option they become
+_GROUPS = {"setopt": "setopt", "o": "setopt", "setattr": "setattr", "S": "setattr", "conf": "conf"}
+_EXCLUSIVE_KEYS = ("x", "exclusive")
+
+
+def _args(batch: dict, group: str) -> dict:
+    value = batch.get(group) or {}
+    if not isinstance(value, dict):
+        raise InvalidInput(f"batch.{group} must be a mapping of option groups (setopt, setattr, conf)")
+    return value
+
+
+def batch_exclusive(batch: dict) -> dict:
+    """The batch default: an 'x' or 'exclusive' key in allocation_args / launcher_args."""
+    return {"allocation": any(k in _args(batch, "allocation_args") for k in _EXCLUSIVE_KEYS),
+            "launcher": any(k in _args(batch, "launcher_args") for k in _EXCLUSIVE_KEYS)}
+
+
+def render_args(groups: dict, allocation: bool) -> list[str]:
+    """Option groups as flux options: {setopt: {a.b: 1}} -> --setopt=a.b=1; a null value is a flag.
+
+    Allocation args keep only the groups flux batch understands (Maestro drops the rest with a
+    warning); launcher args pass unknown groups through as options of their own name.
+    """
+    out = []
+    for key, values in groups.items():
+        if key in _EXCLUSIVE_KEYS:
+            continue
+        option = _GROUPS.get(key)
+        if option is None:
+            if allocation:
+                continue
+            option = str(key)
+        prefix, sep = ("-", " ") if len(option) == 1 else ("--", "=")
+        for path, value in _dotpaths(values):
+            text = f"{prefix}{option}{sep}{path}" if path else f"{prefix}{option}"
+            if value is not None and value != "":
+                value = str(value).lower() if isinstance(value, bool) else value
+                text += f"={value}" if path else f"{sep}{value}"
+            out.append(text)
+    return out
+
+
+def _dotpaths(values, base: str = ""):
+    if isinstance(values, dict):
+        for key, value in values.items():
+            yield from _dotpaths(value, f"{base}.{key}" if base else str(key))
+    else:
+        yield base, values
+
+
+def _seconds_text(seconds) -> str:
+    return repr(seconds) if isinstance(seconds, float) else str(seconds)
+
+
+def header(step: dict, batch: dict, shell: str) -> str:
+    res = resources(step)
+    excl = exclusive(res.get("exclusive"), batch_exclusive(batch))
+    name = job_name(step)
+    lines = [f"#!{shell}"]
+    if res.get("nested") is False:
+        # read by the flux adapter: a non-nested step goes to `flux submit`, not `flux batch`
+        lines.append("#MAESTRO-INFO (nested) False")
+    if res.get("nodes"):
+        lines.append(f"#flux: -N {res['nodes']}")
+    if res.get("procs") and not excl["allocation"]:
+        lines.append(f"#flux: -n {res['procs']}")
+    seconds = walltime_seconds(res.get("walltime"), step)
+    if seconds:
+        lines.append(f"#flux: -t {_seconds_text(seconds)}s")
+    if batch.get("queue"):
+        lines.append(f"#flux: -q {header_value(batch['queue'], 'batch.queue', step)}")
+    if batch.get("bank"):
+        lines.append(f"#flux: --bank={header_value(batch['bank'], 'batch.bank', step)}")
+    lines.append(f'#flux: --job-name="{name}"')
+    lines.append(f"#flux: --output={name}.{{{{id}}}}.out")
+    lines.append(f"#flux: --error={name}.{{{{id}}}}.err")
+    if excl["allocation"]:
+        lines.append("#flux: --exclusive")
+    for arg in render_args(_args(batch, "allocation_args"), allocation=True):
+        lines.append(f"#flux: {header_value(arg, 'batch.allocation_args', step)}")
+    return "\n".join(lines)
+
+
+def parallelize(step: dict, batch: dict, procs: int, nodes: int | None) -> str:
+    res = resources(step)
+    excl = exclusive(res.get("exclusive"), batch_exclusive(batch))["launcher"]
+    args = ["flux", "run"]
+    if nodes:
+        args += ["-N", str(nodes)]
+    if procs:
+        args += ["-n", str(procs)]
+    if res.get("cores_per_task") and not excl:
+        args += ["-c", str(res["cores_per_task"])]
+    if res.get("gpus") and not excl:
+        args += ["-g", str(res["gpus"])]
+    if excl:
+        args.append("--exclusive")
+    launcher = dict(_args(batch, "launcher_args"))
+    legacy = batch.get("args")   # deprecated in 1.2: merged into the -o (setopt) group
+    if isinstance(legacy, dict) and legacy:
+        launcher["o"] = {**(launcher.get("o") or {}), **legacy}
+    args += [header_value(a, "batch.launcher_args", step) for a in render_args(launcher, allocation=False)]
+    return " ".join(args)
+
+
+UNIT = Scheduler(key="flux", extension="flux.sh", adapter=FluxAdapter, header=header, parallelize=parallelize)

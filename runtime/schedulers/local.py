@@ -1,4 +1,6 @@
-"""Local adapter: each step runs as a detached process that outlives the tool that started it.
+"""Local: plain scripts (`#!<shell>`, a blank line, the command: Maestro's localscriptadapter, byte
+for byte), and the adapter: each step runs as a detached process that outlives the tool that
+started it.
 
 A small POSIX sh runner (local_runner.sh) runs the step script with stdout/stderr in
 <stem>.<pid>.out/.err and, when the script ends, writes <stem>.<pid>.exit.json (exit code,
@@ -19,31 +21,37 @@ import errno
 import glob
 import os
 import select
-import signal
 import socket
 import subprocess
 import time
-from importlib import resources
-from typing import NamedTuple
 
 import orjson
 
 from mshared.states import FAILED, FINISHED, RUNNING
 from . import _parse as P
-from .base import Adapter, FoundJob, JobRef, JobStatus, SubmitRefused, SubmitUncertain
+from .base import (WAITS_HERE, Adapter, Answer, FoundJob, JobRef, JobStatus, Scheduler,
+                   SubmitRefused, SubmitUncertain, unique)
+from .processes import kill_after_argv, proc_stat, terminate
 
-RUNNER = str(resources.files("mruntime.schedulers").joinpath("local_runner.sh"))
-# Jobs shorter than this leave a core idle while the next one is started (about half a
-# millisecond): a loop then keeps one more in flight than there are cores (see quick()).
+# beside this module (package data); a plain path: importlib.resources would cost mrender, which
+# now imports this module for the local unit, more than the rest of the module together
+RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "local_runner.sh")
+# Jobs shorter than this leave a core idle for a noticeable part of their run while the loop sees
+# one end and starts the next: a loop then keeps one more in flight than there are cores (see
+# quick(); the figures are in bench/README.md, "Figures behind the scheduler code").
 QUICK = 0.25
+# Seconds a cancelled job gets between SIGTERM and SIGKILL (SLURM's KillWait, 30 s by default,
+# does the same for its jobs): enough to clean up, short enough that a cancel is a cancel.
+KILL_GRACE = 10.0
 
 
 class LocalAdapter(Adapter):
-    key = "local"
-    script_suffix = ".sh"
+    capabilities = frozenset({WAITS_HERE})   # running_here, wait_any(), quick()
 
-    def __init__(self, batch=None, **kwargs):
+    def __init__(self, batch=None, kill_grace: float = KILL_GRACE, **kwargs):
         super().__init__(batch, **kwargs)
+        self.kill_grace = kill_grace
+        self._helpers: set[int] = set()  # kill-after helpers started here, reaped once they end
         self._live: set[int] = set()     # jobs started here and not seen ending yet
         self._direct: set[int] = set()   # of those, our own children (reaped with waitpid)
         # pid -> pidfd: a pidfd turns readable when its process ends, so a loop wakes the moment
@@ -150,7 +158,8 @@ class LocalAdapter(Adapter):
         self._pidfds[pid], self._fd_pids[fd] = fd, pid
         self._poller.register(fd, select.POLLIN)
 
-    def status(self, jobs: list[JobRef]) -> dict[str, JobStatus]:
+    def query(self, jobs: list[JobRef]) -> Answer:
+        """Every job gets an answer from its files and its process; no command runs."""
         self.reap()
         out = {}
         for job in jobs:
@@ -163,17 +172,25 @@ class LocalAdapter(Adapter):
                 continue
             ended = ended or _read_exit(job)  # it may have ended between the two looks
             if ended is None:
-                out[job.job_id] = JobStatus(job.job_id, FAILED, reason=(
-                    "the job's process ended without recording an exit code "
-                    "(killed with SIGKILL, or the machine restarted)"))
+                out[job.job_id] = JobStatus(job.job_id, FAILED, reason=_no_record(job))
             else:
                 out[job.job_id] = _from_record(job.job_id, ended)
-        return out
+        return Answer(out)
 
     def cancel(self, jobs: list[JobRef]) -> None:
-        for job in jobs:
+        """SIGTERM now; SIGKILL after ``kill_grace`` seconds to whatever of the jobs is left (a job
+        that ignores SIGTERM).  A pass holds the study lock and must not wait that long, so a
+        small detached helper (processes.py kill-after) waits instead, and ends early once the
+        jobs have."""
+        targets, groups = [], set()
+        for job in unique(jobs):
             if is_alive(job):
-                _terminate(int(job.job_id))
+                members, group = terminate(int(job.job_id))
+                targets += members
+                if group is not None:
+                    groups.add(group)
+        if targets:
+            self._helpers.add(_spawn_detached(kill_after_argv(self.kill_grace, targets, groups), self._env))
         self.reap()
 
     def find(self, workspaces: list[str]) -> list[FoundJob]:
@@ -205,6 +222,13 @@ class LocalAdapter(Adapter):
                 ended.append(pid)
         for pid in ended:
             self._forget(pid)
+        for pid in list(self._helpers):   # our children too: no zombies while a loop runs on
+            try:
+                done = os.waitpid(pid, os.WNOHANG)[0]
+            except ChildProcessError:
+                done = pid
+            if done:
+                self._helpers.discard(pid)
         return bool(ended)
 
     def _forget(self, pid: int) -> None:
@@ -255,64 +279,6 @@ def _spawn_detached(argv: list[str], env: dict) -> int:
     return proc.pid
 
 
-def _terminate(pid: int) -> None:
-    """SIGTERM to a job: its process group when it leads one (started directly), else the job's
-    process and every descendant (a launched job shares the launcher's group)."""
-    stat = proc_stat(pid)
-    try:
-        if stat is not None and stat.group == str(pid):
-            os.killpg(pid, signal.SIGTERM)
-            return
-        for member in _descendants(pid):
-            os.kill(member, signal.SIGTERM)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _descendants(pid: int) -> list[int]:
-    """``pid`` and every process below it, parents first (from /proc/PID/task/TID/children)."""
-    out, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        out.append(current)
-        for path in glob.glob(f"/proc/{current}/task/*/children"):
-            try:
-                with open(path) as handle:
-                    todo.extend(int(child) for child in handle.read().split())
-            except OSError:
-                pass
-    return out
-
-
-class ProcStat(NamedTuple):
-    """What /proc/PID/stat says of a process: its state letter (field 3: "Z" zombie, "X" dead),
-    its process group and session ids (fields 5 and 6) and its start time (field 22, clock ticks
-    since boot)."""
-
-    state: str
-    group: str
-    session: str
-    start_ticks: int
-
-
-def start_ticks(pid: int) -> int | None:
-    """Process start time (clock ticks since boot), or None if the process is gone."""
-    stat = proc_stat(pid)
-    return stat.start_ticks if stat else None
-
-
-def proc_stat(pid: int) -> ProcStat | None:
-    """/proc/PID/stat parsed, or None when the process is gone (or /proc cannot say)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            data = handle.read().decode("ascii", "replace")
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return None
-    # the command name (field 2) may hold spaces and parentheses: split after its last ')'
-    fields = data[data.rindex(")") + 2:].split()
-    return ProcStat(fields[0], fields[2], fields[3], int(fields[19]))
-
-
 def is_alive(job: JobRef) -> bool:
     """Alive: the pid exists, is not a zombie and runs our runner for this job's workspace (a
     reused pid runs something else): a runner started directly names the workspace on its
@@ -359,6 +325,16 @@ def _read_exit(job: JobRef) -> dict | None:
     return record
 
 
+def _no_record(job: JobRef) -> str:
+    """Why a job that no longer runs has no readable exit record, as far as its files tell."""
+    if not os.path.isdir(job.workspace):
+        return "the job ended without an exit record: the workspace is gone (removed by the step?)"
+    if os.path.exists(os.path.join(job.workspace, f"{job.stem}.{job.job_id}.exit.json")):
+        return "the exit record is empty or damaged (disk full?)"
+    return ("the job's process ended without recording an exit code "
+            "(killed with SIGKILL, or the machine restarted)")
+
+
 def _from_record(job_id: str, record: dict) -> JobStatus:
     code, sig = record.get("exit_code"), record.get("signal") or 0
     started, ended = record.get("started"), record.get("ended")
@@ -366,3 +342,6 @@ def _from_record(job_id: str, record: dict) -> JobStatus:
         return JobStatus(job_id, FINISHED, 0, None, started, ended)
     reason = f"killed by signal {sig}" if sig else f"exit code {code}"
     return JobStatus(job_id, FAILED, code, reason, started, ended)
+
+
+UNIT = Scheduler(key="local", extension="sh", adapter=LocalAdapter)

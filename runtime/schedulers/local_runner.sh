@@ -19,7 +19,7 @@
 
 run() {  # SCRIPT STEM STARTED, in the workspace
     # this process's pid: in a forked job $$ is the launcher's.  The one task of this process
-    # names it (a read of /proc/self/stat costs ten times more: sh reads it a byte at a time; a
+    # names it (a read of /proc/self/stat costs far more: sh reads it a byte at a time; a
     # cd into /proc/self would leave the workspace for a moment, when a reader asking whether
     # the job is alive would find it elsewhere).  Without /proc there is no launcher: $$ is it.
     for pid in /proc/self/task/*; do pid=${pid##*/}; done

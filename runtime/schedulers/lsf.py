@@ -1,4 +1,11 @@
-"""IBM Spectrum LSF adapter: bsub, bjobs -o, bkill, bparams.
+"""IBM Spectrum LSF: `#BSUB` scripts with a `jsrun` launcher, and the adapter (bsub, bjobs -o, bkill).
+
+Scripts: the header is Maestro 1.2.1's lsfscriptadapter's.  Differences: a step without nodes
+asks for the batch block's nodes (default 1) where Maestro writes an empty `-nnodes`; no walltime
+means no `-W` line (Maestro writes an empty one); a walltime given as a number of minutes is
+accepted (Maestro crashes on it); `batch.shell` is honoured (Maestro's LSF adapter always writes
+/bin/bash); `[` and `]` in the job name (`-J`) become `_`, since LSF reads `-J name[1-1000]` as a
+job array of 1000 jobs (Maestro writes the step name as it is).
 
 Commands (IBM LSF 10.1 command reference, bsub(1), bjobs(1) "-o", bkill(1)):
 
@@ -17,12 +24,15 @@ Commands (IBM LSF 10.1 command reference, bsub(1), bjobs(1) "-o", bkill(1)):
 
 from __future__ import annotations
 
+import math
 import os
 import re
 
 from mshared import states as S
+from mshared.errors import InvalidInput
+from ..scripts.headers import array_safe, header_value, job_name, resources
 from . import _parse as P
-from .base import Adapter, FoundJob, JobRef, JobStatus, SubmitRefused
+from .base import Adapter, Answer, FoundJob, JobRef, JobStatus, Scheduler, read_script
 
 UNREACHABLE = (
     "LSF is down",
@@ -71,10 +81,6 @@ _NOT_FOUND = re.compile(r"Job <(\d+(?:\[\d+\])?)> is not found")
 _SUBMITTED = re.compile(r"Job <(\d+)> is submitted")
 
 
-def lsf_env() -> dict[str, str]:
-    return P.env_with(LSB_NTRIES="1", LSB_DISPLAY_YEAR="Y")
-
-
 def _field(value: str) -> str | None:
     value = value.strip()
     return None if value in ("", "-") else value
@@ -120,33 +126,27 @@ def make_status(job_id: str, stat: str, exit_code: str, exit_reason: str, start:
 
 
 class LsfAdapter(Adapter):
-    key = "lsf"
-    script_suffix = ".lsf.sh"
-
-    def _run(self, argv, **kw):
-        return self.run(argv, timeout=self.timeout, env=lsf_env(), **kw)
+    name = "LSF batch system"
+    unreachable = UNREACHABLE
+    benign_cancel = ("Job has already finished", "No matching job found", "is being terminated",
+                     "is being signaled")
+    forgotten = "job no longer known to LSF (cleaned after CLEAN_PERIOD)"
+    unreported = "bjobs printed no line for this job"
+    environment = {"LSB_NTRIES": "1", "LSB_DISPLAY_YEAR": "Y"}
 
     # ------------------------------------------------------------------ submit
-    def submit(self, script: str, workspace: str, stem: str) -> str:
-        text = P.read_script(script, workspace)
-        res = self._run(["bsub", "-cwd", workspace], input_text=text, cwd=workspace)
-        out = P.output_of(res)
-        m = _SUBMITTED.search(res.stdout or "")
-        if res.returncode == 0 and m:
-            return m.group(1)
-        if P.matches_any(out, UNREACHABLE):
-            raise P.unavailable("LSF batch system is not reachable", res)
-        if res.returncode != 0:
-            raise SubmitRefused(P.clip(out) or f"bsub exited {res.returncode}")
-        raise P.unavailable("bsub answered without a job id", res, uncertain=True)
+    def submit_command(self, script: str, workspace: str) -> tuple[list[str], str]:
+        return ["bsub", "-cwd", workspace], read_script(script)
+
+    def job_id(self, stdout: str) -> str | None:
+        m = _SUBMITTED.search(stdout or "")
+        return m.group(1) if m else None
 
     # ------------------------------------------------------------------ status
-    def status(self, jobs: list[JobRef]) -> dict[str, JobStatus]:
-        ids = list(dict.fromkeys(j.job_id for j in jobs))
-        if not ids:
-            return {}
-        res = self._run(["bjobs", "-a", "-o", f"{FIELDS} delimiter='|'", "-noheader", *ids])
-        out: dict[str, JobStatus] = {}
+    def query(self, jobs: list[JobRef]) -> Answer:
+        ids = [job.job_id for job in jobs]
+        res = self.call(["bjobs", "-a", "-o", f"{FIELDS} delimiter='|'", "-noheader", *ids])
+        states: dict[str, JobStatus] = {}
         unknown: set[str] = set()
         wanted = set(ids)
         bad_lines = []
@@ -162,46 +162,24 @@ class LsfAdapter(Adapter):
                 jid = parts[0].strip()
                 # exit_reason may itself contain '|': the last two fields are the times
                 reason = "|".join(parts[3:-2])
-                out[jid] = make_status(jid, parts[1], parts[2], reason, parts[-2], parts[-1])
+                states[jid] = make_status(jid, parts[1], parts[2], reason, parts[-2], parts[-1])
             else:
                 bad_lines.append(line)
-        if not out and not (unknown & wanted):   # "Job <0> is not found" is not about our jobs
-            text = P.output_of(res)
-            if P.matches_any(text, UNREACHABLE):
-                raise P.unavailable("LSF batch system is not reachable", res)
-            raise P.unavailable("unexpected answer from bjobs", res)
-        for jid in ids:
-            if jid not in out:
-                why = ("job no longer known to LSF (cleaned after CLEAN_PERIOD)" if jid in unknown
-                       else "bjobs printed no line for this job"
-                       + (f" (unparsed output: {P.clip(bad_lines[0], 120)})" if bad_lines else ""))
-                out[jid] = JobStatus(jid, S.UNKNOWN, reason=why)
-        return out
+        if not states and not (unknown & wanted):   # "Job <0> is not found" is not about our jobs
+            raise self.failure(res, "unexpected answer from bjobs")
+        note = f" (unparsed output: {P.clip(bad_lines[0], 120)})" if bad_lines else ""
+        return Answer(states, unknown & wanted, note)
 
     # ------------------------------------------------------------------ cancel
-    def cancel(self, jobs: list[JobRef]) -> None:
-        ids = list(dict.fromkeys(j.job_id for j in jobs))
-        if not ids:
-            return
-        res = self._run(["bkill", *ids])
-        if res.returncode == 0:
-            return
-        text = P.output_of(res)
-        if P.matches_any(text, UNREACHABLE):
-            raise P.unavailable("LSF batch system is not reachable", res)
-        benign = ("Job has already finished", "No matching job found", "is being terminated",
-                  "is being signaled")
-        lines = [ln for ln in text.splitlines() if ln.strip()]
-        if lines and all(P.matches_any(ln, benign) for ln in lines):
-            return
-        raise P.unavailable("bkill failed", res)
+    def cancel_command(self, ids: list[str]) -> list[str]:
+        return ["bkill", *ids]
 
     # ------------------------------------------------------------------ find
     def find(self, workspaces: list[str]) -> list[FoundJob]:
         wanted = {os.path.normpath(w) for w in workspaces}
         if not wanted:
             return []
-        res = self._run(["bjobs", "-a", "-u", P.current_user(), "-o",
+        res = self.call(["bjobs", "-a", "-u", P.current_user(), "-o",
                          "jobid sub_cwd exec_cwd job_name delimiter='|'", "-noheader"])
         text = P.output_of(res)
         found = []
@@ -216,13 +194,62 @@ class LsfAdapter(Adapter):
                     break
         if not found and res.returncode != 0 and "No job found" not in text \
                 and "No unfinished job found" not in text:
-            if P.matches_any(text, UNREACHABLE):
-                raise P.unavailable("LSF batch system is not reachable", res)
-            raise P.unavailable("cannot list jobs", res)
+            raise self.failure(res, "cannot list jobs")
         return found
 
-    # ------------------------------------------------------------------ ping
-    def check_available(self) -> None:
-        res = self.run(["bparams"], timeout=min(self.timeout, 15.0), env=lsf_env())
-        if res.returncode != 0:
-            raise P.unavailable("LSF batch system is not responding (bparams)", res)
+
+# ---------------------------------------------------------------------- scripts
+def walltime(value, step: dict) -> str:
+    """LSF's -W is [HH:]MM; HH:MM:SS rounds up to the minute (01:30:45 -> 01:31), as Maestro."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    text = str(value).strip()
+    parts = text.split(":")
+    if len(parts) == 3:
+        try:
+            hours, minutes, seconds = int(parts[0]), int(parts[1]), float(parts[2])
+        except ValueError:
+            raise InvalidInput(f"step '{step['id']}': walltime {value!r} is not HH:MM:SS") from None
+        minutes += math.ceil(seconds / 60)
+        return f"{hours + minutes // 60:02d}:{minutes % 60:02d}"
+    return header_value(text, "walltime", step)
+
+
+def header(step: dict, batch: dict, shell: str) -> str:
+    res = resources(step)
+    merged = {key: batch[key] for key in ("bank", "queue", "reservation") if batch.get(key)}
+    merged.update({key: value for key, value in res.items() if value})
+    nodes = res.get("nodes") or batch.get("nodes") or 1
+    name = job_name(step)
+
+    def value(key):
+        return header_value(merged[key], f"'{key}'", step)
+
+    lines = [f"#!{shell}", f"#BSUB -nnodes {header_value(nodes, 'nodes', step)}"]
+    if merged.get("queue"):
+        lines.append(f"#BSUB -q {value('queue')}")
+    if merged.get("bank"):
+        lines.append(f"#BSUB -G {value('bank')}")
+    if merged.get("walltime"):
+        lines.append(f"#BSUB -W {walltime(merged['walltime'], step)}")
+    lines.append(f"#BSUB -J {array_safe(name)}")
+    lines.append(f"#BSUB -o {name}.%J.out")     # the stem as it is: mreport looks for <stem>.*.err
+    if merged.get("reservation"):
+        lines.append(f"#BSUB -U {value('reservation')}")
+    lines.append(f"#BSUB -e {name}.%J.err")
+    return "\n".join(lines)
+
+
+def parallelize(step: dict, batch: dict, procs: int, nodes: int | None) -> str:
+    res = resources(step)
+    args = ["jsrun", "--nrs", str(procs), "-b", header_value(res.get("bind") or "rs", "bind", step)]
+    if res.get("gpus"):
+        args += ["-g", str(res["gpus"])]
+    if res.get("bind_gpus"):
+        args += ["-B", header_value(res["bind_gpus"], "bind gpus", step)]
+    args += ["-a", str(res.get("tasks_per_rs") or 1), "-r", str(res.get("rs_per_node") or 1),
+             "-c", str(res.get("cpus_per_rs") or 1)]
+    return " ".join(args)
+
+
+UNIT = Scheduler(key="lsf", extension="lsf.sh", adapter=LsfAdapter, header=header, parallelize=parallelize)

@@ -1,6 +1,16 @@
-"""PBS Professional / OpenPBS adapter: qsub, qstat -x -f -F json, qdel, qstat -B.
+"""PBS Professional / OpenPBS: `#PBS` scripts with an mpiexec launcher, and the adapter (qsub,
+qstat -x -f -F json, qdel).  Maestro 1.2.1 has no PBS adapter; the decisions give the commands.
 
-Maestro 1.2.1 has no PBS adapter; the decisions give the commands.
+Scripts: directive syntax from the PBS Professional qsub(1B) man page (openpbs/openpbs
+doc/man1/qsub.1B): `-N name` (up to 236 printable non-blank characters, starting with a letter or
+digit; `[` and `]`, array syntax, become `_`), `-l select=N:ncpus=C:mpiprocs=M[:ngpus=G]`
+chunks, `-l place=...:excl`, `-l walltime=HH:MM:SS`, `-q queue`, `-A account`.  With nodes,
+`place=scatter` puts each chunk on its own host.  `batch.resource_style: nodes` writes the older
+Torque form `-l nodes=N:ppn=M` / `-l procs=P` instead of select.  No `-o`/`-e`: PBS cannot put the
+job id in those paths, so fixed names would be overwritten by the next attempt.  PBS's default
+names, `<job name>.o<seq>` / `.e<seq>` in the directory qsub ran in (the workspace), keep one log
+per attempt.  PBS starts a job in the home directory, so the script first changes to
+$PBS_O_WORKDIR (the directory qsub ran in).
 
 * submit: ``qsub <script>`` run with the workspace as working directory.  PBS Pro has no
   ``-d``/``-w`` option: the job starts in the home directory with ``PBS_O_WORKDIR`` set to where
@@ -29,12 +39,15 @@ CESNET/metacentrum-user-docs), -27 memory, -25 cpus.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 
 from mshared import states as S
+from mshared.errors import InvalidInput
+from ..scripts.headers import array_safe, exclusive, header_value, hms, job_name, resources, walltime_seconds
 from . import _parse as P
-from .base import Adapter, FoundJob, JobRef, JobStatus, SubmitRefused
+from .base import Adapter, Answer, FoundJob, JobRef, JobStatus, Scheduler, unavailable
 
 UNREACHABLE = (
     "cannot connect to server",
@@ -159,13 +172,12 @@ def _workdir(job: dict) -> str | None:
 
 
 class PbsAdapter(Adapter):
-    key = "pbs"
-    script_suffix = ".pbs.sh"
-
-    def _raise(self, res, what):
-        if P.matches_any(P.output_of(res), UNREACHABLE):
-            raise P.unavailable("PBS server is not reachable", res)
-        raise P.unavailable(what, res)
+    name = "PBS server"
+    unreachable = UNREACHABLE
+    benign_cancel = ("Job has finished", "Unknown Job Id", "Request invalid for state of job",
+                     "job is being deleted")
+    forgotten = "job no longer known to PBS (history expired after job_history_duration)"
+    unreported = "qstat reported nothing for this job"
 
     def _jobs_json(self, res) -> dict:
         """The ``Jobs`` object of qstat's JSON; SchedulerUnavailable when it is not JSON."""
@@ -175,76 +187,50 @@ class PbsAdapter(Adapter):
         try:
             data = json.loads(text, strict=False)       # PBS leaves control characters raw
         except ValueError as err:
-            raise P.unavailable("qstat -F json printed something that is not JSON",
-                                detail=f"{err}; starts {P.clip(text, 120)!r}") from None
+            raise unavailable("qstat -F json printed something that is not JSON",
+                              detail=f"{err}; starts {P.clip(text, 120)!r}") from None
         if not isinstance(data, dict):
-            raise P.unavailable("qstat -F json printed unexpected JSON", detail=P.clip(text, 120))
+            raise unavailable("qstat -F json printed unexpected JSON", detail=P.clip(text, 120))
         jobs = data.get("Jobs") or {}
         return jobs if isinstance(jobs, dict) else {}
 
     # ------------------------------------------------------------------ submit
-    def submit(self, script: str, workspace: str, stem: str) -> str:
-        P.require_paths(script, workspace)
-        res = self.run(["qsub", script], timeout=self.timeout, cwd=workspace)
-        out = P.output_of(res)
-        if res.returncode != 0:
-            if P.matches_any(out, UNREACHABLE):
-                raise P.unavailable("PBS server is not reachable", res)
-            raise SubmitRefused(P.clip(out) or f"qsub exited {res.returncode}")
-        lines = [ln.strip() for ln in res.stdout.splitlines() if ln.strip()]
-        if not lines or not _JOBID.match(lines[-1]):
-            raise P.unavailable("qsub answered without a job id", res, uncertain=True)
-        return lines[-1]
+    def submit_command(self, script: str, workspace: str) -> tuple[list[str], None]:
+        return ["qsub", script], None              # run in the workspace: PBS_O_WORKDIR
+
+    def job_id(self, stdout: str) -> str | None:
+        lines = [ln.strip() for ln in stdout.splitlines() if ln.strip()]
+        return lines[-1] if lines and _JOBID.match(lines[-1]) else None
 
     # ------------------------------------------------------------------ status
-    def status(self, jobs: list[JobRef]) -> dict[str, JobStatus]:
-        ids = list(dict.fromkeys(j.job_id for j in jobs))
-        if not ids:
-            return {}
-        res = self.run(["qstat", "-x", "-f", "-F", "json", *ids], timeout=self.timeout)
+    def query(self, jobs: list[JobRef]) -> Answer:
+        ids = [job.job_id for job in jobs]
+        res = self.call(["qstat", "-x", "-f", "-F", "json", *ids])
         unknown = {seq(m.group(1)) for m in _UNKNOWN_ID.finditer(res.stderr or "")}
         if res.returncode != 0 and not unknown:
-            self._raise(res, "cannot read job states")
+            raise self.failure(res, "cannot read job states")
         records = self._jobs_json(res)
         by_id = {k: v for k, v in records.items() if isinstance(v, dict)}
         by_seq = {seq(k): v for k, v in by_id.items()}
-        out: dict[str, JobStatus] = {}
+        states: dict[str, JobStatus] = {}
         for jid in ids:
             rec = by_id.get(jid) or by_seq.get(seq(jid))
             if rec is not None:
-                out[jid] = make_status(jid, rec)
-            elif seq(jid) in unknown:
-                out[jid] = JobStatus(jid, S.UNKNOWN, reason=(
-                    "job no longer known to PBS (history expired after job_history_duration)"))
-            else:
-                out[jid] = JobStatus(jid, S.UNKNOWN, reason="qstat reported nothing for this job")
-        return out
+                states[jid] = make_status(jid, rec)
+        return Answer(states, {jid for jid in ids if seq(jid) in unknown})
 
     # ------------------------------------------------------------------ cancel
-    def cancel(self, jobs: list[JobRef]) -> None:
-        ids = list(dict.fromkeys(j.job_id for j in jobs))
-        if not ids:
-            return
-        res = self.run(["qdel", *ids], timeout=self.timeout)
-        if res.returncode == 0:
-            return
-        text = P.output_of(res)
-        benign = ("Job has finished", "Unknown Job Id", "Request invalid for state of job",
-                  "job is being deleted")
-        lines = [ln for ln in text.splitlines() if ln.strip()]
-        if lines and not P.matches_any(text, UNREACHABLE) \
-                and all(P.matches_any(ln, benign) for ln in lines):
-            return
-        self._raise(res, "qdel failed")
+    def cancel_command(self, ids: list[str]) -> list[str]:
+        return ["qdel", *ids]
 
     # ------------------------------------------------------------------ find
     def find(self, workspaces: list[str]) -> list[FoundJob]:
         wanted = {os.path.normpath(w) for w in workspaces}
         if not wanted:
             return []
-        res = self.run(["qstat", "-x", "-f", "-F", "json"], timeout=self.timeout)
+        res = self.call(["qstat", "-x", "-f", "-F", "json"])
         if res.returncode != 0:
-            self._raise(res, "cannot list jobs")
+            raise self.failure(res, "cannot list jobs")
         user = P.current_user()
         found = []
         for jid, job in self._jobs_json(res).items():
@@ -258,8 +244,84 @@ class PbsAdapter(Adapter):
                 found.append(FoundJob(jid, wd, str(job.get("Job_Name", ""))))
         return found
 
-    # ------------------------------------------------------------------ ping
-    def check_available(self) -> None:
-        res = self.run(["qstat", "-B"], timeout=min(self.timeout, 15.0))
-        if res.returncode != 0:
-            raise P.unavailable("PBS server is not responding (qstat -B)", res)
+
+# ---------------------------------------------------------------------- scripts
+DEFAULT_LAUNCHER = "mpiexec -n {procs}"
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+def pbs_job_name(step: dict) -> str:
+    name = array_safe(job_name(step))
+    if not (name[:1].isascii() and name[:1].isalnum()):
+        name = "m" + name
+    return name[:236]
+
+
+def _chunks(res: dict) -> tuple[int | None, int, int]:
+    """(nodes, MPI processes per node, CPUs per node) of the request."""
+    nodes, procs = res.get("nodes"), res.get("procs")
+    cores = res.get("cores_per_task") or 1
+    if nodes:
+        per_node = math.ceil(procs / nodes) if procs else 1
+        return nodes, per_node, per_node * cores
+    return None, 1, cores
+
+
+def header(step: dict, batch: dict, shell: str) -> str:
+    res = resources(step)
+    nodes, per_node, cpus = _chunks(res)
+    style = batch.get("resource_style") or "select"
+    if style not in ("select", "nodes"):
+        raise InvalidInput(f"batch.resource_style must be 'select' or 'nodes', not {style!r}")
+    if res.get("gpus") and not nodes:
+        raise InvalidInput(f"step '{step['id']}': gpus under PBS needs run.nodes (ngpus is asked "
+                           "for per node)")
+    lines = [f"#!{shell}", f"#PBS -N {pbs_job_name(step)}"]
+    if style == "select":
+        count = nodes or res.get("procs")
+        chunk = f"{count}:ncpus={cpus}:mpiprocs={per_node}"
+        if res.get("gpus"):
+            chunk += f":ngpus={res['gpus']}"
+        lines.append(f"#PBS -l select={chunk}")
+        # nodes means distinct hosts (one chunk each); the default placement may pack chunks
+        place = ["scatter"] if nodes else []
+        if exclusive(res.get("exclusive"))["allocation"]:
+            place.append("excl")
+        if place:
+            lines.append(f"#PBS -l place={':'.join(place)}")
+    elif nodes:
+        lines.append(f"#PBS -l nodes={nodes}:ppn={cpus}")
+    else:
+        lines.append(f"#PBS -l procs={res['procs']}")
+    seconds = walltime_seconds(res.get("walltime"), step)
+    if seconds:
+        lines.append(f"#PBS -l walltime={hms(seconds)}")
+    if batch.get("queue"):
+        lines.append(f"#PBS -q {header_value(batch['queue'], 'batch.queue', step)}")
+    if batch.get("bank"):
+        lines.append(f"#PBS -A {header_value(batch['bank'], 'batch.bank', step)}")
+    lines.append('cd "$PBS_O_WORKDIR"')
+    return "\n".join(lines)
+
+
+def parallelize(step: dict, batch: dict, procs: int, nodes: int | None) -> str:
+    """batch.launcher with {procs}, {nodes}, {ppn} (tasks per node) and {cores_per_task}."""
+    template = str(batch.get("launcher") or DEFAULT_LAUNCHER)
+    res = resources(step)
+    values = {"procs": procs, "nodes": nodes, "cores_per_task": res.get("cores_per_task") or 1,
+              "ppn": math.ceil(procs / nodes) if nodes else procs}
+
+    def fill(match):
+        key = match.group(1)
+        if key not in values:
+            raise InvalidInput(f"batch.launcher {template!r}: unknown placeholder {{{key}}}; use "
+                               "{procs}, {nodes}, {ppn} or {cores_per_task}")
+        if values[key] is None:
+            raise InvalidInput(f"step '{step['id']}': batch.launcher uses {{{key}}}, but the "
+                               "command asks for no node count")
+        return str(values[key])
+
+    return header_value(_PLACEHOLDER.sub(fill, template), "batch.launcher", step, spaces=True)
+
+
+UNIT = Scheduler(key="pbs", extension="pbs.sh", adapter=PbsAdapter, header=header, parallelize=parallelize)

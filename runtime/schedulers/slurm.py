@@ -1,4 +1,9 @@
-"""SLURM adapter: sbatch, scontrol show job, sacct, scancel, squeue (find) and scontrol ping.
+"""SLURM: `#SBATCH` scripts with an `srun` launcher, and the adapter (sbatch, scontrol show job,
+sacct, scancel, squeue).
+
+Scripts: the header is Maestro 1.2.1's slurmscriptadapter's, with one deliberate difference:
+output files are `<job>.%j.out` / `.%j.err` (Maestro: `<job>.out`), so each attempt and restart
+keeps its own log, as local steps keep `<stem>.<pid>.out`.
 
 Status of a whole pass is ONE call, ``scontrol show job -o`` without a job id: one line per job
 slurmctld still knows, with JobState, Reason, ExitCode N:S, StartTime, EndTime and WorkDir.  It is
@@ -6,7 +11,8 @@ the only client query that gives the exit code of a finished job without account
 no exit-code field in 22.05: ``squeue -O ExitCode`` is "Invalid job format specification"), and
 unlike ``scontrol show job ID`` it takes any number of jobs and has no "Invalid job id specified"
 failure for a single purged id.  The price is that the answer covers every job in the cluster
-(about 1.3 KB each); we keep the lines of our ids.
+(bench/README.md, "Figures behind the scheduler code", has the size per job); we keep the lines of
+our ids.
 
 Jobs slurmctld has purged (MinJobAge after they ended, 300 s by default) get ONE batched follow-up:
 ``sacct -n -P -X -j a,b,...`` (slurmdbd).  Without slurmdbd that answers "Slurm accounting
@@ -21,8 +27,9 @@ local time zone (the one the client used to print them) to UTC ISO 'Z'.
 from __future__ import annotations
 
 from mshared import states as S
+from ..scripts.headers import comment_text, exclusive, header_value, job_name, resources
 from . import _parse as P
-from .base import Adapter, FoundJob, JobRef, JobStatus, SubmitRefused
+from .base import Adapter, Answer, FoundJob, JobRef, JobStatus, Scheduler, unavailable
 
 # Words in an answer that mean "could not talk to slurmctld", as opposed to "it refused".
 # (README §5 gotcha 8: "Unable to contact slurm controller (connect failure)"; the others are the
@@ -143,59 +150,44 @@ def parse_scontrol(text: str) -> dict[str, dict[str, str]]:
 
 
 class SlurmAdapter(Adapter):
-    key = "slurm"
-    script_suffix = ".slurm.sh"
+    name = "SLURM controller"
+    unreachable = UNREACHABLE
+    benign_cancel = ("Invalid job id", "already completed", "Job/step already completing or completed")
+    forgotten = FORGOTTEN
 
     # which accounting the purged-job follow-up uses: None = not yet known, "slurmdbd", "jobcomp"
     _accounting: str | None = None
 
     # ------------------------------------------------------------------ submit
-    def submit(self, script: str, workspace: str, stem: str) -> str:
-        P.require_paths(script, workspace)
-        argv = ["sbatch", "--parsable", "-D", workspace, script]
-        res = self.run(argv, timeout=self.timeout, cwd=workspace)
-        text = P.output_of(res)
-        if res.returncode != 0:
-            if P.matches_any(text, UNREACHABLE):
-                raise P.unavailable("SLURM controller is not reachable", res)
-            raise SubmitRefused(P.clip(res.stderr or res.stdout) or f"sbatch exited {res.returncode}")
-        job_id = P.leading_int(res.stdout)       # "123" or "123;cluster"
-        if job_id is None:
-            # The job may exist: never guess.  The caller keeps its intent record and reconciles
-            # through find() on the next pass.
-            raise P.unavailable("sbatch answered without a job id", res, uncertain=True)
-        return job_id
+    def submit_command(self, script: str, workspace: str) -> tuple[list[str], None]:
+        return ["sbatch", "--parsable", "-D", workspace, script], None
+
+    def job_id(self, stdout: str) -> str | None:
+        return P.leading_int(stdout)       # "123" or "123;cluster"
 
     # ------------------------------------------------------------------ status
-    def status(self, jobs: list[JobRef]) -> dict[str, JobStatus]:
-        ids = list(dict.fromkeys(j.job_id for j in jobs))
-        if not ids:
-            return {}
-        res = self.run(["scontrol", "show", "job", "-o"], timeout=self.timeout)
-        text = P.output_of(res)
-        if res.returncode != 0 and "Invalid job id" not in text:
-            if P.matches_any(text, UNREACHABLE):
-                raise P.unavailable("SLURM controller is not reachable", res)
-            raise P.unavailable("cannot read job states", res)
+    def query(self, jobs: list[JobRef]) -> Answer:
+        res = self.call(["scontrol", "show", "job", "-o"])
+        if res.returncode != 0 and "Invalid job id" not in P.output_of(res):
+            raise self.failure(res, "cannot read job states")
         known = parse_scontrol(res.stdout)
         if not known and res.stdout.strip() and "No jobs in the system" not in res.stdout:
-            raise P.unavailable("unexpected output from 'scontrol show job -o'",
-                                detail=P.clip(res.stdout, 200))
-        out: dict[str, JobStatus] = {}
+            raise unavailable("unexpected output from 'scontrol show job -o'",
+                              detail=P.clip(res.stdout, 200))
+        states: dict[str, JobStatus] = {}
         missing = []
-        for jid in ids:
+        for jid in (job.job_id for job in jobs):
             rec = known.get(jid)
             if rec is None:
                 missing.append(jid)
-                continue
-            if "JobState" not in rec:
-                out[jid] = JobStatus(jid, S.UNKNOWN, reason="scontrol printed no JobState for this job")
-                continue
-            out[jid] = make_status(jid, rec["JobState"], rec.get("ExitCode"), rec.get("Reason"),
-                                   rec.get("StartTime"), rec.get("EndTime"))
+            elif "JobState" not in rec:
+                states[jid] = JobStatus(jid, S.UNKNOWN, reason="scontrol printed no JobState for this job")
+            else:
+                states[jid] = make_status(jid, rec["JobState"], rec.get("ExitCode"), rec.get("Reason"),
+                                          rec.get("StartTime"), rec.get("EndTime"))
         if missing:
-            out.update(self._from_accounting(missing))
-        return out
+            states.update(self._from_accounting(missing))
+        return Answer(states, unknown=set(missing))
 
     def _from_accounting(self, ids: list[str]) -> dict[str, JobStatus]:
         """ONE batched follow-up for purged ids (two only the first time accounting is missing)."""
@@ -203,7 +195,7 @@ class SlurmAdapter(Adapter):
         found: dict[str, JobStatus] = {}
         mode = type(self)._accounting
         if mode in (None, "slurmdbd"):
-            res = self.run(["sacct", "-X", *fields], timeout=self.timeout)
+            res = self.call(["sacct", "-X", *fields])
             text = P.output_of(res)
             if res.returncode == 0:
                 type(self)._accounting = "slurmdbd"
@@ -211,15 +203,15 @@ class SlurmAdapter(Adapter):
             elif _NO_ACCOUNTING in text.lower():
                 type(self)._accounting = mode = "jobcomp"
             elif P.matches_any(text, UNREACHABLE):
-                raise P.unavailable("SLURM accounting is not reachable", res)
+                raise unavailable("SLURM accounting is not reachable", res)
             else:
-                raise P.unavailable("cannot read finished jobs from accounting", res)
+                raise unavailable("cannot read finished jobs from accounting", res)
         if type(self)._accounting == "jobcomp":
-            res = self.run(["sacct", "-c", *fields], timeout=self.timeout)
+            res = self.call(["sacct", "-c", *fields])
             if res.returncode == 0:
                 found = self._parse_sacct(res.stdout, ids, "from the job completion log (sacct -c)")
             # else: no jobcomp log either; the ids are simply not known any more
-        return {jid: found.get(jid) or JobStatus(jid, S.UNKNOWN, reason=FORGOTTEN) for jid in ids}
+        return found
 
     @staticmethod
     def _parse_sacct(text: str, ids: list[str], source: str) -> dict[str, JobStatus]:
@@ -235,22 +227,8 @@ class SlurmAdapter(Adapter):
         return out
 
     # ------------------------------------------------------------------ cancel
-    def cancel(self, jobs: list[JobRef]) -> None:
-        ids = list(dict.fromkeys(j.job_id for j in jobs))
-        if not ids:
-            return
-        # --quiet: no error for jobs that already ended
-        res = self.run(["scancel", "--quiet", *ids], timeout=self.timeout)
-        if res.returncode == 0:
-            return
-        text = P.output_of(res)
-        if P.matches_any(text, UNREACHABLE):
-            raise P.unavailable("SLURM controller is not reachable", res)
-        lines = [ln for ln in text.splitlines() if ln.strip()]
-        benign = ("Invalid job id", "already completed", "Job/step already completing or completed")
-        if lines and all(P.matches_any(ln, benign) for ln in lines):
-            return                                   # purged or finished: nothing to cancel
-        raise P.unavailable("scancel failed", res)
+    def cancel_command(self, ids: list[str]) -> list[str]:
+        return ["scancel", "--quiet", *ids]          # --quiet: no error for jobs that already ended
 
     # ------------------------------------------------------------------ find
     def find(self, workspaces: list[str]) -> list[FoundJob]:
@@ -258,13 +236,9 @@ class SlurmAdapter(Adapter):
         if not wanted:
             return []
         user = P.current_user()
-        res = self.run(["squeue", "-h", "-t", "all", "-u", user, "-o", "%i|%Z|%j"],
-                       timeout=self.timeout)
+        res = self.call(["squeue", "-h", "-t", "all", "-u", user, "-o", "%i|%Z|%j"])
         if res.returncode != 0:
-            text = P.output_of(res)
-            if P.matches_any(text, UNREACHABLE):
-                raise P.unavailable("SLURM controller is not reachable", res)
-            raise P.unavailable("cannot list jobs", res)
+            raise self.failure(res, "cannot list jobs")
         found = []
         for line in res.stdout.splitlines():
             jid, sep, rest = line.partition("|")
@@ -276,10 +250,60 @@ class SlurmAdapter(Adapter):
                     break
         return found
 
-    # ------------------------------------------------------------------ ping
-    def check_available(self) -> None:
-        res = self.run(["scontrol", "ping"], timeout=min(self.timeout, 15.0))
-        if res.returncode != 0 or " is UP" not in res.stdout:
-            first = next((ln.strip() for ln in P.output_of(res).splitlines() if ln.strip()), "")
-            raise P.unavailable("SLURM controller is not responding (scontrol ping)",
-                                detail=first or f"exit {res.returncode}")
+
+# ---------------------------------------------------------------------- scripts
+# Batch keys that reach the header (Maestro's adapter keeps these; everything else is ignored).
+_BATCH_KEYS = ("nodes", "host", "bank", "queue", "reservation", "qos", "procs")
+
+
+def header(step: dict, batch: dict, shell: str) -> str:
+    merged = {key: batch[key] for key in _BATCH_KEYS if batch.get(key)}
+    procs_in_batch = "procs" in merged
+    merged.update({key: value for key, value in resources(step).items() if value})
+    nodes = merged.get("nodes")
+    name = job_name(step)
+
+    def value(key, quoted=False):
+        return header_value(merged[key], f"'{key}'", step, quoted)
+
+    lines = [f"#!{shell}"]
+    if nodes:
+        lines.append(f"#SBATCH --nodes={value('nodes')}")
+    if merged.get("queue"):
+        lines.append(f"#SBATCH --partition={value('queue')}")
+    if merged.get("bank"):
+        lines.append(f"#SBATCH --account={value('bank')}")
+    if merged.get("walltime"):
+        lines.append(f"#SBATCH --time={value('walltime')}")
+    lines.append(f'#SBATCH --job-name="{name}"')
+    logs = name.replace("%", "%%")   # sbatch expands %x, %u, ... in file names; %% is a '%'
+    lines.append(f'#SBATCH --output="{logs}.%j.out"')
+    lines.append(f'#SBATCH --error="{logs}.%j.err"')
+    comment = comment_text(step.get("description"))
+    if comment:
+        lines.append(f'#SBATCH --comment "{comment}"')
+    if merged.get("reservation"):
+        lines.append(f'#SBATCH --reservation="{value("reservation", quoted=True)}"')
+    if merged.get("gpus"):
+        lines.append(f"#SBATCH --gres=gpu:{value('gpus')}")
+    if procs_in_batch or not nodes:
+        lines.append(f"#SBATCH --ntasks={value('procs')}")
+    if exclusive(merged.get("exclusive"))["allocation"]:
+        lines.append("#SBATCH --exclusive")
+    if merged.get("qos"):
+        lines.append(f"#SBATCH --qos={value('qos')}")
+    return "\n".join(lines)
+
+
+def parallelize(step: dict, batch: dict, procs: int, nodes: int | None) -> str:
+    args = ["srun", "-n", str(procs)]
+    if nodes:
+        args += ["-N", str(nodes)]
+    cores = resources(step).get("cores_per_task")
+    if cores:
+        args += ["-c", str(cores)]
+    return " ".join(args)
+
+
+UNIT = Scheduler(key="slurm", extension="slurm.sh", adapter=SlurmAdapter, header=header,
+                 parallelize=parallelize)

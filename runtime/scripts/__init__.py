@@ -1,27 +1,50 @@
-"""Step scripts per scheduler, and $(LAUNCHER) substitution (mrender writes them, msubmit runs them).
+"""Step scripts, for every scheduler, and $(LAUNCHER) substitution (mrender writes them, msubmit runs them).
 
-``FORMATS`` maps batch.type to its ScriptFormat.  A step runs under the scheduler when the DAG
-marks it ``scheduled`` (it has nodes or procs) and the batch type is not local; otherwise its
-script is `#!<shell>` and the command, with every $(LAUNCHER) form removed.
+Each scheduler's unit (``registry.unit(batch.type)``) gives its script extension, header and
+launcher.  A step runs under the scheduler when the DAG marks it ``scheduled`` (it has nodes or
+procs) and the scheduler is a batch scheduler; otherwise its script is `#!<shell>` and the
+command, with every $(LAUNCHER) form removed.
 """
 
-from . import flux, local, lsf, pbs, slurm
-from .common import ScriptFormat
+from collections.abc import Mapping
+
+from ..schedulers import registry
 from .launcher import strip_launchers, substitute
 
-FORMATS: dict[str, ScriptFormat] = {m.FORMAT.key: m.FORMAT for m in (local, slurm, lsf, flux, pbs)}
 DEFAULT_SHELL = "/bin/bash"
+
+
+class _Units(Mapping):
+    """batch.type -> its Scheduler unit, read from the registry (membership imports nothing)."""
+
+    def __getitem__(self, key):
+        if not registry.known(key):
+            raise KeyError(key)
+        return registry.unit(key)
+
+    def __contains__(self, key):
+        return registry.known(key)
+
+    def __iter__(self):
+        return iter(registry.SCHEDULERS)
+
+    def __len__(self):
+        return len(registry.SCHEDULERS)
+
+
+# The registry's units by batch.type; mrender checks batch.type against it.
+FORMATS: Mapping = _Units()
 
 
 def script_names(step: dict, scheduler: str) -> tuple[str, str | None]:
     """File names of the step's script and restart script (None without restart)."""
-    ext = FORMATS[scheduler].extension
+    ext = registry.unit(scheduler).extension
     stem = step["stem"]
     return f"{stem}.{ext}", (f"{stem}.restart.{ext}" if step.get("restart") else None)
 
 
 def runs_scheduled(step: dict, scheduler: str) -> bool:
-    return bool(step.get("scheduled")) and scheduler != "local"
+    return bool(step.get("scheduled")) and registry.unit(scheduler).batch
 
 
 def step_scripts(step: dict, batch: dict, cmd: str, restart: str | None) -> list[tuple[str, str]]:
@@ -30,16 +53,16 @@ def step_scripts(step: dict, batch: dict, cmd: str, restart: str | None) -> list
     Every script is `<header>\\n\\n<command>\\n`, as Maestro writes them.
     """
     kind = batch.get("type") or "local"
-    fmt = FORMATS[kind]
+    unit = registry.unit(kind)
     shell = batch.get("shell") or DEFAULT_SHELL
-    if runs_scheduled(step, kind):
+    if step.get("scheduled") and unit.batch:
         res = step.get("resources") or {}
         procs, nodes = res.get("procs"), res.get("nodes")
 
         def launch(p, n):
-            return fmt.parallelize(step, batch, p, n)
+            return unit.parallelize(step, batch, p, n)
 
-        head = fmt.header(step, batch, shell)
+        head = unit.header(step, batch, shell)
         cmd = substitute(cmd, step, procs, nodes, launch)
         restart = substitute(restart, step, procs, nodes, launch) if restart else restart
     else:

@@ -48,10 +48,6 @@ def parse_allocation(alloc: str) -> tuple[int | None, int]:
     return found.get("n"), found["p"]
 
 
-def has_launcher(text: str | None) -> bool:
-    return bool(text) and LAUNCHER in text
-
-
 def strip_launchers(text: str) -> str:
     """Local steps run the command itself: every $(LAUNCHER) form (and one space after it) goes."""
     if LAUNCHER not in text:

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from mruntime.schedulers.local import _descendants
+from mruntime.schedulers.processes import descendants as _descendants
 from mshared.statefile import read_state
 
 from pipeline_helpers import run, tool

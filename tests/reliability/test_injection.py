@@ -119,11 +119,13 @@ def test_a_hostile_batch_study_renders_only_inside_its_directory(tmp_path, batch
 
 # --------------------------------------------------------------------------- 2. header fields
 PREFIX = {"slurm": "#SBATCH", "lsf": "#BSUB", "flux": "#flux:", "pbs": "#PBS"}
+# A quoted value ends at a quote that no backslash escapes: sbatch reads `"x\"` as unclosed (F8).
+QUOTED = r'"(?:[^"\\]|\\.)*"'
 ONE_OPTION = {
-    "slurm": re.compile(r'^#SBATCH (--[a-z][a-z-]*)(=("[^"]*"|[^\s"]+)| "[^"]*")?$'),
-    "lsf": re.compile(r'^#BSUB (-[A-Za-z_]+)( ("[^"]*"|[^\s"]+))?$'),
-    "flux": re.compile(r'^#flux: (--[a-z][a-z-]*|-[A-Za-z])((=| )("[^"]*"|[^\s"]+))?$'),
-    "pbs": re.compile(r'^#PBS (-[A-Za-z])( ("[^"]*"|[^\s"]+))?$'),
+    "slurm": re.compile(rf'^#SBATCH (--[a-z][a-z-]*)(=({QUOTED}|[^\s"]+)| {QUOTED})?$'),
+    "lsf": re.compile(rf'^#BSUB (-[A-Za-z_]+)( ({QUOTED}|[^\s"]+))?$'),
+    "flux": re.compile(rf'^#flux: (--[a-z][a-z-]*|-[A-Za-z])((=| )({QUOTED}|[^\s"]+))?$'),
+    "pbs": re.compile(rf'^#PBS (-[A-Za-z])( ({QUOTED}|[^\s"]+))?$'),
 }
 
 

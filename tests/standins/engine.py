@@ -1,6 +1,6 @@
 """Scripted stand-ins for scheduler clients that cannot be installed here (LSF, Flux, PBS).
 
-Each executable in tests/standins/<scheduler>/ (bsub, bjobs, bkill, bparams; flux; qsub, qstat,
+Each executable in tests/standins/<scheduler>/ (bsub, bjobs, bkill; flux; qsub, qstat,
 qdel) calls ``main(<command>)``.  They replay the output formats of the real clients (the source
 of each transcript is noted beside it) from a small JSON "scheduler state":
 
@@ -280,12 +280,6 @@ def _bkill(argv):
     _out("".join(outs), "".join(errs), 255 if errs else 0)
 
 
-def _bparams(argv):
-    _maybe_fail("bparams", ("bparams: permission denied\n", 255), LSF_DOWN)
-    _out("Default Queues:  normal\nMBD_SLEEP_TIME used for calculations:  10 seconds\n"
-         "Job Checking Interval:  7 seconds\nJob Accepting Interval:  0 seconds\n")
-
-
 # =========================================================================== Flux
 # Sources: flux-core doc/man1/flux-jobs.rst (OUTPUT FORMAT, field names), flux-batch.rst
 # (directives, "Options given on the command line override those in the submission script"),
@@ -498,9 +492,6 @@ def _flux(argv):
         _flux_cancel(rest)
     elif sub == "job":
         _flux_job_info(rest)
-    elif sub == "uptime":
-        _maybe_fail("flux-uptime", ("flux-uptime: ERROR: Permission denied\n", 1), _flux_down("uptime"))
-        _out(time.strftime(" %H:%M:%S") + " run 2.1d,  owner flux,  depth 0,  size 8\n")
     _out(err=f"flux: '{sub}' is not a flux command.  See 'flux --help'\n", rc=1)
 
 
@@ -585,10 +576,6 @@ def _pbs_record(job):
 def _qstat(argv):
     _maybe_fail("qstat", ("qstat: Unauthorized Request \n", 159),
                 (f"Connection refused\nqstat: cannot connect to server {SERVER} (errno=15010)\n", 1))
-    if "-B" in argv:
-        _out(f"Server             Max   Tot   Que   Run   Hld   Wat   Trn   Ext Status\n"
-             f"---------------- ----- ----- ----- ----- ----- ----- ----- ----- -----------\n"
-             f"{SERVER:<16}     0     0     0     0     0     0     0     0 Active\n")
     history = "-x" in argv
     as_json = "-F" in argv and argv[argv.index("-F") + 1] == "json"
     ids = [a for i, a in enumerate(argv) if not a.startswith("-") and argv[i - 1] != "-F"]
@@ -645,7 +632,7 @@ def _qdel(argv):
 
 # =========================================================================== entry point
 COMMANDS = {
-    "bsub": _bsub, "bjobs": _bjobs, "bkill": _bkill, "bparams": _bparams,
+    "bsub": _bsub, "bjobs": _bjobs, "bkill": _bkill,
     "flux": _flux,
     "qsub": _qsub, "qstat": _qstat, "qdel": _qdel,
 }

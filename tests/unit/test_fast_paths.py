@@ -42,7 +42,6 @@ class Scripted:
     different passes), FAILED when its stem is that of `bad` with P=3."""
 
     key = "local"
-    running_here = False
 
     def __init__(self, batch=None, **kwargs):
         self.jobs, self.seen = {}, {}
@@ -73,7 +72,7 @@ class Scripted:
     def close(self):
         pass
 
-    def quick(self):
+    def offers(self, capability):
         return False
 
 

@@ -37,7 +37,6 @@ class Recorder:
     """A scheduler that records every job it was given; ``on_submit`` runs inside each submit."""
 
     key = "local"
-    running_here = False
 
     def __init__(self, on_submit=None, ending=S.RUNNING):
         self.jobs: list[tuple[str, str, str]] = []   # (job id, workspace, stem)
@@ -61,7 +60,7 @@ class Recorder:
     def close(self):
         pass
 
-    def quick(self):
+    def offers(self, capability):
         return False
 
 

@@ -6,6 +6,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from mruntime.schedulers.base import JobRef, SubmitRefused
 from mruntime.schedulers.local import LocalAdapter, is_alive
 
@@ -153,6 +155,79 @@ def test_cancel_stops_the_job_and_everything_it_started(tmp_path):
     while _running(child) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert not _running(child)
+
+
+def _wait_file(path, timeout=10):
+    deadline = time.monotonic() + timeout
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert path.exists(), path
+
+
+@pytest.mark.parametrize("trap", ['trap "" TERM', "trap 'echo term >> log.txt' TERM"])
+def test_a_job_that_ignores_sigterm_is_killed_after_the_grace_period(tmp_path, trap):
+    # campaign 2, F11: cancel sent SIGTERM only; a job ignoring it ran on after CANCELLED
+    adapter = LocalAdapter(kill_grace=1.0)
+    ws = tmp_path / "w"
+    # it goes on past the grace period: a child started before the cancel, one started after it
+    body = f"{trap}\necho $$ > shell.pid\nsleep 2 & echo $! > child.pid\nwait\nsleep 3\necho more >> after.txt"
+    job = adapter.submit(_script(ws, body), str(ws), "s")
+    _wait_file(ws / "child.pid")
+    pids = [int((ws / name).read_text()) for name in ("shell.pid", "child.pid")]
+    started = time.monotonic()
+    adapter.cancel([JobRef(job, str(ws), "s")])
+    assert time.monotonic() - started < 0.5                  # the pass does not wait for the grace
+    time.sleep(0.5)
+    assert any(_running(pid) for pid in pids)                 # SIGTERM alone did not stop it
+    deadline = time.monotonic() + 10
+    while any(_running(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_running(pid) for pid in pids)
+    assert time.monotonic() - started < 5
+    time.sleep(max(0.0, started + 5.5 - time.monotonic()))   # past where the job would have written
+    assert not (ws / "after.txt").exists()
+    adapter.close()
+
+
+def test_a_job_that_ends_on_sigterm_leaves_no_helper_behind(tmp_path):
+    adapter = LocalAdapter()
+    assert adapter.kill_grace == 10.0
+    ws = tmp_path / "w"
+    job = adapter.submit(_script(ws, "sleep 300"), str(ws), "s")
+    deadline = time.monotonic() + 10
+    while not is_alive(JobRef(job, str(ws), "s")) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    adapter.cancel([JobRef(job, str(ws), "s")])
+    assert len(adapter._helpers) == 1
+    deadline = time.monotonic() + 5                            # it ends with the job, not after 10 s
+    while adapter._helpers and time.monotonic() < deadline:
+        adapter.reap()
+        time.sleep(0.05)
+    assert not adapter._helpers
+    adapter.close()
+
+
+def test_a_missing_exit_record_is_explained_by_what_is_known(tmp_path):
+    # campaign 2, F14: every missing record used to be blamed on SIGKILL
+    adapter = LocalAdapter()
+    ws = tmp_path / "gone"
+    job = adapter.submit(_script(ws, 'rm -rf "$PWD"'), str(ws), "s")    # the step removes its workspace
+    gone = JobRef(job, str(ws), "s")
+    answer = _wait_ended([gone], adapter)[job]
+    assert answer.state == "FAILED" and "the workspace is gone" in answer.reason
+    assert "SIGKILL" not in answer.reason
+    assert LocalAdapter().status([gone])[job].reason == answer.reason      # a later process agrees
+    here = tmp_path / "here"
+    here.mkdir()
+    (here / "s.999999998.exit.json").write_bytes(b"")                     # a full disk: 0 bytes
+    (here / "s.999999997.exit.json").write_bytes(b'{"pid": 9999')         # cut short
+    answers = adapter.status([JobRef(pid, str(here), "s") for pid in ("999999998", "999999997", "999999996")])
+    for pid in ("999999998", "999999997"):
+        assert (answers[pid].state, answers[pid].reason) == \
+            ("FAILED", "the exit record is empty or damaged (disk full?)")
+    assert answers["999999996"].reason == ("the job's process ended without recording an exit code "
+                                          "(killed with SIGKILL, or the machine restarted)")
+    adapter.close()
 
 
 def test_a_path_no_line_can_carry_is_started_directly(tmp_path):

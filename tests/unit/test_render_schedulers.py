@@ -3,9 +3,10 @@
 import pytest
 
 from mshared.errors import InvalidInput
+from mruntime.schedulers import registry
 from mruntime.scripts import FORMATS, script_names, step_scripts
-from mruntime.scripts.common import comment_text, hms, walltime_seconds
-from mruntime.scripts.lsf import walltime as lsf_walltime
+from mruntime.scripts.headers import comment_text, hms, walltime_seconds
+from mruntime.schedulers.lsf import walltime as lsf_walltime
 
 
 def step(**resources):
@@ -45,6 +46,64 @@ def test_lsf_walltime_rounds_up_to_minutes(value, expected):
 def test_comment_text():
     assert comment_text('a\r\nb\tc"d') == "a bc'd"
     assert comment_text(None) == ""
+    assert comment_text("ends with a backslash\\") == "ends with a backslash\\\\"
+
+
+# Descriptions that once broke, or could break, a quoted directive (campaign 2, F8).
+HOSTILE_DESCRIPTIONS = ["ends with a backslash\\", 'has \\" inside', "a # hash", "%j and %x and %%",
+                        "single ' quote", 'double " quote', "unicode é💥\u202e", "\\\\two\\\\",
+                        "--time=99:00:00", "$(id) `id`", "two\nlines", "\\"]
+
+
+def sbatch_argument(text: str) -> str:
+    """What sbatch reads as the argument at the start of ``text`` (slurm src/sbatch/opt.c,
+    _get_argument): quotes group, a backslash escapes the next character also inside quotes,
+    an unquoted '#' starts a comment; an unmatched quote is fatal (ValueError here)."""
+    out, quote, escaped = [], None, False
+    for ch in text:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+            continue
+        elif quote:
+            if ch == quote:
+                quote = None
+                continue
+        elif ch in "\"'":
+            quote = ch
+            continue
+        elif ch == "#" or ch.isspace():
+            break
+        out.append(ch)
+    if quote:
+        raise ValueError(f"Unmatched {quote} in [{text}]")
+    return "".join(out)
+
+
+@pytest.mark.parametrize("description", HOSTILE_DESCRIPTIONS)
+def test_no_description_breaks_the_slurm_comment(description):
+    st = step(procs=1)
+    st["description"] = description
+    (line,) = [ln for ln in script({"type": "slurm"}, st).splitlines() if ln.startswith("#SBATCH --comment ")]
+    expected = " ".join(description.splitlines()).replace('"', "'")
+    assert sbatch_argument(line[len("#SBATCH --comment "):]) == expected
+
+
+@pytest.mark.parametrize("kind", ["lsf", "flux", "pbs"])
+def test_descriptions_stay_out_of_the_other_schedulers_headers(kind):
+    plain = step(nodes=1, procs=1)
+    header = script({"type": kind}, plain).split("\n\n")[0]
+    for description in HOSTILE_DESCRIPTIONS:
+        st = dict(plain, description=description)
+        assert script({"type": kind}, st).split("\n\n")[0] == header
+
+
+def test_a_backslash_in_a_quoted_value_is_refused():
+    # `#SBATCH --reservation="r\"` would never close its quote
+    with pytest.raises(InvalidInput, match="contains a backslash"):
+        script({"type": "slurm", "reservation": "r\\"}, step(procs=1))
+    assert '--reservation="r1"' in script({"type": "slurm", "reservation": "r1"}, step(procs=1))
 
 
 def test_slurm_ntasks_when_procs_is_in_the_batch_block():
@@ -100,6 +159,22 @@ def test_pbs_job_name_starts_with_a_letter_or_digit():
     assert "#PBS -N m_x_y\n" in script({"type": "pbs"}, st)
 
 
+def test_lsf_and_pbs_job_names_ask_for_no_job_array():
+    # LSF reads `-J sim[1-1000]` as an array of 1000 jobs; PBS's -N takes no brackets either
+    st = step(nodes=1, procs=1)
+    st["stem"] = "sim[1-1000]"
+    lsf = script({"type": "lsf"}, st)
+    assert "#BSUB -J sim_1-1000_\n" in lsf
+    assert "#BSUB -o sim[1-1000].%J.out\n" in lsf        # logs keep the stem: mreport finds them
+    assert "#PBS -N sim_1-1000_\n" in script({"type": "pbs"}, st)
+    for kind, directive in (("lsf", "#BSUB -J"), ("pbs", "#PBS -N")):
+        names = [ln for ln in script({"type": kind}, st).splitlines() if ln.startswith(directive)]
+        assert names and not any(ch in ln for ln in names for ch in "[]")
+    # SLURM and Flux quote the name: no array there, and the name stays as written
+    assert '--job-name="sim[1-1000]"' in script({"type": "slurm"}, st)
+    assert '--job-name="sim[1-1000]"' in script({"type": "flux"}, st)
+
+
 def test_job_names_have_no_spaces():
     st = step(procs=1)
     st["stem"] = "a b"
@@ -116,3 +191,4 @@ def test_script_names(kind, ext):
     assert script_names(st, kind) == (f"a.{ext}", f"a.restart.{ext}")
     assert script_names({"stem": "a"}, kind) == (f"a.{ext}", None)
     assert FORMATS[kind].extension == ext
+    assert registry.get_adapter(kind).script_suffix == f".{ext}"

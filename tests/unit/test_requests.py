@@ -26,7 +26,6 @@ study:
 class Scheduler:
     """Jobs stay where the test puts them (RUNNING by default)."""
 
-    running_here = False
 
     def __init__(self):
         self.jobs: dict[str, str] = {}     # job id -> stem
@@ -50,7 +49,7 @@ class Scheduler:
     def close(self):
         pass
 
-    def quick(self):
+    def offers(self, capability):
         return False
 
 

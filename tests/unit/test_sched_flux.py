@@ -1,4 +1,8 @@
-"""Flux adapter against the `flux` stand-in (tests/standins/flux)."""
+"""Flux adapter details against the `flux` stand-in (tests/standins/flux).
+
+What every scheduler must do (refusals, faults, unknown ids, a missing client) is checked for
+Flux by tests/unit/test_scheduler_contract.py, with the harness in tests/sched_contract/flux.py.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +11,18 @@ import time
 import pytest
 
 from mshared import states as S
-from mshared.errors import SchedulerUnavailable
-from mruntime.schedulers import registry
-from mruntime.schedulers.base import JobRef, SubmitRefused
+from mruntime.schedulers.base import JobRef
 from mruntime.schedulers.flux import FluxAdapter, id_key, read_directives
 from standins import engine
-from standins.testing import call_count, use_standin, write_script
+from sched_contract.flux import Harness
+from standins.testing import call_count, write_script
 
-# Maestro 1.2.1's flux header (maestro-behaviour §5.5)
-HEADER = ("#!/bin/bash\n#MAESTRO-INFO (flux adapter version) 0.49.0\n#MAESTRO-INFO (flux version) "
-          "0.60.0\n#\n#flux: -N 1\n#flux: -n 2\n#flux: -t 300.0s\n#flux: --job-name=\"{name}\"\n"
-          "#flux: --output={name}.{{{{id}}}}.out\n#flux: --error={name}.{{{{id}}}}.err\n")
+HEADER = Harness.header
 
 
 @pytest.fixture
 def flux(monkeypatch, tmp_path):
-    state = use_standin(monkeypatch, tmp_path, "flux", queues=["batch", "debug"])
-    return FluxAdapter({}, timeout=10), state
+    return FluxAdapter({}, timeout=10), Harness(tmp_path, monkeypatch).state
 
 
 def script(tmp_path, name="step1", body="echo hi\n", header=HEADER):
@@ -38,10 +37,6 @@ def ref(job_id, ws="/nowhere"):
 def only_job(state):
     (job,) = engine.jobs(state).values()
     return job
-
-
-def test_registry_knows_flux():
-    assert isinstance(registry.get_adapter("flux"), FluxAdapter)
 
 
 def test_directives_and_ids():
@@ -76,13 +71,6 @@ def test_script_without_resources_gets_one_slot(flux, tmp_path):
     path, ws = script(tmp_path, header="#!/bin/bash\n")
     a.submit(path, ws, "step1")
     assert engine.calls(state, "flux-batch")[0]["argv"][2:4] == ["-n", "1"]
-
-
-def test_refused_queue(flux, tmp_path):
-    a, _ = flux
-    path, ws = script(tmp_path, header=HEADER + "#flux: -q pdebug\n")
-    with pytest.raises(SubmitRefused, match="'pdebug' is not a valid queue"):
-        a.submit(path, ws, "step1")
 
 
 def test_status_find_cancel(flux, tmp_path):
@@ -162,45 +150,3 @@ def test_status_of_200_jobs_is_one_call(flux):
     assert len(out) == 201 and out[ids[0]].state == S.RUNNING and out[ids[1]].state == S.RUNNING
     assert out["fNoSuchJob"].state == S.UNKNOWN
 
-
-@pytest.mark.parametrize("mode,error", [
-    ("refuse", SubmitRefused), ("down", SchedulerUnavailable), ("garbage", SchedulerUnavailable),
-    ("hang", SchedulerUnavailable)])
-def test_submit_faults(flux, tmp_path, monkeypatch, mode, error):
-    a, state = flux
-    monkeypatch.setenv("STANDIN_FAIL_FLUX_BATCH", mode)
-    monkeypatch.setenv("STANDIN_HANG_SECONDS", "5")
-    a.timeout = 0.5 if mode == "hang" else 10.0
-    path, ws = script(tmp_path)
-    with pytest.raises(error) as exc:
-        a.submit(path, ws, "step1")
-    assert str(exc.value)
-    if mode == "down":
-        assert "Unable to connect to Flux" in str(exc.value)
-    assert engine.jobs(state) == {}
-
-
-@pytest.mark.parametrize("mode", ["down", "garbage", "hang"])
-def test_status_faults(flux, monkeypatch, mode):
-    a, _ = flux
-    monkeypatch.setenv("STANDIN_FAIL", mode)
-    monkeypatch.setenv("STANDIN_HANG_SECONDS", "5")
-    a.timeout = 0.5 if mode == "hang" else 10.0
-    with pytest.raises(SchedulerUnavailable):
-        a.status([ref("fABC")])
-    if mode == "garbage":
-        return
-    with pytest.raises(SchedulerUnavailable):
-        a.cancel([ref("fABC")])
-    with pytest.raises(SchedulerUnavailable):
-        a.check_available()
-
-
-def test_missing_flux_is_unavailable(monkeypatch, tmp_path):
-    monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(SchedulerUnavailable, match="'flux' was not found on PATH"):
-        FluxAdapter({}).check_available()
-
-
-def test_check_available(flux):
-    flux[0].check_available()

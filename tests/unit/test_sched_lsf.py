@@ -1,4 +1,8 @@
-"""LSF adapter against the bsub/bjobs/bkill/bparams stand-ins (tests/standins/lsf)."""
+"""LSF adapter details against the bsub/bjobs/bkill stand-ins (tests/standins/lsf).
+
+What every scheduler must do (refusals, faults, unknown ids, a missing client) is checked for
+LSF by tests/unit/test_scheduler_contract.py, with the harness in tests/sched_contract/lsf.py.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +11,18 @@ import time
 import pytest
 
 from mshared import states as S
-from mshared.errors import SchedulerUnavailable
-from mruntime.schedulers import registry
-from mruntime.schedulers.base import JobRef, SubmitRefused
+from mruntime.schedulers.base import JobRef
 from mruntime.schedulers.lsf import LsfAdapter
 from standins import engine
-from standins.testing import call_count, use_standin, write_script
+from sched_contract.lsf import Harness
+from standins.testing import call_count, write_script
 
-HEADER = "#!/bin/bash\n#BSUB -nnodes 1\n#BSUB -q normal\n#BSUB -J {name}\n#BSUB -o {name}.%J.out\n"
+HEADER = Harness.header
 
 
 @pytest.fixture
 def lsf(monkeypatch, tmp_path):
-    state = use_standin(monkeypatch, tmp_path, "lsf", queues=["normal", "pbatch"])
-    return LsfAdapter({"queue": "normal"}, timeout=10), state
+    return LsfAdapter({"queue": "normal"}, timeout=10), Harness(tmp_path, monkeypatch).state
 
 
 def script(tmp_path, name="step1", body="echo hi\n", header=HEADER):
@@ -30,11 +32,6 @@ def script(tmp_path, name="step1", body="echo hi\n", header=HEADER):
 
 def ref(job_id, ws="/nowhere", stem="s"):
     return JobRef(job_id, ws, stem)
-
-
-def test_registry_knows_lsf():
-    assert isinstance(registry.get_adapter("lsf"), LsfAdapter)
-    assert LsfAdapter.script_suffix == ".lsf.sh"
 
 
 def test_submit_status_find_cancel(lsf, tmp_path):
@@ -55,13 +52,6 @@ def test_submit_status_find_cancel(lsf, tmp_path):
     assert st.state == S.CANCELLED and "TERM_OWNER" in st.reason
     a.cancel([ref(jid, ws)])                  # already finished: not an error
     a.cancel([ref("999")])                    # unknown: not an error
-
-
-def test_refused_queue_keeps_lsfs_words(lsf, tmp_path):
-    a, _ = lsf
-    path, ws = script(tmp_path, header=HEADER.replace("-q normal", "-q nosuch"))
-    with pytest.raises(SubmitRefused, match="nosuch: No such queue. Job not submitted."):
-        a.submit(path, ws, "step1")
 
 
 @pytest.mark.parametrize("when,state,exit_code,reason,expect", [
@@ -113,53 +103,3 @@ def test_status_of_200_jobs_is_one_call(lsf):
     assert out["1"].state == S.RUNNING and out["2"].state == S.FINISHED
     assert out["5000"].state == S.UNKNOWN and "no longer known" in out["5000"].reason
 
-
-def test_only_unknown_ids(lsf):
-    a, _ = lsf
-    out = a.status([ref("7"), ref("8")])
-    assert {s.state for s in out.values()} == {S.UNKNOWN}
-
-
-@pytest.mark.parametrize("mode,error", [
-    ("refuse", SubmitRefused), ("down", SchedulerUnavailable), ("garbage", SchedulerUnavailable),
-    ("hang", SchedulerUnavailable)])
-def test_submit_faults(lsf, tmp_path, monkeypatch, mode, error):
-    a, state = lsf
-    monkeypatch.setenv("STANDIN_FAIL_BSUB", mode)
-    monkeypatch.setenv("STANDIN_HANG_SECONDS", "5")
-    a.timeout = 0.5 if mode == "hang" else 10.0
-    path, ws = script(tmp_path)
-    with pytest.raises(error) as exc:
-        a.submit(path, ws, "step1")
-    assert str(exc.value)
-    assert engine.jobs(state) == {}
-
-
-@pytest.mark.parametrize("mode", ["down", "garbage", "hang"])
-def test_status_faults_are_unavailable_never_a_state(lsf, monkeypatch, mode):
-    a, st_dir = lsf
-    engine.add_job(st_dir, "3", stat="RUN", exit_code=None, exit_reason=None, user="x")
-    monkeypatch.setenv("STANDIN_FAIL", mode)
-    monkeypatch.setenv("STANDIN_HANG_SECONDS", "5")
-    a.timeout = 0.5 if mode == "hang" else 10.0
-    with pytest.raises(SchedulerUnavailable):
-        a.status([ref("3")])
-    if mode == "garbage":
-        return          # bkill/bparams answering 0 with noise: nothing to contradict
-    with pytest.raises(SchedulerUnavailable):
-        a.cancel([ref("3")])
-    with pytest.raises(SchedulerUnavailable):
-        a.check_available()
-
-
-def test_missing_client_is_unavailable(monkeypatch, tmp_path):
-    monkeypatch.setenv("PATH", str(tmp_path))
-    a = LsfAdapter({})
-    with pytest.raises(SchedulerUnavailable, match="not found on PATH"):
-        a.status([ref("1")])
-    with pytest.raises(SchedulerUnavailable, match="not found on PATH"):
-        a.check_available()
-
-
-def test_check_available(lsf):
-    lsf[0].check_available()

@@ -1,4 +1,8 @@
-"""PBS adapter against the qsub/qstat/qdel stand-ins (tests/standins/pbs)."""
+"""PBS adapter details against the qsub/qstat/qdel stand-ins (tests/standins/pbs).
+
+What every scheduler must do (refusals, faults, unknown ids, a missing client) is checked for
+PBS by tests/unit/test_scheduler_contract.py, with the harness in tests/sched_contract/pbs.py.
+"""
 
 from __future__ import annotations
 
@@ -9,20 +13,18 @@ import pytest
 
 from mshared import states as S
 from mshared.errors import SchedulerUnavailable
-from mruntime.schedulers import registry
-from mruntime.schedulers.base import CommandResult, JobRef, SubmitRefused
+from mruntime.schedulers.base import CommandResult, JobRef
 from mruntime.schedulers.pbs import PbsAdapter, make_status
 from standins import engine
-from standins.testing import call_count, use_standin, write_script
+from sched_contract.pbs import Harness
+from standins.testing import call_count, write_script
 
-HEADER = ("#!/bin/bash\n#PBS -N {name}\n#PBS -q workq\n#PBS -l walltime=00:10:00\n"
-          "cd \"$PBS_O_WORKDIR\"\n")
+HEADER = Harness.header
 
 
 @pytest.fixture
 def pbs(monkeypatch, tmp_path):
-    state = use_standin(monkeypatch, tmp_path, "pbs", queues=["workq", "debug"])
-    return PbsAdapter({}, timeout=10), state
+    return PbsAdapter({}, timeout=10), Harness(tmp_path, monkeypatch).state
 
 
 def script(tmp_path, name="step1", body="echo hi\n", header=HEADER):
@@ -32,10 +34,6 @@ def script(tmp_path, name="step1", body="echo hi\n", header=HEADER):
 
 def ref(job_id, ws="/nowhere"):
     return JobRef(job_id, ws, "s")
-
-
-def test_registry_knows_pbs():
-    assert isinstance(registry.get_adapter("pbs"), PbsAdapter)
 
 
 def test_submit_status_find_cancel(pbs, tmp_path):
@@ -57,13 +55,6 @@ def test_submit_status_find_cancel(pbs, tmp_path):
     assert (st.state, st.exit_code) == (S.CANCELLED, None) and st.ended
     a.cancel([ref(jid)])                      # finished: not an error
     a.cancel([ref("77.pbssrv")])              # unknown: not an error
-
-
-def test_refused_queue(pbs, tmp_path):
-    a, _ = pbs
-    path, ws = script(tmp_path, header=HEADER.replace("-q workq", "-q nosuch"))
-    with pytest.raises(SubmitRefused, match="qsub: Unknown queue"):
-        a.submit(path, ws, "step1")
 
 
 @pytest.mark.parametrize("fields,expect", [
@@ -143,46 +134,12 @@ def test_invalid_json_is_a_clear_error():
         PbsAdapter({}, runner=runner).status([ref("1.s")])
 
 
-@pytest.mark.parametrize("mode,error", [
-    ("refuse", SubmitRefused), ("down", SchedulerUnavailable), ("garbage", SchedulerUnavailable),
-    ("hang", SchedulerUnavailable)])
-def test_submit_faults(pbs, tmp_path, monkeypatch, mode, error):
-    a, state = pbs
-    monkeypatch.setenv("STANDIN_FAIL_QSUB", mode)
-    monkeypatch.setenv("STANDIN_HANG_SECONDS", "5")
-    a.timeout = 0.5 if mode == "hang" else 10.0
-    path, ws = script(tmp_path)
-    with pytest.raises(error) as exc:
-        a.submit(path, ws, "step1")
-    if mode == "down":
-        assert "cannot connect to server" in str(exc.value)
-    assert engine.jobs(state) == {}
-
-
 @pytest.mark.parametrize("mode", ["down", "garbage", "hang"])
-def test_status_faults(pbs, monkeypatch, mode):
+def test_find_faults_are_unavailable(pbs, monkeypatch, mode):
+    # (status and cancel under the same faults: test_scheduler_contract.py)
     a, _ = pbs
     monkeypatch.setenv("STANDIN_FAIL", mode)
     monkeypatch.setenv("STANDIN_HANG_SECONDS", "5")
     a.timeout = 0.5 if mode == "hang" else 10.0
     with pytest.raises(SchedulerUnavailable):
-        a.status([ref("1.pbssrv")])
-    with pytest.raises(SchedulerUnavailable):
         a.find(["/tmp"])
-    if mode == "garbage":
-        return
-    with pytest.raises(SchedulerUnavailable):
-        a.cancel([ref("1.pbssrv")])
-    with pytest.raises(SchedulerUnavailable):
-        a.check_available()
-
-
-def test_missing_qsub_is_unavailable(monkeypatch, tmp_path):
-    path, ws = script(tmp_path)
-    monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(SchedulerUnavailable, match="'qsub' was not found on PATH"):
-        PbsAdapter({}).submit(path, ws, "x")
-
-
-def test_check_available(pbs):
-    pbs[0].check_available()

@@ -13,7 +13,6 @@ import pytest
 
 from mshared import states as S
 from mshared.errors import SchedulerUnavailable
-from mruntime.schedulers import registry
 from mruntime.schedulers.base import CommandResult, JobRef, SubmitRefused
 from mruntime.schedulers.slurm import FORGOTTEN, SlurmAdapter, map_state
 
@@ -86,12 +85,6 @@ def refs(*ids, ws="/tmp/ws"):
 def adapter(answers):
     fake = FakeSlurm(answers)
     return SlurmAdapter({}, runner=fake, timeout=5), fake
-
-
-# ------------------------------------------------------------------ registry
-def test_registry_knows_slurm():
-    a = registry.get_adapter("slurm", {"queue": "debug"})
-    assert isinstance(a, SlurmAdapter) and a.key == "slurm" and a.script_suffix == ".slurm.sh"
 
 
 # ------------------------------------------------------------------ submit
@@ -296,15 +289,6 @@ def test_find_matches_work_directories_exactly(monkeypatch):
     assert [(f.job_id, f.workspace, f.name) for f in found] == [
         ("11", "/tmp/study/a", "a.slurm.sh"), ("13", "/tmp/we|ird/x", "weird")]
     assert fake.calls[0][:5] == ["squeue", "-h", "-t", "all", "-u"]
-
-
-# ------------------------------------------------------------------ ping
-def test_check_available():
-    a, _ = adapter({"scontrol ping": (0, "Slurmctld(primary) at vm is UP\n", "")})
-    a.check_available()
-    a, _ = adapter({"scontrol ping": (1, "Slurmctld(primary) at vm is DOWN\n", "")})
-    with pytest.raises(SchedulerUnavailable, match="not responding"):
-        a.check_available()
 
 
 def test_every_call_has_a_timeout_and_no_shell():

@@ -6,11 +6,11 @@ silently ignores.
 
 import re
 
+from mruntime.schedulers import registry
 from mshared.errors import InvalidInput
 
 TOP_LEVEL = ("description", "env", "batch", "study", "global.parameters")
 PRODUCT_BLOCK = "global.parameters.product"   # ours: a cross product without Python
-SCHEDULERS = ("local", "slurm", "lsf", "flux", "pbs")
 VAR_TOKEN = re.compile(r"^\$\(\w+\)$")
 
 # run key -> minimum for "integer or $(VAR)" keys
@@ -124,8 +124,8 @@ def _check_batch(batch, fail):
     if not isinstance(batch, dict):
         fail("'batch' must be a mapping (type, host, bank, queue, ...)")
     kind = batch.get("type", "local")
-    if kind not in SCHEDULERS:
-        fail(f"batch.type '{kind}' is not a known scheduler; use one of {', '.join(SCHEDULERS)}")
+    if not registry.known(kind):            # the registry's keys: one list for every tool
+        fail(f"batch.type '{kind}' is not a known scheduler; use one of {', '.join(registry.keys())}")
     for key in ("shell", "host", "bank", "queue", "reservation", "qos"):
         value = batch.get(key)
         if isinstance(value, str) and any(ch in value for ch in "\x00\n\r"):

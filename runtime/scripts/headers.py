@@ -1,4 +1,4 @@
-"""What the per-scheduler script writers share: the format record and safe header values.
+"""What the per-scheduler script headers share: safe header values, job names, walltimes.
 
 Header lines are built from user data (batch block, step resources, description).  A line break
 in any of them would start a new directive, so every value goes through ``header_value`` (refuse)
@@ -7,28 +7,11 @@ or ``comment_text`` (clean); job and file names come from the DAG's filename-saf
 
 import math
 import re
-from dataclasses import dataclass
-from typing import Callable
 
 from mshared.errors import InvalidInput
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SPACE = re.compile(r"\s")
-
-
-@dataclass(frozen=True)
-class ScriptFormat:
-    """One scheduler's scripts.
-
-    ``header(step, batch, shell)`` gives the header of a scheduled step (shebang included);
-    ``parallelize(step, batch, procs, nodes)`` gives the launcher command for $(LAUNCHER).
-    Both are None for ``local``, where every step runs as a plain shell script.
-    """
-
-    key: str
-    extension: str
-    header: Callable[[dict, dict, str], str] | None = None
-    parallelize: Callable[[dict, dict, int, int | None], str] | None = None
 
 
 def header_value(value, what: str, step: dict, quoted: bool = False, spaces: bool = False) -> str:
@@ -39,8 +22,10 @@ def header_value(value, what: str, step: dict, quoted: bool = False, spaces: boo
     on one #SBATCH line).  ``spaces`` is for command lines written into the script body.
     """
     text = str(value)
-    if _CONTROL.search(text) or (quoted and '"' in text):
-        bad = "a quote" if quoted and '"' in text else "a line break or control character"
+    # in a quoted value a backslash escapes the next character (sbatch): `"x\"` never closes
+    if _CONTROL.search(text) or (quoted and ('"' in text or "\\" in text)):
+        bad = ("a line break or control character" if _CONTROL.search(text)
+               else "a quote" if '"' in text else "a backslash")
         raise InvalidInput(f"step '{step['id']}': {what} {text!r} contains {bad}, which cannot go "
                            "in a scheduler header")
     if not quoted and not spaces and any(ch.isspace() for ch in text):
@@ -50,17 +35,26 @@ def header_value(value, what: str, step: dict, quoted: bool = False, spaces: boo
 
 
 def comment_text(text: str | None) -> str:
-    """A description as a one-line comment: line breaks become spaces (as Maestro), other control
-    characters go, and double quotes become single quotes so the quoted directive stays whole."""
+    """A description as the inside of a double-quoted directive value, on one line: line breaks
+    become spaces (as Maestro), other control characters go, double quotes become single quotes,
+    and backslashes are doubled.  sbatch reads a backslash as escaping the next character, also
+    inside quotes, so `"ends with a backslash\\"` would never close (sbatch refuses the script);
+    doubled, the scheduler stores the description's own backslashes."""
     if not text:
         return ""
     text = text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
-    return _CONTROL.sub("", text).replace('"', "'")
+    return _CONTROL.sub("", text).replace("\\", "\\\\").replace('"', "'")
 
 
 def job_name(step: dict) -> str:
     """Maestro's job name, the step name with spaces as '_'; ours starts from the safe stem."""
     return _SPACE.sub("_", step["stem"])
+
+
+def array_safe(name: str) -> str:
+    """A job name that asks for no job array: LSF reads `-J name[1-1000]` as an array of 1000 jobs
+    (Maestro writes the step name as it is), and PBS's -N takes no brackets either."""
+    return name.replace("[", "_").replace("]", "_")
 
 
 def resources(step: dict) -> dict:
