@@ -1,8 +1,9 @@
 """The study's state file, `<root>/state.json`: build, lock, read (checked) and write (atomic).
 
 Writers hold the study lock (``studylock.lock_study``, re-exported here: flock on the sibling
-`state.json.lock`; the state file itself cannot be the lock, each write replaces its inode).  Readers need no lock: writes are
-atomic renames, so a reader sees the old or the new file.  A sha256 checksum over the canonical
+`state.json.lock`; the state file itself cannot be the lock, each write replaces its inode).
+Readers need no lock: writes are atomic renames, so a reader sees the old or the new file.  The
+state is state.json plus the changes appended to its journal since (``statejournal``).  A sha256 checksum over the canonical
 JSON of the document catches a truncated file or a hand edit, which would otherwise be read as a
 valid study and acted on.  The shape is documented in shared/schemas/state.v1.schema.json.
 """
@@ -11,7 +12,7 @@ import hashlib
 import os
 from datetime import datetime
 
-from . import states
+from . import statejournal, states
 from .contracts import STATE_SCHEMA, STATE_VERSION, check_envelope
 from .errors import InvalidInput
 from .jsonio import current_umask, dumps, loads, loads_hashed, write_atomic
@@ -96,7 +97,8 @@ def _checksum_holds(body_sha: str | None, doc: dict, stored: str) -> bool:
 
 
 def read_state(root) -> dict:
-    """Read and check `<root>/state.json` (no lock needed); InvalidInput when it is not sound."""
+    """The study's state: `<root>/state.json`, checked, with the journal's changes since it was
+    written applied (``statejournal``).  No lock needed; InvalidInput when it is not sound."""
     path = os.path.join(os.fspath(root), STATE_FILE)
     try:
         with open(path, "rb") as handle:
@@ -119,12 +121,15 @@ def read_state(root) -> dict:
                            "damaged; restore it or render the study again")
     if not isinstance(doc.get("steps"), dict) or not isinstance(doc.get("study"), dict):
         raise InvalidInput(f"{path}: state file has no 'study' or 'steps'")
+    statejournal.apply(root, doc)
     return doc
 
 
 def write_state(root, state: dict, mode: int | None = None, durable: bool = True) -> bool:
-    """Write ``state`` atomically (fsync unless not ``durable``, rename) with its checksum.
-    Returns False, and leaves the file untouched, when the bytes would be the same as the file's."""
+    """Write ``state`` whole, atomically (fsync unless not ``durable``, rename), with its checksum,
+    and empty the journal, whose lines it holds.  ``state`` must be the whole state (as
+    ``read_state`` gives it), never state.json alone.  Returns False, and leaves the files
+    untouched, when the bytes would be the same as the file's."""
     path = os.path.join(os.fspath(root), STATE_FILE)
     data = encode_state(state)
     try:
@@ -134,4 +139,5 @@ def write_state(root, state: dict, mode: int | None = None, durable: bool = True
     except FileNotFoundError:
         pass
     write_atomic(path, data, mode if mode is not None else 0o664 & ~current_umask(), durable=durable)
+    statejournal.clear(root)           # its lines are in the file just written (and now stale)
     return True

@@ -18,7 +18,7 @@ from mshared.times import iso_utc, utcnow
 from . import requests, signals
 from . import transitions as T
 from .records import LoopMemory, PassResult
-from .store import STATE_EVERY, Store, write_status_csv
+from .store import CSV_RATE, Store, status_csv_size, write_status_csv
 from .study import PassStudy
 from .submission import INTENT_GRACE, submit_ready  # noqa: F401 (INTENT_GRACE: part of this API)
 
@@ -50,8 +50,8 @@ def run_pass(root: str, *, poll_jobs: bool, submit: bool, clock=utcnow, adapters
             # an error between whole changes (a scheduler that cannot be reached, a disk that is
             # full): write what the pass did, so that the jobs it started are on record
             if memory is not None:
-                memory.forget_state()   # the in-memory state may differ from the file now
-            store.finish(study, clock(), csv=memory is None)
+                memory.forget_state()   # the in-memory state may differ from the files now
+            store.commit(study, clock(), ended=False)
             raise
         except BaseException:
             # not an error of the pass (signals are held while it runs): write nothing that may
@@ -90,34 +90,36 @@ def repair_if_stranded(study: PassStudy, now: datetime) -> None:
     steps, at = study.state["steps"], iso_utc(now)
     if any(steps[sid].get("intent") for sid in index.intents) or next(index.ready(steps, at), None):
         return
-    if T.fail_stranded(study.state, study.graph, at, study.events):
-        study.changes.urgent = True
+    T.fail_stranded(study.state, study.graph, at, study.events)
 
 
 def persist(study: PassStudy, end: datetime, memory: LoopMemory | None, csv_every: float) -> PassResult:
-    """Write what the pass changed, or (a loop, only local jobs changed, a write moments ago) keep
-    it in memory for a later pass; the result tells the caller how the study stands."""
+    """Write what the pass changed (``Store.commit``) and status.csv; the result tells the caller
+    how the study stands."""
     store = study.store
     index = study.synced_index()
     status = "RUNNING" if index.open or requests.waiting(study.state["requests"]) else T.study_status(study.state)
-    defer = (memory is not None and status == "RUNNING" and not study.changes.urgent
-             and end.timestamp() - memory.saved_at < STATE_EVERY
-             and all(study.graph.adapter_key(e["step"]) == "local" for e in study.changes.events))
-    if memory is not None and memory.unsaved and not defer:
-        study.changes.dirty = True    # a state left unsaved by an earlier pass is due now
-    events = store.finish(study, end, defer=defer, csv=memory is None)
-    if memory is not None:
-        if store.saved:
-            memory.saved_at = end.timestamp()
+    events = store.commit(study, end, ended=status != "RUNNING")
+    if memory is None:
+        if store.wrote:
+            write_status_csv(study, end)
+    else:
         store.remember(study)
-        memory.csv_stale = memory.csv_stale or bool(events)
-        if memory.csv_stale and (status != "RUNNING" or end.timestamp() - memory.csv_at >= csv_every):
+        memory.csv_stale = memory.csv_stale or store.wrote
+        due = end.timestamp() - memory.csv_at >= csv_interval(study, csv_every)
+        if memory.csv_stale and (status != "RUNNING" or due):
             write_status_csv(study, end)
             memory.csv_at, memory.csv_stale = end.timestamp(), False
     keys = study.graph.adapter_keys
     local = sum(1 for sid in index.in_flight if keys[sid] == "local")
     return PassResult(events, status, local, len(index.in_flight),
                       study.state["settings"].get("poll_interval", 60))
+
+
+def csv_interval(study: PassStudy, at_least: float) -> float:
+    """How often a loop rewrites status.csv: at most every ``at_least`` seconds, and no faster
+    than CSV_RATE bytes a second on average (a large study's file is rewritten less often)."""
+    return max(at_least, status_csv_size(study) / CSV_RATE)
 
 
 def poll(study: PassStudy, now: datetime) -> None:

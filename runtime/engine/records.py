@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from mshared.studylock import KeptLock
 
+from .transitions import StepLog
+
 if TYPE_CHECKING:
     from .graph import Graph
     from .index import StepIndex
@@ -19,19 +21,21 @@ if TYPE_CHECKING:
 
 @dataclass
 class Changes:
-    """What a pass changed in the state it holds, beyond the state itself."""
+    """What a pass changed in the state it holds: the steps (``events.touched``, with the events
+    of those whose state changed) and the other top-level fields (``fields``: "requests")."""
 
-    events: list[dict] = field(default_factory=list)   # one per change of a step's state, in order
-    dirty: bool = False     # changed without an event: an intent set or cleared, a request consumed
-    urgent: bool = False    # a change a loop may not keep for a later write (requests carried out,
-                            # refusals, intents cleared): other processes must see it now
+    events: StepLog = field(default_factory=StepLog)
+    fields: set[str] = field(default_factory=set)
+
+    def any(self) -> bool:
+        return bool(self.events.touched or self.fields)
 
 
 @dataclass(frozen=True)
 class FilesKey:
     """What tells a loop that no other process wrote since its last pass: the checksum at the
-    head of state.json (a new state has a new one) and the intent journal's size (only appended
-    to, emptied only together with a write of state.json)."""
+    head of state.json (a new state.json has a new one) and the size of its journal (only
+    appended to, emptied only after a write of state.json)."""
 
     checksum: bytes | None
     journal_size: int
@@ -44,7 +48,8 @@ class KeptState:
     files: FilesKey
     state: dict
     index: StepIndex
-    journaled: bool          # the journal holds lines that the next write of state.json makes stale
+    base: str                # the checksum of state.json, which the journal's lines apply to
+    snapshot_size: int       # the size of state.json
 
 
 class FileId(NamedTuple):
@@ -72,23 +77,20 @@ class LoopMemory:
     lock: KeptLock = field(default_factory=KeptLock)   # the lock file, kept open
     dag: KeptDag | None = None
     state: KeptState | None = None
-    unlogged: list[dict] = field(default_factory=list)  # events of passes whose state is not written
-    unsaved: bool = False    # the kept state is newer than state.json: write it with the next pass
-    saved_at: float = 0.0    # when this loop last wrote state.json (seconds since the epoch)
-    csv_at: float = 0.0      # when it last wrote status.csv
+    csv_at: float = 0.0      # when it last wrote status.csv (seconds since the epoch)
     csv_stale: bool = True   # status.csv does not show every logged event yet
 
     def forget_state(self) -> None:
-        """Drop the kept state and what it had not written: it is read (and what happened to the
-        jobs is seen) again from disk.  Another process wrote, or a pass ended in an error."""
-        self.state, self.unlogged, self.unsaved = None, [], False
+        """Drop the kept state: it is read again from disk.  Another process wrote, or a pass
+        ended in an error."""
+        self.state = None
 
 
 @dataclass
 class PassResult:
     """What a pass hands back to its caller."""
 
-    events: list[dict]       # the events this pass logged in events.jsonl (deferred passes' first)
+    events: list[dict]       # the events this pass logged in events.jsonl
     status: str              # the study's: RUNNING, FINISHED, FAILURE or CANCELLED
     local_in_flight: int     # local jobs in flight after the pass
     in_flight: int           # all jobs in flight after the pass

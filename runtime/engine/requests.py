@@ -59,7 +59,7 @@ def carry_out(study, now: datetime) -> None:
     requests = state["requests"]
     to_cancel: list[str] = []
     if _legacy(study, at, to_cancel):
-        study.changes.dirty = study.changes.urgent = True
+        study.changes.fields.add("requests")
     queue = requests.pop("queue", None)
     if queue is not None:
         later: list[dict] = []       # re-runs of steps still in flight
@@ -86,7 +86,7 @@ def carry_out(study, now: datetime) -> None:
         if later:
             requests["queue"] = later
         if later != queue:
-            study.changes.dirty = study.changes.urgent = True
+            study.changes.fields.add("requests")
     _cancel_jobs(study, to_cancel)
 
 

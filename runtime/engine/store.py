@@ -1,20 +1,21 @@
 """The files a pass reads and writes, under the study lock: every byte of a pass's I/O but the
 schedulers' goes through here.
 
-Reading (``Store.load``): state.json, checked, with the intent journal merged in; the pass view of
-dag.json (``view``).  A loop reuses what its last pass left (``LoopMemory``) while no other process
-wrote.
+Reading (``Store.load``): the state (state.json with its journal applied: ``statefile.read_state``)
+and the pass view of dag.json (``view``).  A loop reuses what its last pass left (``LoopMemory``)
+while no other process wrote.
 
 Writing: the path of one event, from a step's end to events.jsonl, is
-  1. ``transitions.move`` changes the step in the pass's state and appends the event to the pass's
-     ``Changes.events``;
-  2. ``Store.save`` writes state.json (atomically) with the change, and then appends to
-     events.jsonl every event that state records and that is not logged yet;
-  3. a loop that defers the write (``finish``: only local jobs changed, the last write was moments
-     ago) keeps the events in ``LoopMemory.unlogged``, and the pass that writes logs them first.
-So an event is in events.jsonl exactly when a state.json recording it was written.  status.csv is
-derived from the state (``write_status_csv``), rewritten after a write or, in a loop, at most once
-per ``csv_every`` seconds.
+  1. ``transitions.move`` changes the step in the pass's state, appends the event to the pass's
+     ``Changes.events`` and notes the step as touched;
+  2. ``Store.commit`` writes the whole entry of every touched step as one line of the state's
+     journal (``mshared.statejournal``), or, when the journal has grown to a share of state.json
+     or the study has ended, state.json whole (a compaction, which empties the journal);
+  3. then it appends the pass's events to events.jsonl.
+So an event is in events.jsonl only once a state recording it is on disk, and finishing a step
+costs a line of a few hundred bytes, whatever the size of the study.  status.csv is derived from
+the state (``write_status_csv``): a single pass rewrites it when it changed something; a loop at
+most once per ``csv_interval`` and when the study ends.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import glob
 import os
 from datetime import datetime
 
+from mshared import statejournal
 from mshared.errors import InvalidInput
 from mshared.jsonio import dumps, write_atomic
 from mshared.statefile import STATE_FILE, head_checksum, read_state, write_state
@@ -36,10 +38,13 @@ from .index import StepIndex
 from .records import FileId, FilesKey, KeptDag, KeptState, LoopMemory
 from .study import PassStudy
 
-# In a loop, a state that changed only by local jobs is written at most this often (seconds):
-# each write is a new file, and a loop over many short local steps would spend its time on them.
-STATE_EVERY = 0.25
+# The journal is folded into state.json (a compaction) once it is larger than this share of
+# state.json, and at least this many bytes: a reader applies at most that much, and the bytes
+# written per finished step stay bounded (a compaction every share x size of journal).
+COMPACT_SHARE = 0.25
+COMPACT_MIN = 256 * 1024
 TEMPORARY_AGE = 60   # seconds: a temporary state file older than this was left by a killed writer
+CSV_RATE = 1 << 20   # bytes per second: a loop rewrites status.csv no faster than this on average
 
 
 class Store:
@@ -48,37 +53,37 @@ class Store:
     def __init__(self, root: str, memory: LoopMemory | None = None):
         self.root = study_root(root)
         self.memory = memory
-        self.files: FilesKey | None = None   # a loop's: what identifies the files this pass left
-        self.journaled = False       # the journal holds lines that the next save makes stale
-        self.carried: list[dict] = []      # events of earlier deferred passes, logged first
-        self.logged = 0              # how many of the pass's own events are in events.jsonl
-        self.committed: list[dict] = []    # the events this pass logged (carried ones first)
-        self.saved = False           # this pass wrote state.json
+        self.files: FilesKey | None = None   # what identifies the files as this pass leaves them
+        self.base = ""               # the checksum of state.json: the journal's lines apply to it
+        self.snapshot_size = 0       # the size of state.json
+        self.legacy_intents = False  # an intents.jsonl of an earlier release holds lines
+        self.committed: list[dict] = []    # the events this pass logged
+        self.wrote = False           # this pass wrote the state (a journal line or state.json)
 
     # ------------------------------------------------------------------ reading
 
     def load(self, adapters: dict) -> PassStudy:
-        """The study as a pass works on it: the state (the one this loop left while no other
-        process wrote, else state.json merged with the journal) and the DAG's pass view."""
+        """The study as a pass works on it: the state this loop left while no other process
+        wrote, else the state on disk; and the DAG's pass view."""
         root, memory = self.root, self.memory
         kept = memory.state if memory is not None else None
-        self.files = files_key(root) if memory is not None else None
+        self.files = files_key(root)
         if kept is not None and kept.files.checksum is not None and kept.files == self.files:
-            state, index, self.journaled = kept.state, kept.index, kept.journaled   # nobody else wrote
+            state, index = kept.state, kept.index                  # nobody else wrote
+            self.base, self.snapshot_size = kept.base, kept.snapshot_size
         else:
-            if memory is not None:      # another process wrote: what we had not saved is re-derived
+            if memory is not None:
                 memory.forget_state()
             state, index = read_state(root), None
-            journal_size = self.files.journal_size if self.files is not None else _journal_size(root)
-            self.journaled = bool(journal.merge(root, state["steps"])) or journal_size > 0
+            self.base = state.get("checksum") or ""
+            self.snapshot_size = _size(os.path.join(root, STATE_FILE))
+            self.legacy_intents = bool(journal.merge(root, state["steps"])) or _size(journal.path(root)) > 0
         dag, graph, fresh_dag = self._load_dag(state)
         if fresh_dag:
             index = None
         if index is None:
             _check_same_steps(root, state, graph)
             index = StepIndex(state, graph)
-        if memory is not None:
-            self.carried = list(memory.unlogged)
         return PassStudy(root, state, graph, dag, adapters, index, self)
 
     def _load_dag(self, state: dict) -> tuple[dict, Graph, bool]:
@@ -106,90 +111,102 @@ class Store:
 
     # ------------------------------------------------------------------ writing
 
-    def save(self, study: PassStudy, durable: bool = True) -> None:
-        """Write the state, then log every event it records that is not logged yet."""
-        write_state(self.root, study.state, durable=durable)
-        if self.journaled:               # the state now holds what the journal said
-            journal.clear(self.root)
-            self.journaled = False
-        if self.files is not None:
-            self.files = files_key(self.root)
-        fresh = self.carried + study.changes.events[self.logged:]
-        if fresh:
-            with open(os.path.join(self.root, "events.jsonl"), "ab") as handle:
-                handle.write(b"".join(dumps(e) for e in fresh))
-        self.committed += fresh
-        self.carried, self.logged = [], len(study.changes.events)
-
     def record_intents(self, study: PassStudy, step_ids: list[str], durable: bool) -> None:
-        """Put the intents of ``step_ids`` (set in the state) on disk, before any job exists: in the
-        journal for a loop (a line per step), in state.json for a single pass."""
-        if self.memory is not None:
-            size = journal.record(self.root, study.state["steps"], step_ids, durable)
-            self.journaled, self.files = True, FilesKey(self.files.checksum, size)
+        """Put the intents of ``step_ids`` (set in the state) on disk before any job exists: one
+        journal line (fsynced when ``durable``)."""
+        steps = study.state["steps"]
+        self._append(study, {sid: steps[sid] for sid in step_ids}, {}, durable)
+
+    def commit(self, study: PassStudy, now: datetime, ended: bool) -> list[dict]:
+        """Write what the pass changed: a journal line, or state.json whole when the journal has
+        grown past its share or the study has ended; then log the events.  Returns the events
+        this pass logged."""
+        changes, state = study.changes, study.state
+        if not changes.any():
+            if ended and (self.files.journal_size or self.legacy_intents):
+                self._compact(study)       # a finished study's state.json is its whole state
+            return self.committed
+        sweep_temporaries(self.root)
+        state["updated"] = iso_utc(now)
+        steps = state["steps"]
+        touched = {sid: steps[sid] for sid in changes.events.touched}
+        fields = {name: state[name] for name in sorted(changes.fields | {"updated"})}
+        line = statejournal.encode(self.base, touched, fields)
+        if ended or self.legacy_intents or self.files.journal_size + len(line) > self._journal_limit():
+            self._compact(study)
         else:
-            self.save(study, durable=durable)
-
-    def finish(self, study: PassStudy, now: datetime, defer: bool = False, csv: bool = True) -> list[dict]:
-        """Write what the pass changed: state.json, events.jsonl, and status.csv when ``csv``.
-        Returns the events this pass logged (deferred passes' first).
-
-        ``defer`` (a loop, only local steps changed) leaves state.json for a later pass: the loop
-        keeps the newer state (and its events) in memory, and the intents on disk let any other
-        process find the jobs this pass started, so nothing is lost or run twice.
-        """
-        changes = study.changes
-        if not (changes.events or changes.dirty or self.carried):
-            return self.committed
-        if defer:
-            return self.committed
-        self.saved = True
-        sweep_temporaries(self.root, now)
-        study.state["updated"] = iso_utc(now)
-        self.save(study)
-        if csv:
-            write_status_csv(study, now)
+            self._append_line(line, durable=False)
+        self.wrote = True
+        self._log(changes.events)
         return self.committed
+
+    def _journal_limit(self) -> int:
+        return max(COMPACT_MIN, int(COMPACT_SHARE * self.snapshot_size))
+
+    def _append(self, study: PassStudy, steps: dict, fields: dict, durable: bool) -> None:
+        self._append_line(statejournal.encode(self.base, steps, fields), durable)
+
+    def _append_line(self, line: bytes, durable: bool) -> None:
+        size = statejournal.append(self.root, line, durable)
+        self.files = FilesKey(self.files.checksum, size)
+
+    def _compact(self, study: PassStudy) -> None:
+        """Write state.json whole (it empties the journal: every line is in it)."""
+        write_state(self.root, study.state)
+        if self.legacy_intents:          # an earlier release's intents: now in state.json too
+            journal.clear(self.root)
+            self.legacy_intents = False
+        checksum = head_checksum(self.root)
+        self.base = checksum.decode() if checksum else ""
+        self.snapshot_size = _size(os.path.join(self.root, STATE_FILE))
+        self.files = FilesKey(checksum, statejournal.size(self.root))
+
+    def _log(self, events: list[dict]) -> None:
+        if events:
+            with open(os.path.join(self.root, "events.jsonl"), "ab") as handle:
+                handle.write(b"".join(dumps(e) for e in events))
+        self.committed = list(events)
 
     def remember(self, study: PassStudy) -> None:
         """Keep the state (and its index) this pass left, with what identifies the files it left:
         the next pass reuses them only if no other process wrote since."""
-        memory = self.memory
-        if self.saved:
-            memory.unlogged, memory.unsaved = [], False
-        elif self.carried or study.changes.events[self.logged:]:
-            memory.unlogged, memory.unsaved = self.carried + study.changes.events[self.logged:], True
-        memory.state = KeptState(self.files, study.state, study.index, self.journaled)
+        self.memory.state = KeptState(self.files, study.state, study.index, self.base, self.snapshot_size)
 
 
 def files_key(root: str) -> FilesKey:
-    return FilesKey(head_checksum(root), _journal_size(root))
+    return FilesKey(head_checksum(root), statejournal.size(root))
 
 
-def _journal_size(root: str) -> int:
+def _size(path: str) -> int:
     try:
-        return os.stat(journal.path(root)).st_size
+        return os.stat(path).st_size
     except FileNotFoundError:
         return 0
 
 
 def _check_same_steps(root: str, state: dict, graph: Graph) -> None:
     steps = state["steps"]
-    if len(steps) != len(graph.order) or not steps.keys() >= set(graph.order):
+    if len(steps) != len(graph.steps) or not steps.keys() >= graph.steps.keys():
         missing = [sid for sid in graph.order if sid not in steps][:1]
         raise InvalidInput(f"{root}: state.json and dag.json do not describe the same steps "
                            f"(e.g. {missing or 'extra steps in state'}); restore the study's files")
 
 
-def sweep_temporaries(root: str, now: datetime) -> None:
+def sweep_temporaries(root: str) -> None:
     """A writer killed mid-write leaves its temporary file (ours, never the user's): under the
     lock, remove the ones older than a minute."""
+    import time
+
     for path in glob.glob(os.path.join(glob.escape(root), ".tmp-*-" + STATE_FILE)):
         try:
-            if now.timestamp() - os.stat(path).st_mtime > TEMPORARY_AGE:
+            if time.time() - os.stat(path).st_mtime > TEMPORARY_AGE:
                 os.unlink(path)
         except OSError:
             pass
+
+
+def status_csv_size(study: PassStudy) -> int:
+    return _size(os.path.join(study.root, "status.csv"))
 
 
 def write_status_csv(study: PassStudy, now: datetime) -> None:

@@ -4,13 +4,13 @@ The path of one intent, from ready to submitted exactly once:
   1. ``_within_limits`` picks the ready steps (from the step index), up to the throttle, or for
      local steps up to the free local slots;
   2. each gets ``intent = {attempt, at}`` in the state, and ``Store.record_intents`` puts the
-     intents on disk before any job exists (a line per step in the intent journal for a loop,
-     state.json for a single pass; fsynced when a batch job is among them);
+     intents on disk before any job exists (one line of the state's journal, fsynced when a
+     batch job is among them);
   3. ``_submit_all`` hands them to their schedulers (batch jobs a few at a time);
   4. the outcome is recorded in order: ``_record_job`` (PENDING with the job id, intent cleared),
      ``_record_refusal`` (an attempt counted, a back-off or FAILED), or, for a scheduler that was
      not reached, the intent cleared (kept when it may have been reached: SubmitUncertain);
-  5. the pass's write (``Store.finish``) records the outcome.
+  5. the pass's write (``Store.commit``) records the outcome.
 A crash between 3 and 5 leaves the intent on disk: the next pass's ``reconcile_intents`` finds the
 job by its workspace (``Adapter.find``), or, once the intent is older than INTENT_GRACE, clears it
 so the step is submitted again.
@@ -48,12 +48,11 @@ def submit_ready(study, now: datetime, local_slots: int) -> None:
     if not chosen:
         return
     for sid in chosen:
-        steps[sid]["intent"] = {"attempt": steps[sid]["attempts"] + 1, "at": at}
+        T.update(study.state, sid, study.events, intent={"attempt": steps[sid]["attempts"] + 1, "at": at})
     index.intents.update(chosen)
     # It must survive a power cut only for batch jobs: local jobs die with the machine anyway.
     durable = any(study.graph.adapter_keys[sid] != "local" for sid in chosen)
     study.store.record_intents(study, chosen, durable)
-    study.changes.dirty = True
     _submit_all(study, chosen, at, now)
 
 
@@ -115,8 +114,7 @@ def _submit_all(study, chosen: list[str], at: str, now: datetime) -> None:
             if kind == "down":
                 failure = failure or value
             if not (kind == "down" and isinstance(value, SubmitUncertain)) and steps[sid]["state"] == S.INITIALIZED:
-                steps[sid]["intent"] = None   # never reached the scheduler: nothing is marked
-                study.changes.urgent = True   # (the journal may still hold it: the state must say so)
+                T.update(study.state, sid, study.events, intent=None)   # never reached the scheduler
     if failure is not None:
         raise failure
 
@@ -131,7 +129,6 @@ def _call_submit(study, sid: str) -> str:
 def _record_refusal(study, sid: str, err: SubmitRefused, at: str, now: datetime) -> None:
     entry = study.state["steps"][sid]
     attempt = entry["intent"]["attempt"]
-    study.changes.urgent = True
     message = str(err).strip() or "refused by the scheduler"
     limit = study.state["settings"].get("attempts") or 1
     if attempt >= limit:
@@ -140,8 +137,9 @@ def _record_refusal(study, sid: str, err: SubmitRefused, at: str, now: datetime)
         T.fail_descendants(study.state, study.graph, sid, S.FAILED, at, study.events, f"parent '{sid}' failed")
     else:
         wait = min(2 ** attempt, MAX_BACKOFF)
-        entry.update(attempts=attempt, intent=None, not_before=iso_utc(now + timedelta(seconds=wait)),
-                     reason=f"submission refused ({message}); attempt {attempt} of {limit}, next in {wait} s")
+        T.update(study.state, sid, study.events, attempts=attempt, intent=None,
+                 not_before=iso_utc(now + timedelta(seconds=wait)),
+                 reason=f"submission refused ({message}); attempt {attempt} of {limit}, next in {wait} s")
 
 
 def _record_job(study, sid: str, job_id: str, at: str) -> None:
@@ -180,8 +178,7 @@ def reconcile_intents(study, now: datetime) -> None:
                        job_id=job_id, attempts=intent["attempt"], submitted=intent["at"], intent=None,
                        reason="found again after an interrupted submission")
             elif intent["at"] <= settled:
-                steps[sid]["intent"] = None   # it never reached the scheduler: submit it again
-                study.changes.dirty = study.changes.urgent = True
+                T.update(study.state, sid, study.events, intent=None)   # never reached it: submit again
 
 
 def _job_order(job_id: str):

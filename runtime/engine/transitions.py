@@ -11,6 +11,16 @@ from mshared.contracts import EVENT_SCHEMA, EVENT_VERSION
 DONE_OK = frozenset({S.FINISHED, S.DRYRUN})
 
 
+class StepLog(list):
+    """A pass's events, in order (a list of event documents), and the ids of every step it
+    changed, with or without an event (``touched``, in the order first changed): what the pass
+    must write."""
+
+    def __init__(self):
+        super().__init__()
+        self.touched: dict[str, None] = {}
+
+
 def event(step_id: str, old: str, new: str, at: str, **extra) -> dict:
     doc = {"schema": EVENT_SCHEMA, "version": EVENT_VERSION, "step": step_id, "from": old, "to": new, "at": at}
     doc.update({k: v for k, v in extra.items() if v is not None})
@@ -22,8 +32,21 @@ def move(state: dict, step_id: str, new: str, at: str, events: list, **fields) -
     entry = state["steps"][step_id]
     old = entry["state"]
     entry.update(fields, state=new)
+    _touch(events, step_id)
     if old != new:
         events.append(event(step_id, old, new, at, job_id=entry.get("job_id"), reason=entry.get("reason")))
+
+
+def update(state: dict, step_id: str, events: list, **fields) -> None:
+    """Change a step's fields, not its state (no event): an intent set or cleared, a back-off."""
+    state["steps"][step_id].update(fields)
+    _touch(events, step_id)
+
+
+def _touch(events: list, step_id: str) -> None:
+    touched = getattr(events, "touched", None)   # a plain list (a test's) keeps no record
+    if touched is not None:
+        touched[step_id] = None
 
 
 def fail_descendants(state: dict, graph, step_id: str, new: str, at: str, events: list, why: str) -> None:

@@ -176,8 +176,9 @@ def test_a_loop_never_reuses_a_state_that_another_process_replaced(tmp_path, coa
                        check=True, cwd=tmp_path)
         memory = LoopMemory()
         run_pass(root, poll_jobs=True, submit=True, memory=memory)   # the loop submits s0 (PENDING)
+        control.update_settings(root, {"throttle": 4})               # folds the loop's journal lines in
         key_before = os.stat(os.path.join(root, "state.json"))
-        control.update_settings(root, {"throttle": 5})               # another process: 0 -> 5
+        control.update_settings(root, {"throttle": 5})               # another process: 4 -> 5
         control.update_settings(root, {"sleep": 61})                 # and again: 60 -> 61
         key_after = os.stat(os.path.join(root, "state.json"))
         tries += 1

@@ -1,11 +1,11 @@
-"""A full disk while the state file is written: the previous state stays whole, the error is clear.
+"""A full disk while the state is written: the previous state stays whole, the error is clear.
 
-Two ways: an injected ENOSPC inside mshared.jsonio.write_atomic (the file object's write raises,
-as a full disk does at flush), and, where `mount -t tmpfs` works (root), a tiny tmpfs filled to
-the brim.  Either way msubmit/mmonitor print one `<tool>: error: .../state.json: No space left
-on device; ...` line (exit 1, no traceback), state.json is byte-for-byte what it was, no
-temporary file is left behind, and once there is room again the study finishes with every
-step run exactly once.
+Two ways: an injected ENOSPC inside mshared.jsonio (the file object's write raises, as a full
+disk does at flush, for state.json; the append of a line to the state's journal, changes.jsonl,
+raises), and, where `mount -t tmpfs` works (root), a tiny tmpfs filled to the brim.  Either way
+msubmit/mmonitor print one `<tool>: error: .../<file>: No space left on device; ...` line (exit
+1, no traceback), state.json and its journal are byte-for-byte what they were, no temporary file
+is left behind, and once there is room again the study finishes with every step run exactly once.
 """
 
 import errno
@@ -26,19 +26,38 @@ STEPS = 6
 
 
 class FullDisk:
-    """Stand-in for the ``os`` module inside mshared.jsonio: writes to chosen files raise ENOSPC.
+    """Stand-in for the ``os`` module inside mshared.jsonio: writes of the state (state.json
+    replaced whole, or a line appended to its journal) raise ENOSPC.
 
-    ``fail_on`` picks which state.json writes fail, counting from 1 (None: all of them).
+    ``fail_on`` picks which writes of the state fail, counting from 1 (None: all of them).
     """
 
-    def __init__(self, fail_on=None, suffix="state.json"):
+    def __init__(self, fail_on=None, suffix=("state.json", "changes.jsonl")):
         self.fail_on, self.suffix = fail_on, suffix
         self.writes = self.failed = 0
+        self.appending: set[int] = set()
 
     def install(self, monkeypatch):
         proxy = types.SimpleNamespace(**{name: getattr(os, name) for name in dir(os) if not name.startswith("__")})
         proxy.fdopen = self.fdopen
+        proxy.open = self.open
+        proxy.write = self.write
         monkeypatch.setattr(jsonio, "os", proxy)
+
+    def open(self, path, flags, *args):
+        fd = os.open(path, flags, *args)
+        if flags & os.O_APPEND and str(path).endswith(self.suffix):
+            self.appending.add(fd)
+        return fd
+
+    def write(self, fd, data):
+        if fd in self.appending:
+            self.appending.discard(fd)
+            self.writes += 1
+            if self.fail_on is None or self.writes in self.fail_on:
+                self.failed += 1
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return os.write(fd, data)
 
     def fdopen(self, fd, *args, **kwargs):
         handle = os.fdopen(fd, *args, **kwargs)
@@ -85,6 +104,8 @@ def finish(root: str) -> subprocess.CompletedProcess:
 def test_enospc_on_the_intent_write_changes_nothing_and_says_so(tmp_path, monkeypatch, name):
     root = make_study(tmp_path, chain_spec("enospc", STEPS, fan=2))
     before = open(os.path.join(root, "state.json"), "rb").read()
+    journal = os.path.join(root, "changes.jsonl")
+    journal_before = open(journal, "rb").read() if os.path.exists(journal) else b""
     disk = FullDisk()
     disk.install(monkeypatch)
     result = invoke(name, root)
@@ -93,8 +114,9 @@ def test_enospc_on_the_intent_write_changes_nothing_and_says_so(tmp_path, monkey
           f"{result.stderr.strip()}")
     line = one_line_error(result.stderr, name)
     assert result.exit_code == 1
-    assert "state.json: No space left on device" in line and "free some space" in line
+    assert "changes.jsonl: No space left on device" in line and "free some space" in line
     assert open(os.path.join(root, "state.json"), "rb").read() == before
+    assert (open(journal, "rb").read() if os.path.exists(journal) else b"") == journal_before
     assert not [n for n in os.listdir(root) if n.startswith(".tmp-")]
     assert all(not pids for pids in job_records(root).values()), "a job started without its intent on disk"
     done = finish(root)

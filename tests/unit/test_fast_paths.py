@@ -18,6 +18,7 @@ from mruntime.engine import loop, passes, store, submission, view
 from mruntime.engine import study as pass_study
 from mruntime.schedulers.base import JobStatus
 from mshared import states as S
+from mshared import statejournal
 from mshared.jsonio import loads
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
@@ -122,25 +123,30 @@ def _single_passes(root: str) -> str:
 
 
 def test_a_loop_ends_as_single_passes_do(tmp_path, monkeypatch):
-    """A loop keeps its state in memory, journals its intents instead of writing state.json,
-    and defers writes while only local jobs change: it ends exactly as single passes do, each of
-    which reads and writes everything."""
+    """A loop keeps its state and the parsed DAG in memory between passes: it ends exactly as
+    single passes do, each of which reads everything from disk."""
     fast = _render(tmp_path)
     slow = _copy(fast, "slow")
     assert _loop(monkeypatch, fast) == {fast: "FAILURE"}
     assert _single_passes(slow) == "FAILURE"
     assert _outcome(fast) == _outcome(slow)
-    assert not os.path.getsize(os.path.join(fast, "intents.jsonl"))   # spent
+    assert not os.path.getsize(os.path.join(fast, "changes.jsonl"))   # folded into state.json at the end
 
 
-def test_deferred_writes_end_as_writing_every_pass(tmp_path, monkeypatch):
-    deferring = _render(tmp_path)
-    writing = _copy(deferring, "writing")
-    monkeypatch.setattr(passes, "STATE_EVERY", 10 ** 9)   # defer whenever a pass may
-    _loop(monkeypatch, deferring)
-    monkeypatch.setattr(passes, "STATE_EVERY", 0)         # never defer
+def test_journal_lines_end_as_writing_state_json_every_pass(tmp_path, monkeypatch):
+    """A pass appends its changes to the state's journal instead of rewriting state.json: it
+    ends exactly as passes that write state.json whole every time."""
+    journaling = _render(tmp_path)
+    writing = _copy(journaling, "writing")
+    lines = []
+    real = store.statejournal.append
+    monkeypatch.setattr(store.statejournal, "append", lambda *a: lines.append(1) or real(*a))
+    _loop(monkeypatch, journaling)
+    assert len(lines) > 10
+    monkeypatch.setattr(store, "COMPACT_MIN", 0)          # the slow path: state.json every pass
+    monkeypatch.setattr(store, "COMPACT_SHARE", 0)
     _loop(monkeypatch, writing)
-    assert _outcome(deferring) == _outcome(writing)
+    assert _outcome(journaling) == _outcome(writing)
 
 
 def test_the_pass_view_gives_the_same_passes_as_the_full_dag(tmp_path, monkeypatch):
@@ -177,18 +183,17 @@ def test_batch_submissions_in_parallel_are_recorded_as_one_at_a_time(tmp_path, m
 
 @pytest.mark.parametrize("deleted", ["view", "journal-line"])
 def test_derived_files_can_go_at_any_time(tmp_path, monkeypatch, deleted):
-    """The pass view is derived data and a spent journal line is ignored: removing the view, or
-    leaving a stale line, between passes changes nothing."""
+    """The pass view is derived data and a stale journal line is ignored: removing the view, or
+    adding a stale line, between passes changes nothing."""
     a = _render(tmp_path)
     b = _copy(a, "b")
     adapter_a, adapter_b = Scripted(), Scripted()
     for _ in range(100):
         if deleted == "view" and os.path.exists(os.path.join(b, view.FILE)):
             os.unlink(os.path.join(b, view.FILE))
-        if deleted == "journal-line" and adapter_b.jobs:   # prep has its job: the line is stale
-            with open(os.path.join(b, "intents.jsonl"), "ab") as handle:
-                handle.write(b'\n{"schema":"maestro.intent","version":1,"step":"prep","jobs":0,'
-                             b'"attempt":1,"at":"2026-01-02T03:04:05Z"}\n')
+        if deleted == "journal-line":          # a line of a state.json long gone: stale
+            line = statejournal.encode("0" * 64, {"prep": {"state": "FAILED"}}, {})
+            statejournal.append(b, line, durable=False)
         ra = passes.run_pass(a, poll_jobs=True, submit=True, clock=lambda: NOW, adapters={"local": adapter_a},
                              local_slots=SLOTS)
         rb = passes.run_pass(b, poll_jobs=True, submit=True, clock=lambda: NOW, adapters={"local": adapter_b},
