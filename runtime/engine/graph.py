@@ -3,6 +3,8 @@
 import os
 from functools import cached_property
 
+from mruntime.schedulers import registry
+
 from ..scripts import runs_scheduled, script_names
 
 
@@ -15,9 +17,16 @@ class _AdapterKeys(dict):
 
     def __missing__(self, sid: str) -> str:
         # Steps without nodes/procs run locally even under a batch scheduler, as in Maestro.
-        key = self[sid] = (self._scheduler if self._scheduler != "local"
-                           and runs_scheduled(self._steps[sid], self._scheduler) else "local")
+        key = self[sid] = self._scheduler if runs_scheduled(self._steps[sid], self._scheduler) else "local"
         return key
+
+
+class _AllLocal:
+    """id -> "local", for a study whose batch.type runs nothing on a scheduler (every step is
+    local): no per-step work, whatever the size of the study."""
+
+    def __getitem__(self, sid: str) -> str:
+        return "local"
 
 
 class Graph:
@@ -28,7 +37,8 @@ class Graph:
         self.steps = steps            # id -> DAG step
         self.order = order            # ids in topological order
         self.scheduler = scheduler    # the study's batch.type
-        self.adapter_keys = _AdapterKeys(steps, scheduler)
+        self.adapter_keys = (_AdapterKeys(steps, scheduler) if registry.unit(scheduler).batch
+                             else _AllLocal())
 
     @classmethod
     def from_dag(cls, dag: dict) -> "Graph":

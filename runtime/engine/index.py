@@ -23,6 +23,7 @@ class StepIndex:
         flying, TERMINAL, IN_FLIGHT = set(), S.TERMINAL, S.IN_FLIGHT
         self.open = 0
         self.intents = set()   # a superset: checked where used
+        self.backing_off = set()   # steps with a back-off time when the index was made
         for sid, entry in self.steps.items():
             now = entry["state"]
             if now not in TERMINAL:
@@ -31,6 +32,8 @@ class StepIndex:
                     flying.add(sid)
             if entry.get("intent"):
                 self.intents.add(sid)
+            if entry.get("not_before"):
+                self.backing_off.add(sid)
         self.in_flight = flying
         # INITIALIZED steps by adapter, in graph order, made when first needed; entries that
         # left INITIALIZED are skipped (and dropped in bulk once they outnumber the live ones)
@@ -84,6 +87,8 @@ class StepIndex:
 
     def flying(self) -> list[str]:
         """The in-flight steps, in graph order."""
+        if not self.in_flight:
+            return []
         return sorted(self.in_flight, key=self.graph.position.__getitem__)
 
     def ready(self, steps: dict, now_iso: str, key: str | None = None):

@@ -19,6 +19,7 @@ from .records import LoopMemory
 
 FAST = 0.02     # first wait while local jobs are in flight
 SLOW_LOCAL = 1.0
+FULL_COLLECT = 60.0   # seconds between full garbage collections in a loop
 CSV_EVERY = 1.0  # seconds: status.csv is derived data; in a loop it is refreshed at most this often
 
 
@@ -58,7 +59,18 @@ class _Loop:
         self.poll_interval = 60.0
         self.pause = FAST
         self.rounds = 0
+        self.collected_at = time.monotonic()
         self.default_slots = cores()
+
+    def _collect(self) -> None:
+        """The CLI turned automatic collection off: collect the young objects every round, and
+        everything at most once per FULL_COLLECT seconds (a full collection walks every object
+        of the kept state, whose cost grows with the study, not with what changed)."""
+        gc.collect(0)
+        now = time.monotonic()
+        if now - self.collected_at >= FULL_COLLECT:
+            gc.collect(2)
+            self.collected_at = now
 
     def running(self) -> bool:
         return any(s == "RUNNING" for s in self.status.values())
@@ -66,7 +78,7 @@ class _Loop:
     def round(self) -> tuple[bool, int]:
         """One pass over each running study: (whether any logged events, local jobs in flight)."""
         self.rounds += 1
-        gc.collect(0 if self.rounds % 500 else 2)   # the CLI turned automatic collection off
+        self._collect()
         changed, local_jobs = False, 0
         for root in self.roots:
             if self.status[root] != "RUNNING":

@@ -15,10 +15,10 @@ from datetime import datetime
 from mshared.statefile import lock_study
 from mshared.times import iso_utc, utcnow
 
-from . import requests, signals
+from . import requests, signals, summary
 from . import transitions as T
 from .records import LoopMemory, PassResult
-from .store import CSV_RATE, Store, status_csv_size, write_status_csv
+from .store import CSV_RATE, Store, status_csv_mtime, status_csv_size, write_status_csv
 from .study import PassStudy
 from .submission import INTENT_GRACE, submit_ready  # noqa: F401 (INTENT_GRACE: part of this API)
 
@@ -41,9 +41,15 @@ def run_pass(root: str, *, poll_jobs: bool, submit: bool, clock=utcnow, adapters
         finally:
             close_adapters([adapters])
     with signals.held() as held, lock_study(os.path.abspath(root), keep=memory.lock if memory is not None else None):
+        answers: dict = {}
+        if memory is None and poll_jobs:     # a single pass: nothing may have moved since the last
+            quiet, answers = summary.quiet(os.path.abspath(root), adapters, clock(), submit=submit,
+                                           local_slots=slots)
+            if quiet is not None:
+                return quiet
         store = Store(root, memory)
         study = store.load(adapters)
-        study.held = held
+        study.held, study.answers = held, answers
         try:
             do_work(study, clock(), poll_jobs=poll_jobs, submit=submit, local_slots=slots)
         except Exception:
@@ -59,7 +65,11 @@ def run_pass(root: str, *, poll_jobs: bool, submit: bool, clock=utcnow, adapters
             if memory is not None:
                 memory.forget_state()
             raise
-        return persist(study, clock(), memory, csv_every)
+        result = persist(study, clock(), memory, csv_every)
+        if memory is None:
+            submitted = submit and not requests.cancel_pending(study.state["requests"])
+            summary.save(store.root, summary.make(study, result, submitted=submitted, local_slots=slots))
+        return result
 
 
 def load_study(root: str) -> PassStudy:
@@ -77,7 +87,7 @@ def do_work(study: PassStudy, now: datetime, *, poll_jobs: bool, submit: bool, l
             requests.carry_out(study, now)
     if submit and not requests.cancel_pending(study.state["requests"]):
         submit_ready(study, now, local_slots)
-    repair_if_stranded(study, now)
+        repair_if_stranded(study, now)
 
 
 def repair_if_stranded(study: PassStudy, now: datetime) -> None:
@@ -101,7 +111,7 @@ def persist(study: PassStudy, end: datetime, memory: LoopMemory | None, csv_ever
     status = "RUNNING" if index.open or requests.waiting(study.state["requests"]) else T.study_status(study.state)
     events = store.commit(study, end, ended=status != "RUNNING")
     if memory is None:
-        if store.wrote:
+        if store.wrote and (status != "RUNNING" or end.timestamp() - status_csv_mtime(study) >= csv_interval(study, 0)):
             write_status_csv(study, end)
     else:
         store.remember(study)
@@ -117,8 +127,9 @@ def persist(study: PassStudy, end: datetime, memory: LoopMemory | None, csv_ever
 
 
 def csv_interval(study: PassStudy, at_least: float) -> float:
-    """How often a loop rewrites status.csv: at most every ``at_least`` seconds, and no faster
-    than CSV_RATE bytes a second on average (a large study's file is rewritten less often)."""
+    """How often status.csv is rewritten while a study runs: at most every ``at_least`` seconds,
+    and no faster than CSV_RATE bytes a second on average (a large study's file is rewritten less
+    often; every study's, when it ends)."""
     return max(at_least, status_csv_size(study) / CSV_RATE)
 
 
@@ -131,7 +142,9 @@ def poll(study: PassStudy, now: datetime) -> None:
         if steps[sid].get("job_id"):
             groups.setdefault(study.graph.adapter_key(sid), []).append(sid)
     for key, sids in groups.items():
-        answers = study.adapter(sids[0]).status([study.ref(s) for s in sids])
+        answers = study.answers.get(key)     # asked already, by the quiet-pass check
+        if answers is None:
+            answers = study.adapter(sids[0]).status([study.ref(s) for s in sids])
         for sid in sids:
             status = answers.get(steps[sid]["job_id"])
             if status is not None:

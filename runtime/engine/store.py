@@ -209,6 +209,13 @@ def status_csv_size(study: PassStudy) -> int:
     return _size(os.path.join(study.root, "status.csv"))
 
 
+def status_csv_mtime(study: PassStudy) -> float:
+    try:
+        return os.stat(os.path.join(study.root, "status.csv")).st_mtime
+    except OSError:
+        return 0.0
+
+
 def write_status_csv(study: PassStudy, now: datetime) -> None:
     """Maestro's status.csv: derived data (rebuilt from state.json at will), so no fsync.  The
     file as it is spares formatting the rows of steps nothing has happened to (see status_csv)."""

@@ -15,6 +15,13 @@ if TYPE_CHECKING:
     from .store import Store
 
 
+def adapter_for(adapters: dict, key: str, batch: dict):
+    """The pass's adapter for scheduler ``key``, made when first needed."""
+    if key not in adapters:
+        adapters[key] = get_adapter(key, batch)
+    return adapters[key]
+
+
 class PassStudy:
     """The working set of one pass.  ``state`` is the state document, changed in place by the
     transitions; ``changes`` collects the events and what else the pass changed; ``store`` writes
@@ -29,6 +36,7 @@ class PassStudy:
         self.store = store
         self.changes = Changes()
         self.held = None              # the signals held while the pass runs (signals.HeldSignals)
+        self.answers: dict = {}       # scheduler key -> answers already asked for in this pass
 
     def interrupted(self) -> bool:
         """A signal that ends the command came during the pass: stop at the next whole state."""
@@ -49,10 +57,7 @@ class PassStudy:
         return self.state["study"].get("scripts_dir")
 
     def adapter(self, step_id: str):
-        key = self.graph.adapter_key(step_id)
-        if key not in self.adapters:
-            self.adapters[key] = get_adapter(key, self.dag["study"].get("batch") or {})
-        return self.adapters[key]
+        return adapter_for(self.adapters, self.graph.adapter_key(step_id), self.dag["study"].get("batch") or {})
 
     def ref(self, step_id: str) -> JobRef:
         return JobRef(self.state["steps"][step_id]["job_id"], self.graph.workspace(step_id, self.root),

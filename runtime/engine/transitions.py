@@ -11,6 +11,9 @@ from mshared.contracts import EVENT_SCHEMA, EVENT_VERSION
 DONE_OK = frozenset({S.FINISHED, S.DRYRUN})
 
 
+_ABSENT = object()
+
+
 class StepLog(list):
     """A pass's events, in order (a list of event documents), and the ids of every step it
     changed, with or without an event (``touched``, in the order first changed): what the pass
@@ -31,6 +34,8 @@ def move(state: dict, step_id: str, new: str, at: str, events: list, **fields) -
     """Set a step's state (and fields) in one update; one event when the state changes."""
     entry = state["steps"][step_id]
     old = entry["state"]
+    if old == new and all(entry.get(key, _ABSENT) == value for key, value in fields.items()):
+        return                         # nothing to change: the step is not touched
     entry.update(fields, state=new)
     _touch(events, step_id)
     if old != new:

@@ -20,6 +20,7 @@ from mruntime.schedulers.base import JobStatus
 from mshared import states as S
 from mshared import statejournal
 from mshared.jsonio import loads
+from mshared.statefile import read_state
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 SLOTS = 100   # every ready local step goes at once: parents end in different passes
@@ -202,3 +203,58 @@ def test_derived_files_can_go_at_any_time(tmp_path, monkeypatch, deleted):
         if ra.status != "RUNNING":
             break
     assert _outcome(a) == _outcome(b)
+
+
+class Slow(Scripted):
+    """Jobs stay RUNNING for several polls, so that many passes find nothing moved."""
+
+    def status(self, refs):
+        out = {}
+        for ref in refs:
+            count = self.seen[ref.job_id] = self.seen.get(ref.job_id, 0) + 1
+            if count < 3 + int(ref.job_id) % 4:
+                out[ref.job_id] = JobStatus(ref.job_id, S.PENDING if count == 1 else S.RUNNING,
+                                            started="2026-01-02T03:04:05Z" if count > 1 else None)
+            else:
+                out[ref.job_id] = JobStatus(ref.job_id, S.FINISHED, 0)
+        return out
+
+
+@pytest.mark.parametrize("spec", [SPEC, BATCH], ids=["local", "batch"])
+def test_a_quiet_pass_ends_as_a_full_pass_does(tmp_path, monkeypatch, spec):
+    """A single pass that finds, from the pass summary, that no job moved and nothing else can
+    happen stops before reading the state: the study ends exactly as with full passes only."""
+    from mruntime.engine import summary
+
+    def run(root):
+        adapter = Slow()
+        monkeypatch.setattr(pass_study, "get_adapter", lambda key, batch=None, **kw: adapter)
+        for _ in range(200):
+            result = passes.run_pass(root, poll_jobs=True, submit=True, clock=lambda: NOW, local_slots=SLOTS)
+            if result.status != "RUNNING":
+                return adapter.jobs
+        raise AssertionError("the study did not end")
+
+    quiet = _render(tmp_path, spec=spec)
+    full = _copy(quiet, "full")
+    taken = []
+    real_quiet = summary.quiet
+    monkeypatch.setattr(summary, "quiet", lambda *a, **k: (lambda r: taken.append(r[0] is not None) or r)(
+        real_quiet(*a, **k)))
+    jobs = run(quiet)
+    assert sum(taken) > 5                                  # quiet passes did happen
+    monkeypatch.setattr(summary, "quiet", lambda *a, **k: (None, {}))   # the slow path: full passes
+    assert run(full) == jobs
+    assert _outcome(quiet) == _outcome(full)
+
+
+def test_a_quiet_pass_reads_no_state(tmp_path, monkeypatch):
+    root = _render(tmp_path)
+    adapter = Slow()
+    monkeypatch.setattr(pass_study, "get_adapter", lambda key, batch=None, **kw: adapter)
+    for _ in range(3):    # prep submitted; then still PENDING (a quiet pass); then RUNNING
+        passes.run_pass(root, poll_jobs=True, submit=True, clock=lambda: NOW, local_slots=SLOTS)
+    assert read_state(root)["steps"]["prep"]["state"] == S.RUNNING
+    monkeypatch.setattr(store, "read_state", lambda root: pytest.fail("a quiet pass read the state"))
+    result = passes.run_pass(root, poll_jobs=True, submit=True, clock=lambda: NOW, local_slots=SLOTS)
+    assert result.status == "RUNNING" and result.events == [] and result.in_flight == 1
