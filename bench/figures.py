@@ -21,6 +21,10 @@ def row_figures(case: Case, results: dict[str, SideResult]) -> dict:
         for extra in {k for e in (res.extras if res else []) for k in e}:
             fig[f"{name}_{extra}"] = res.extra(extra)
             fig[f"{name}_{extra}_min"] = res.extra(extra, min)
+    for key in [k for k in fig if k.startswith("ours_") and not k.endswith(("_min", "_s", "_mb", "_n"))]:
+        extra = key[len("ours_"):]
+        if f"floor_{extra}" in fig:     # a figure both sides counted: its ratio too
+            fig[f"ours/floor_{extra}"] = _ratio(fig[key], fig[f"floor_{extra}"])
     fig["ours/maestro"] = _ratio(fig.get("ours_s"), fig.get("maestro_s"))
     fig["ours/floor"] = _ratio(fig.get("ours_s"), fig.get("floor_s"))
     fig["maestro/floor"] = _ratio(fig.get("maestro_s"), fig.get("floor_s"))
