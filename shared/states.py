@@ -25,3 +25,20 @@ IN_FLIGHT = frozenset({PENDING, WAITING, RUNNING, FINISHING, QUEUED})
 # Nothing more will happen to a step in one of these unless a user asks for a re-run.
 TERMINAL = frozenset({FINISHED, FAILED, TIMEDOUT, CANCELLED, DRYRUN})
 FAILURES = frozenset({FAILED, TIMEDOUT, CANCELLED})
+
+
+def study_status(state: dict) -> str:
+    """RUNNING while anything can still happen (a step has not ended, or a control request
+    waits to be carried out); then CANCELLED, FAILURE or FINISHED, as Maestro."""
+    values = [e["state"] for e in state["steps"].values()]
+    if any(v not in TERMINAL for v in values) or state["requests"].get("queue"):
+        return "RUNNING"
+    if state["requests"].get("cancel") or CANCELLED in values:
+        return "CANCELLED"
+    if any(v in (FAILED, TIMEDOUT) for v in values):
+        return "FAILURE"
+    return "FINISHED"
+
+
+# Maestro's StudyStatus exit codes, by study status
+STUDY_EXIT = {"FINISHED": 0, "RUNNING": 1, "FAILURE": 2, "CANCELLED": 3}

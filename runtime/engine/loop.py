@@ -9,11 +9,11 @@ import gc
 import time
 
 from mruntime.schedulers.base import WAITS_HERE
+from mshared import states as S
 from mshared.errors import SchedulerUnavailable, StateBusy
 from mshared.times import utcnow
 
 from . import signals
-from . import transitions as T
 from .passes import close_adapters, cores, run_pass
 from .records import LoopMemory
 
@@ -136,5 +136,5 @@ def _quick(adapters: dict) -> int:
 
 def exit_code(statuses: dict[str, str]) -> int:
     """Maestro's StudyStatus codes: 0 finished, 2 failure, 3 cancelled (the worst study wins)."""
-    codes = [T.STUDY_EXIT[s] for s in statuses.values()]
+    codes = [S.STUDY_EXIT[s] for s in statuses.values()]
     return 3 if 3 in codes else (2 if 2 in codes else max(codes, default=0))

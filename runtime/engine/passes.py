@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from datetime import datetime
 
+from mshared import states as S
 from mshared.statefile import lock_study
 from mshared.times import iso_utc, utcnow
 
@@ -108,7 +109,7 @@ def persist(study: PassStudy, end: datetime, memory: LoopMemory | None, csv_ever
     how the study stands."""
     store = study.store
     index = study.synced_index()
-    status = "RUNNING" if index.open or requests.waiting(study.state["requests"]) else T.study_status(study.state)
+    status = "RUNNING" if index.open else S.study_status(study.state)
     events = store.commit(study, end, ended=status != "RUNNING")
     if memory is None:
         if store.wrote and (status != "RUNNING" or end.timestamp() - status_csv_mtime(study) >= csv_interval(study, 0)):

@@ -207,18 +207,3 @@ def rerun_steps(state: dict, graph, step_ids, subtree: bool, at: str, events: li
             entry = state["steps"][child]
             if entry["state"] in (S.FAILED, S.CANCELLED) and (entry.get("reason") or "").startswith("parent '"):
                 move(state, child, S.INITIALIZED, at, events, reason="parent re-run", ended=None, intent=None)
-
-
-def study_status(state: dict) -> str:
-    """RUNNING while anything can still happen; then CANCELLED, FAILURE or FINISHED, as Maestro."""
-    values = [e["state"] for e in state["steps"].values()]
-    if any(v not in S.TERMINAL for v in values):
-        return "RUNNING"
-    if state["requests"].get("cancel") or S.CANCELLED in values:
-        return "CANCELLED"
-    if any(v in (S.FAILED, S.TIMEDOUT) for v in values):
-        return "FAILURE"
-    return "FINISHED"
-
-
-STUDY_EXIT = {"FINISHED": 0, "RUNNING": 1, "FAILURE": 2, "CANCELLED": 3}

@@ -121,14 +121,14 @@ def test_rerun_a_finished_step_and_its_subtree():
 
 def test_study_status_follows_maestro():
     _, graph, state = build()
-    assert T.study_status(state) == "RUNNING"
+    assert S.study_status(state) == "RUNNING"
     for entry in state["steps"].values():
         entry["state"] = S.FINISHED
-    assert T.study_status(state) == "FINISHED"
+    assert S.study_status(state) == "FINISHED"
     state["steps"]["c"]["state"] = S.FAILED
-    assert T.study_status(state) == "FAILURE"
+    assert S.study_status(state) == "FAILURE"
     state["steps"]["b"]["state"] = S.CANCELLED
-    assert T.study_status(state) == "CANCELLED"
+    assert S.study_status(state) == "CANCELLED"
 
 
 def test_not_before_delays_a_retry():

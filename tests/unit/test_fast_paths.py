@@ -258,3 +258,15 @@ def test_a_quiet_pass_reads_no_state(tmp_path, monkeypatch):
     monkeypatch.setattr(store, "read_state", lambda root: pytest.fail("a quiet pass read the state"))
     result = passes.run_pass(root, poll_jobs=True, submit=True, clock=lambda: NOW, local_slots=SLOTS)
     assert result.status == "RUNNING" and result.events == [] and result.in_flight == 1
+
+
+def test_a_local_study_needs_no_per_step_scheduler_lookup(tmp_path):
+    """A study whose batch.type runs nothing on a scheduler answers "local" for every step
+    without looking at it: the same answer the per-step lookup gives."""
+    from mruntime.engine.graph import Graph, _AdapterKeys
+
+    dag, _ = expand(load_yaml(SPEC, "s"), source="s", spec_text=SPEC, spec_path=None, specroot="/",
+                    cwd="/", hashws=False)
+    graph = Graph.from_dag(dag)
+    per_step = _AdapterKeys(graph.steps, "local")
+    assert [graph.adapter_keys[sid] for sid in graph.order] == [per_step[sid] for sid in graph.order]

@@ -320,3 +320,24 @@ def test_quick_once_the_last_four_jobs_each_ran_under_a_quarter_second(tmp_path)
     run_one("true")
     assert adapter.quick()
     adapter.close()
+
+
+def test_a_launched_job_and_a_directly_started_job_leave_the_same_records(tmp_path, monkeypatch):
+    """The launcher (one forking shell per adapter) is kept for speed: a job it starts ends with
+    the same status, output and exit record fields as one started on its own (the slow path)."""
+    body = "echo out; echo err >&2; exit 3"
+    launched, direct = LocalAdapter(), LocalAdapter()
+    direct._poller = None                      # no pidfds: every job is started directly
+    seen, used_launcher = {}, {}
+    for name, adapter in (("launched", launched), ("direct", direct)):
+        ws = tmp_path / name
+        job = adapter.submit(_script(ws, body), str(ws), "s")
+        status = _wait_ended([JobRef(job, str(ws), "s")], adapter)[job]
+        record = json.loads((ws / f"s.{job}.exit.json").read_text())
+        seen[name] = (status.state, status.exit_code, status.reason, sorted(record),
+                      (ws / f"s.{job}.out").read_text(), (ws / f"s.{job}.err").read_text())
+        used_launcher[name] = adapter._launcher is not None
+        adapter.close()
+    assert used_launcher == {"launched": True, "direct": False}
+    assert seen["launched"] == seen["direct"]
+    assert seen["direct"][:2] == ("FAILED", 3)

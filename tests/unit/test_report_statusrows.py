@@ -151,3 +151,27 @@ def test_rows_of_an_earlier_file_are_reused_only_where_they_fit():
     assert "P:0-as-before" not in R.status_csv(steps, entries, NOW, bent)
     assert R.status_csv(steps, entries, NOW, marked + "extra\n") == R.status_csv(steps, entries, NOW)
     assert R.status_csv(steps, entries, NOW, None) == R.status_csv(steps, entries, NOW, "")
+
+
+@given(st.lists(st.sampled_from(["untouched", "running", "finished", "restarted"]), min_size=1, max_size=30),
+       st.lists(st.sampled_from(["untouched", "running", "finished", "restarted"]), min_size=30, max_size=30))
+def test_reusing_an_earlier_files_rows_gives_the_fresh_file(before, after):
+    """status.csv reuses the rows of the file it replaces for steps nothing has happened to (a
+    fast path): the result is byte for byte the file made from scratch."""
+    steps = [{"id": f"s{i}", "workspace": f"s/{i}", "params": {"P": i}} for i in range(len(before))]
+
+    def entries(kinds):
+        out = {}
+        for step, kind in zip(steps, kinds):
+            entry = {"state": "INITIALIZED", "job_id": None, "submitted": None, "started": None,
+                     "ended": None, "restarts": 1 if kind == "restarted" else 0}
+            if kind in ("running", "finished"):
+                entry.update(state="RUNNING", job_id="7", submitted="2026-11-25T11:00:00Z",
+                             started="2026-11-25T11:00:01Z")
+            if kind == "finished":
+                entry.update(state="FINISHED", ended="2026-11-25T11:30:00Z")
+            out[step["id"]] = entry
+        return out
+
+    earlier = R.status_csv(steps, entries(before), NOW)
+    assert R.status_csv(steps, entries(after), NOW, earlier) == R.status_csv(steps, entries(after), NOW)

@@ -198,3 +198,17 @@ def test_an_old_lock_file_is_refreshed_so_purges_by_age_leave_it(tmp_path):
     with statefile.lock_study(tmp_path):
         pass
     assert lock.stat().st_mtime > 10 ** 9
+
+
+@pytest.mark.parametrize("size", [100, 3 << 20], ids=["small", "hashed-in-a-thread"])
+def test_hashing_while_parsing_gives_the_plain_sha256(size):
+    """loads_hashed hashes in a second thread while the first parses (a fast path for large
+    state files): the digest is the plain sha256 of the same bytes."""
+    import hashlib
+
+    from mshared.jsonio import dumps, loads_hashed
+
+    data = dumps({"x": "y" * size})
+    doc, digest = loads_hashed(data, b"{", 1)
+    assert doc == {"x": "y" * size}
+    assert digest == hashlib.sha256(b"{" + data[1:]).hexdigest()

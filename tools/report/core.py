@@ -16,7 +16,7 @@ from typing import Iterator
 
 from mshared import states as S
 from mshared.contracts import REPORT_SCHEMA, REPORT_VERSION
-from mruntime.engine.transitions import study_status
+from mshared.states import study_status
 from mshared.errors import EXIT_USAGE, MError
 from mshared.times import iso_utc
 from mshared.statusrows import Times, format_duration
