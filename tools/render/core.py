@@ -64,15 +64,20 @@ def target_root(dag: dict, now: datetime, out: str | None = None) -> str:
 def write_study(dag: dict, root: str, settings: dict, *, now: datetime, force: bool = False, git=None) -> str:
     """Render ``dag`` (checked by parse_dag, or made by mexpand.core) into the study directory
     ``root`` (absolute) and return ``root``.  ``settings`` are the state's (throttle, attempts,
-    rlimit, poll_interval, dry, usetmp; missing ones take their defaults).
+    rlimit, poll_interval, dry, usetmp; missing ones take their defaults).  The instances' content
+    keys go to meta/keys.json.
 
     An occupied ``root`` is refused before any work, or with ``force`` moved aside to
     `<root>.old-<stamp>` (nothing is deleted).  The directory appears whole or not at all.
     Raises InvalidInput (65) for a bad DAG, setting or dependency, or an occupied ``root``;
     MError (1) when it cannot be written.  CLI twin: `mrender -o ROOT`.
     """
+    from . import keys
+
     writer.check_target(root, force)
     plan = render(dag, root=root, settings=settings, now=now)
+    records = keys.instance_keys(dag)
+    plan.files.append((keys.KEYS_FILE, dumps(keys.keys_document(records, plan.state["study"]["dag_sha256"]))))
     return writer.carry_out(plan, root, force=force, stamp=study_stamp(now), git=git)
 
 
