@@ -69,6 +69,7 @@ def test_why_needs_reuse(tmp_path):
 
 @pytest.mark.parametrize("make,message", [
     (lambda tmp, old: str(tmp / "missing"), "not a directory; give a study directory made by mrender"),
+    (lambda tmp, old: str(Path(old, "dag.json")), "not a directory; give a study directory made by mrender"),
     (lambda tmp, old: str(Path(old, "prep")), "no state file; is this a study directory made by mrender?"),
     (lambda tmp, old: _damage(old), "checksum mismatch"),
     (lambda tmp, old: _rename(old), "a study of 'elsewhere', not of 'r'"),

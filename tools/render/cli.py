@@ -19,7 +19,7 @@ from mshared.errors import InvalidInput
 @click.option("-s", "--sleep", type=click.IntRange(min=1), default=60, show_default=True, help="Poll interval in seconds for the monitor.")
 @click.option("--dry", is_flag=True, help="Mark the study as a dry run: msubmit will set steps to DRYRUN and run nothing.")
 @click.option("--usetmp", is_flag=True, help="Write the step scripts to a new temporary directory instead of the workspaces (as Maestro's --usetmp).")
-@click.option("--reuse", "reuse", type=click.Path(file_okay=False), metavar="OLD", help="An earlier run of this study: every instance with the same content key that FINISHED there is copied over and not run again.")
+@click.option("--reuse", "reuse", type=click.Path(), metavar="OLD", help="An earlier run of this study: every instance with the same content key that FINISHED there is copied over and not run again.")
 @click.option("--why", "why", flag_value="table", help="With --reuse: print the plan (reuse or run, and why, per instance) as a table on stdout; write nothing.")
 @click.option("--why-json", "why", flag_value="json", help="With --reuse: the same plan as JSON (maestro.reuse-plan); write nothing.")
 @tool_errors
@@ -42,7 +42,7 @@ def main(dag, out, force, throttle, attempts, rlimit, sleep, dry, usetmp, reuse,
     from mshared.contracts import parse_dag
     from mshared.times import utcnow
 
-    from .core import plan_reuse, target_root, write_study
+    from .core import plan_reuse, show_plan, target_root, write_study
 
     if why and not reuse:
         raise click.UsageError("--why and --why-json show what --reuse OLD would do; give --reuse")
@@ -53,27 +53,14 @@ def main(dag, out, force, throttle, attempts, rlimit, sleep, dry, usetmp, reuse,
     root = target_root(doc, now, out)
     plan = plan_reuse(doc, reuse, root=root) if reuse else None
     if why:
-        stdout_bytes(_shown(plan, doc, root, why))
+        stdout_bytes(show_plan(plan, doc, root, why))
         return
-    if plan is not None:
-        _tell(plan)
+    if plan is not None:   # the plan in one line on stderr, and its warnings: no silent mass re-run
+        info(show_plan(plan, doc, root, "summary").decode())
+        for message in plan.warnings:
+            warn(message)
     root = write_study(doc, root, settings, now=now, force=force, reuse=plan)
     stdout_bytes(os.fsencode(root) + b"\n")
-
-
-def _shown(plan, doc, root, fmt) -> bytes:
-    from .whyplan import plan_json, plan_table
-
-    return plan_json(plan, doc, root) if fmt == "json" else plan_table(plan).encode("utf-8")
-
-
-def _tell(plan) -> None:
-    """The plan in one line on stderr, and its warnings (never a silent mass re-run)."""
-    from .whyplan import summary_line
-
-    info(summary_line(plan))
-    for message in plan.warnings:
-        warn(message)
 
 
 def _read(dag: str) -> bytes:

@@ -100,6 +100,18 @@ def plan_reuse(dag: dict, old: str, *, root: str | None = None):
     return reusing.plan_reuse(dag, records, reusing.read_old(old, dag, root))
 
 
+def show_plan(plan, dag: dict, root: str | None, fmt: str = "table") -> bytes:
+    """A plan from ``plan_reuse`` as `--why` prints it: "table" (text) or "json" (the
+    `maestro.reuse-plan` document); "summary" is the one line printed on stderr without --why."""
+    from . import whyplan
+
+    if fmt == "json":
+        return whyplan.plan_json(plan, dag, root)
+    if fmt == "summary":
+        return whyplan.summary_line(plan).encode("utf-8")
+    return whyplan.plan_table(plan).encode("utf-8")
+
+
 def study_dir_name(name: str, stamp: str) -> str:
     """Maestro's `<name>_<YYYYmmdd-HHMMSS>`: spaces become '_', unsafe characters go."""
     safe = "".join(ch for ch in name.replace(" ", "_") if ch in _SAFE).strip(".") or "study"
