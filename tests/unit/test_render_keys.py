@@ -167,7 +167,7 @@ def test_keys_json_golden(study, update_goldens):
     (lambda d: "{", "not valid JSON"),
     (lambda d: json.dumps({**d, "version": 2}), "version 2 is newer"),
     (lambda d: json.dumps({**d, "dag_sha256": "0" * 64}), "not the keys of the study's dag.json"),
-    (lambda d: json.dumps({**d, "steps": {**d["steps"], "prep": {**d["steps"]["prep"], "workspace": "../x"}}}),
+    (lambda d: json.dumps({**d, "steps": {**d["steps"], "prep": {**d["steps"]["prep"], "key": 3}}}),
      "step 'prep' has no valid key record"),
 ])
 def test_a_damaged_keys_file_is_refused(study, edit, message):
@@ -188,3 +188,21 @@ def test_inputs_as_seen_are_recorded(tmp_path):
     dag, _ = expand_text(inputs_spec(data))
     record = by_id({"steps": [dict(r, id=i) for i, r in instance_keys(dag).items()]})["sim_X.1"]
     assert record["inputs"] == [{"path": str(data), "size": 3, "mtime_ns": data.stat().st_mtime_ns}]
+
+
+def test_a_workspace_outside_the_old_study_is_refused_before_copying(study, tmp_path):
+    """A hand-edited keys file must not make a --reuse run copy files from elsewhere."""
+    from mrender.core import plan_reuse
+
+    path = Path(study, KEYS_FILE)
+    doc = json.loads(path.read_text())
+    doc["steps"]["prep"]["workspace"] = "../../etc"
+    path.write_text(json.dumps(doc))
+    from mshared.studydir import edit_state
+
+    edit_state(study, lambda state, dag: [e.update(state="FINISHED") for e in state["steps"].values()])
+    dag, _ = expand_text(SPEC)
+    plan = plan_reuse(dag, study)
+    with pytest.raises(InvalidInput, match=r"step 'prep' has no valid workspace \('\.\./\.\./etc'\)"):
+        write_study(dag, str(tmp_path / "new"), {}, now=utcnow(), reuse=plan)
+    assert not (tmp_path / "new").exists()

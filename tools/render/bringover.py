@@ -15,6 +15,8 @@ import fcntl
 import os
 import stat
 
+from mshared.jsonio import current_umask
+
 FICLONE = 0x40049409          # _IOW(0x94, 9, int), linux/fs.h
 _NO_CLONE = (errno.EOPNOTSUPP, errno.ENOTTY, errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EPERM)
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
@@ -28,6 +30,7 @@ class Copier:
         self.clone = hasattr(fcntl, "ioctl")
         self.files = 0
         self.cloned = 0
+        self.umask = current_umask()
 
     def tree(self, source: str, target: str, skip=()) -> None:
         """Copy what is in the directory ``source`` into the existing directory ``target``,
@@ -59,18 +62,21 @@ class Copier:
                 continue
 
     def file(self, source: str, target: str, info: os.stat_result) -> None:
-        src = os.open(source, _OPEN)
+        mode = stat.S_IMODE(info.st_mode)
+        dst = os.open(target, _CREATE, mode)
         try:
-            dst = os.open(target, _CREATE, stat.S_IMODE(info.st_mode))
-            try:
-                if info.st_size and not self._clone(src, dst):
-                    _copy_bytes(src, dst)
-                os.fchmod(dst, stat.S_IMODE(info.st_mode))      # the umask must not change it
-                os.utime(dst, ns=(info.st_atime_ns, info.st_mtime_ns))
-            finally:
-                os.close(dst)
+            if info.st_size:
+                src = os.open(source, _OPEN)
+                try:
+                    if not self._clone(src, dst):
+                        _copy_bytes(src, dst, info.st_size)
+                finally:
+                    os.close(src)
+            if mode & self.umask:
+                os.fchmod(dst, mode)            # the umask must not change it
+            os.utime(dst, ns=(info.st_atime_ns, info.st_mtime_ns))
         finally:
-            os.close(src)
+            os.close(dst)
         self.files += 1
 
     def _clone(self, src: int, dst: int) -> bool:
@@ -87,12 +93,16 @@ class Copier:
         return True
 
 
-def _copy_bytes(src: int, dst: int) -> None:
+def _copy_bytes(src: int, dst: int, size: int) -> None:
     try:
         if not hasattr(os, "copy_file_range"):
             raise OSError(errno.ENOSYS, "no copy_file_range")
-        while os.copy_file_range(src, dst, 1 << 30):
-            pass
+        done = 0
+        while done < size:
+            step = os.copy_file_range(src, dst, min(size - done, 1 << 30))
+            if not step:
+                break                   # the file shrank since it was listed
+            done += step
     except OSError as err:     # no copy_file_range between these file systems: read and write
         if err.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
             raise
@@ -105,11 +115,28 @@ def _copy_bytes(src: int, dst: int) -> None:
                 view = view[os.write(dst, view):]
 
 
-def bring_over(root: str, copies) -> Copier:
-    """Copy each (old workspace, new workspace relative to ``root``, names to leave) into ``root``."""
+def bring_over(root: str, copies, workers: int = 4) -> Copier:
+    """Copy each (old workspace, new workspace relative to ``root``, names to leave) into ``root``.
+
+    Workspaces are copied by a few threads at once: the time goes into system calls (creating
+    files), which run outside the GIL and overlap on the file system.
+    """
     copier = Copier()
-    for source, workspace, skip in copies:
+
+    def one(copy) -> None:
+        source, workspace, skip = copy
         target = os.path.join(root, workspace)
-        os.makedirs(target, exist_ok=True)
+        if not os.path.isdir(target):       # mrender made every workspace; a safety net only
+            os.makedirs(target, exist_ok=True)
         copier.tree(source, target, frozenset(skip))
+
+    if workers <= 1 or len(copies) < 2 * workers:
+        for copy in copies:
+            one(copy)
+        return copier
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(workers) as pool:
+        for _ in pool.map(one, copies, chunksize=64):   # re-raises the first error
+            pass
     return copier

@@ -79,44 +79,47 @@ def instance_keys(dag: dict, *, known: dict | None = None, observe=observe_input
     keys = dict(known or {})
     headers: dict[str, str] = {}      # most instances of a study share their header
     out: dict[str, dict] = {}
-    for step in dag["steps"]:
+    sha, cut, no_inputs = hashlib.sha256, PART_CHARS, NO_INPUTS[:PART_CHARS]
+    for step in dag["steps"]:         # the loop of a 100,000-instance plan: plain, inlined work
         sid = step["id"]
         header, command = _scripts(step, batch)
         head = headers.get(header)
         if head is None:
-            head = headers[header] = _sha(header.encode("utf-8", "surrogatepass"))
-        encoded = command.encode("utf-8", "surrogatepass")
-        body = _sha(encoded)
-        params = _sha(dumps(step["params"]))
-        record = {"workspace": step["workspace"]}
+            head = headers[header] = sha(header.encode("utf-8", "surrogatepass")).hexdigest()
+        body = sha(command.encode("utf-8", "surrogatepass")).hexdigest()
+        params = sha(dumps(step["params"])).hexdigest()
+        spacing = sha(" ".join(command.split()).encode("utf-8", "surrogatepass")).hexdigest()
         inputs = NO_INPUTS
+        record = {"workspace": step["workspace"]}
         if step.get("inputs"):
             record["inputs"] = [observe(item) for item in step["inputs"]]
-            inputs = _sha(dumps(record["inputs"]))
+            inputs = sha(dumps(record["inputs"])).hexdigest()
         try:
-            parents = sorted([keys[parent] for parent in step["depends"]])
+            parents = [keys[parent] for parent in step["depends"]]
         except KeyError as err:
             raise InvalidInput(f"step '{sid}': parent {err} has no key; give its key in 'known'") from None
-        spacing = _sha(" ".join(command.split()).encode("utf-8", "surrogatepass"))
-        record["parts"] = {"header": head[:PART_CHARS], "command": body[:PART_CHARS], "spacing": spacing[:PART_CHARS],
-                           "params": params[:PART_CHARS], "inputs": inputs[:PART_CHARS]}
-        record["key"] = keys[sid] = _sha("\n".join([KEY_TAG, head, body, params, inputs, *parents]).encode())
+        if len(parents) > 1:
+            parents.sort()
+        record["parts"] = {"header": head[:cut], "command": body[:cut], "spacing": spacing[:cut],
+                           "params": params[:cut], "inputs": inputs[:cut] if inputs is not NO_INPUTS else no_inputs}
+        record["key"] = keys[sid] = sha("\n".join([KEY_TAG, head, body, params, inputs, *parents]).encode()).hexdigest()
         out[sid] = record
     return out
 
 
 def _scripts(step: dict, batch: dict) -> tuple[str, str]:
     """(header, command) of the step's scripts as mrender writes them, for a study at ROOT; the
-    command part holds the restart script's command too."""
-    cmd = resolve_root_tokens(step["cmd"], step, ROOT)
-    restart = step.get("restart")
-    restart = resolve_root_tokens(restart, step, ROOT) if restart else restart
-    header, command = "", []
-    for _name, text in step_scripts(step, batch, cmd, restart):
-        head, _, rest = text.partition("\n\n")    # every script is <header>\n\n<command>\n
-        header = header or head
-        command.append(rest)
-    return header, "\0".join(command)
+    command part holds the restart script's command too, after a NUL."""
+    cmd, restart = step["cmd"], step.get("restart")
+    if "$(" in cmd:
+        cmd = resolve_root_tokens(cmd, step, ROOT)
+    if restart and "$(" in restart:
+        restart = resolve_root_tokens(restart, step, ROOT)
+    scripts = step_scripts(step, batch, cmd, restart)
+    header, _, command = scripts[0][1].partition("\n\n")    # every script is <header>\n\n<command>\n
+    for _name, text in scripts[1:]:
+        command += "\0" + text.partition("\n\n")[2]
+    return header, command
 
 
 # ------------------------------------------------------------------ meta/keys.json
@@ -158,16 +161,26 @@ def read_keys(root: str, state: dict) -> dict | None:
             or len(steps) != len(state["steps"]):
         raise InvalidInput(f"{path}: these are not the keys of the study's dag.json (edited or copied from "
                            "another study?); remove the file to have them computed again")
-    for sid, record in steps.items():
-        if sid not in state["steps"] or not isinstance(record, dict) or not isinstance(record.get("key"), str) \
-                or not isinstance(record.get("parts"), dict) or not _inside(record.get("workspace")):
+    known = state["steps"]
+    for sid, record in steps.items():      # what a plan reads of every record (the rest: when used)
+        if sid not in known or type(record) is not dict or type(record.get("key")) is not str \
+                or type(record.get("parts")) is not dict:
             raise InvalidInput(f"{path}: step '{sid}' has no valid key record; remove the file to have the keys "
                                "computed again from dag.json")
     return steps
 
 
+def workspace_of(records: dict, sid: str, path: str) -> str:
+    """The workspace a record gives, checked to stay inside its study (a hand-edited file must not
+    make a run copy files from elsewhere)."""
+    workspace = records[sid].get("workspace")
+    if not _inside(workspace):
+        raise InvalidInput(f"{path}: step '{sid}' has no valid workspace ({workspace!r}); remove the file to have "
+                           "the keys computed again from dag.json")
+    return workspace
+
+
 def _inside(workspace) -> bool:
-    """A workspace path that stays inside its study (a hand-edited file must not make a run copy
-    files from elsewhere)."""
+    """A relative path that stays inside its study."""
     return isinstance(workspace, str) and bool(workspace) and not workspace.startswith("/") \
         and ".." not in workspace.split("/") and "\x00" not in workspace

@@ -54,7 +54,7 @@ class OldStudy:
     recomputed: bool = False   # keys computed again from dag.json (no keys.json of this format)
 
 
-@dataclass
+@dataclass(slots=True)
 class Decision:
     id: str
     step: str
@@ -117,27 +117,30 @@ def _unknown(item: dict) -> dict:
 
 def plan_reuse(dag: dict, keys: dict, old: OldStudy) -> ReusePlan:
     """Decide, for every instance of ``dag`` (with its key records ``keys``), reuse or run, and why."""
-    old_keys, old_steps = old.keys, old.steps
-    finished: dict[str, str] = {}           # key -> the old FINISHED instance that has it
-    for oid in sorted(old_keys):
-        if old_steps.get(oid, {}).get("state") == S.FINISHED:
-            finished.setdefault(old_keys[oid]["key"], oid)
+    old_keys, old_steps, done = old.keys, old.steps, S.FINISHED
+    finished: dict[str, str] = {}           # key -> the first old FINISHED instance (by id) that has it
+    for oid, record in old_keys.items():    # keys.json lists them by id
+        if old_steps[oid]["state"] == done:
+            finished.setdefault(record["key"], oid)
     plan = ReusePlan(old, keys)
+    add = plan.decisions.append
     kinds: dict[str, frozenset] = {}         # running instance -> the reasons at its origin
     firsts: dict[str, str] = {}              # reason -> the first instance that has it itself
-    for step in dag["steps"]:
-        sid, record = step["id"], keys[step["id"]]
-        running = [p for p in step["depends"] if p in kinds]
+    for step in dag["steps"]:                # the loop of a 100,000-instance plan: kept plain
+        sid = step["id"]
+        key = keys[sid]["key"]
+        running = [p for p in step["depends"] if p in kinds] if kinds else None
         mine = old_keys.get(sid)
         if not running:
-            same = mine is not None and mine["key"] == record["key"] and old_steps[sid]["state"] == S.FINISHED
-            source = sid if same else finished.get(record["key"])
-            if source:
-                detail = "" if source == sid else f"same key as '{source}'"
-                plan.decisions.append(Decision(sid, step["step"], REUSE, SAME, detail, source))
+            if mine is not None and mine["key"] == key and old_steps[sid]["state"] == done:
+                add(Decision(sid, step["step"], REUSE, SAME, "", sid))
                 continue
-        why, detail = explain(record, mine, old_steps.get(sid), running)
-        plan.decisions.append(Decision(sid, step["step"], RUN, why, detail))
+            source = finished.get(key)
+            if source:
+                add(Decision(sid, step["step"], REUSE, SAME, f"same key as '{source}'", source))
+                continue
+        why, detail = explain(keys[sid], mine, old_steps.get(sid), running or [])
+        add(Decision(sid, step["step"], RUN, why, detail))
         if why == "parent":
             kinds[sid] = frozenset().union(*(kinds[p] for p in running)) if running else frozenset({why})
         else:
@@ -232,6 +235,6 @@ def apply(plan: ReusePlan, state: dict, dag: dict) -> list[tuple[str, str, tuple
         stem = step["stem"]
         skip = {name for ext in extensions for name in (f"{stem}.{ext}", f"{stem}.restart.{ext}")}
         skip.update(n for n in script_names(step, state["study"]["scheduler"]) if n)
-        copies.append((os.path.join(old.root, old.keys[decision.source]["workspace"]), step["workspace"],
-                       tuple(sorted(skip))))
+        workspace = K.workspace_of(old.keys, decision.source, os.path.join(old.root, K.KEYS_FILE))
+        copies.append((os.path.join(old.root, workspace), step["workspace"], tuple(sorted(skip))))
     return copies
