@@ -14,6 +14,7 @@ import errno
 import fcntl
 import os
 import stat
+import threading
 
 from mshared.jsonio import current_umask
 
@@ -31,6 +32,7 @@ class Copier:
         self.files = 0
         self.cloned = 0
         self.umask = current_umask()
+        self._count = threading.Lock()    # several threads copy at once (bring_over)
 
     def tree(self, source: str, target: str, skip=()) -> None:
         """Copy what is in the directory ``source`` into the existing directory ``target``,
@@ -77,7 +79,8 @@ class Copier:
             os.utime(dst, ns=(info.st_atime_ns, info.st_mtime_ns))
         finally:
             os.close(dst)
-        self.files += 1
+        with self._count:
+            self.files += 1
 
     def _clone(self, src: int, dst: int) -> bool:
         if not self.clone:
@@ -89,7 +92,8 @@ class Copier:
                 self.clone = False      # this file system cannot: do not ask for every file
                 return False
             raise
-        self.cloned += 1
+        with self._count:
+            self.cloned += 1
         return True
 
 
