@@ -52,6 +52,7 @@ class OldStudy:
     steps: dict                # id -> state entry
     keys: dict                 # id -> key record (meta/keys.json, or computed again)
     recomputed: bool = False   # keys computed again from dag.json (no keys.json of this format)
+    scheduler: str = "local"   # its batch.type: the names of its scripts
 
 
 @dataclass(slots=True)
@@ -107,7 +108,7 @@ def read_old(path: str, dag: dict, target: str | None = None) -> OldStudy:
             records = K.instance_keys(read_dag(root, state), observe=_unknown)
     except InvalidInput as err:
         raise InvalidInput(f"--reuse {path}: {err}") from None
-    return OldStudy(root, state["steps"], records, recomputed)
+    return OldStudy(root, state["steps"], records, recomputed, state["study"].get("scheduler") or "local")
 
 
 def _unknown(item: dict) -> dict:
@@ -217,11 +218,10 @@ def apply(plan: ReusePlan, state: dict, dag: dict) -> list[tuple[str, str, tuple
     with where they came from; returns what to copy: (old workspace, new workspace relative to
     the new root, names not to copy: the new scripts)."""
     from mruntime.scripts import script_names
-    from mruntime.schedulers import registry
 
     old = plan.old
     by_id = {s["id"]: s for s in dag["steps"]} if plan.reused else {}
-    extensions = [registry.unit(kind).extension for kind in registry.keys()]
+    schedulers = {state["study"]["scheduler"], old.scheduler}
     copies = []
     for decision in plan.reused:
         was = old.steps[decision.source]
@@ -232,9 +232,11 @@ def apply(plan: ReusePlan, state: dict, dag: dict) -> list[tuple[str, str, tuple
             reused_from={"study": old.root, "step": decision.source,
                          "job_id": was.get("job_id") or came.get("job_id")})
         step = by_id[decision.id]
-        stem = step["stem"]
-        skip = {name for ext in extensions for name in (f"{stem}.{ext}", f"{stem}.restart.{ext}")}
-        skip.update(n for n in script_names(step, state["study"]["scheduler"]) if n)
+        # the new study's scripts, and the old one's of the same names (they name the old directory)
+        skip = set()
+        for kind in schedulers:
+            main = script_names(step, kind)[0]                  # <stem>.<ext>
+            skip.update((main, f"{step['stem']}.restart.{main[len(step['stem']) + 1:]}"))
         workspace = K.workspace_of(old.keys, decision.source, os.path.join(old.root, K.KEYS_FILE))
         copies.append((os.path.join(old.root, workspace), step["workspace"], tuple(sorted(skip))))
     return copies
