@@ -59,3 +59,28 @@ def test_keys_are_deterministic_and_unique_per_distinct_work(spec):
         record = first[step["id"]]
         same = seen.setdefault(record["key"], record)
         assert same["parts"] == record["parts"]
+
+
+@given(specs(), st.data(), st.sampled_from(["params", "cmd", "restart", "resources"]))
+def test_any_change_to_one_instance_reaches_exactly_it_and_its_descendants(spec, data, field):
+    """Change one instance of the DAG itself (a parameter value, its command, a restart command,
+    its resources): its key and those of its descendants change, and no other."""
+    import copy
+
+    dag, _ = run(spec)
+    before = {sid: r["key"] for sid, r in instance_keys(dag).items()}
+    changed = copy.deepcopy(dag)
+    step = data.draw(st.sampled_from(changed["steps"]))
+    if field == "params":
+        step["params"] = {**step["params"], "NEW": data.draw(st.integers(-2**63, 2**63 - 1))}
+    elif field == "cmd":
+        step["cmd"] += data.draw(st.sampled_from(["; true", " # note", "x"]))
+    elif field == "restart":
+        step["restart"] = (step.get("restart") or "") + "echo again"
+    else:       # procs under a batch scheduler: a header line of its own
+        changed["study"]["batch"] = dag["study"]["batch"] = {"type": "slurm", "queue": "q"}
+        before = {sid: r["key"] for sid, r in instance_keys(dag).items()}
+        step["resources"] = {**step["resources"], "procs": 3}
+        step["scheduled"] = True
+    after = {sid: r["key"] for sid, r in instance_keys(changed).items()}
+    assert {sid for sid in before if before[sid] != after[sid]} == descendants(dag, {step["id"]})
