@@ -110,5 +110,5 @@ def _newer(old):
 
 def test_the_old_study_is_never_the_new_one(tmp_path, old):
     result = run(["-o", old, "--force", "--reuse", old], new_dag(tmp_path))
-    assert result.exit_code == 65 and "the new study's own directory" in result.stderr
+    assert result.exit_code == 65 and "the new study's own directory, or they lie one inside" in result.stderr
     assert os.listdir(tmp_path) == ["old"]

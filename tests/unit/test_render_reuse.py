@@ -148,8 +148,10 @@ def test_a_damaged_or_foreign_old_study_is_refused(tmp_path):
     old = make_study(tmp_path, "old")
     with pytest.raises(InvalidInput, match="a study of 'r', not of 'other'; --reuse takes an earlier run"):
         plan_reuse(new_dag(tmp_path, SPEC.replace("name: r,", "name: other,")), old)
-    with pytest.raises(InvalidInput, match="the new study's own directory"):
-        plan_reuse(new_dag(tmp_path), old, root=old)
+    for target in (old, f"{old}/inside", str(tmp_path)):
+        with pytest.raises(InvalidInput, match="the new study's own directory, or they lie one inside the other"):
+            plan_reuse(new_dag(tmp_path), old, root=target)
+    assert plan_reuse(new_dag(tmp_path), old, root=f"{old}-next").counts()["reuse"] == 5
     state = Path(old, "state.json")
     state.write_bytes(state.read_bytes().replace(b'"FINISHED"', b'"FAILED"', 1))
     with pytest.raises(InvalidInput, match=r"^--reuse .*/old: .*state.json: checksum mismatch"):

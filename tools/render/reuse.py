@@ -94,9 +94,9 @@ def read_old(path: str, dag: dict, target: str | None = None) -> OldStudy:
 
     try:
         root = study_root(path)
-        if target and (root == target or root.startswith(target.rstrip("/") + "/")):
-            raise InvalidInput("this is the new study's own directory (or inside it); render the new one "
-                               "elsewhere (-o) and keep the old one as it is")
+        if target and _nested(root, target):
+            raise InvalidInput("this is the new study's own directory, or they lie one inside the other; "
+                               "render the new one elsewhere (-o): the old one is only read, never changed")
         state = read_state(root)
         old_name, name = state["study"].get("name"), dag["study"]["name"]
         if old_name != name:
@@ -109,6 +109,12 @@ def read_old(path: str, dag: dict, target: str | None = None) -> OldStudy:
     except InvalidInput as err:
         raise InvalidInput(f"--reuse {path}: {err}") from None
     return OldStudy(root, state["steps"], records, recomputed, state["study"].get("scheduler") or "local")
+
+
+def _nested(one: str, other: str) -> bool:
+    """The same directory, or one inside the other."""
+    one, other = one.rstrip("/") + "/", other.rstrip("/") + "/"
+    return one.startswith(other) or other.startswith(one)
 
 
 def _unknown(item: dict) -> dict:
