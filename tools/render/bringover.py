@@ -14,7 +14,6 @@ import errno
 import fcntl
 import os
 import stat
-import threading
 
 from mshared.jsonio import current_umask
 
@@ -32,7 +31,6 @@ class Copier:
         self.files = 0
         self.cloned = 0
         self.umask = current_umask()
-        self._count = threading.Lock()    # several threads copy at once (bring_over)
 
     def tree(self, source: str, target: str, skip=()) -> None:
         """Copy what is in the directory ``source`` into the existing directory ``target``,
@@ -79,8 +77,7 @@ class Copier:
             os.utime(dst, ns=(info.st_atime_ns, info.st_mtime_ns))
         finally:
             os.close(dst)
-        with self._count:
-            self.files += 1
+        self.files += 1
 
     def _clone(self, src: int, dst: int) -> bool:
         if not self.clone:
@@ -92,8 +89,7 @@ class Copier:
                 self.clone = False      # this file system cannot: do not ask for every file
                 return False
             raise
-        with self._count:
-            self.cloned += 1
+        self.cloned += 1
         return True
 
 
@@ -119,28 +115,16 @@ def _copy_bytes(src: int, dst: int, size: int) -> None:
                 view = view[os.write(dst, view):]
 
 
-def bring_over(root: str, copies, workers: int = 4) -> Copier:
+def bring_over(root: str, copies) -> Copier:
     """Copy each (old workspace, new workspace relative to ``root``, names to leave) into ``root``.
 
-    Workspaces are copied by a few threads at once: the time goes into system calls (creating
-    files), which run outside the GIL and overlap on the file system.
+    One thread: the time goes into creating files, and threads creating files at once only
+    contended for the file system (bench/README.md, "Figures behind the code").
     """
     copier = Copier()
-
-    def one(copy) -> None:
-        source, workspace, skip = copy
+    for source, workspace, skip in copies:
         target = os.path.join(root, workspace)
         if not os.path.isdir(target):       # mrender made every workspace; a safety net only
             os.makedirs(target, exist_ok=True)
         copier.tree(source, target, frozenset(skip))
-
-    if workers <= 1 or len(copies) < 2 * workers:
-        for copy in copies:
-            one(copy)
-        return copier
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(workers) as pool:
-        for _ in pool.map(one, copies, chunksize=64):   # re-raises the first error
-            pass
     return copier
