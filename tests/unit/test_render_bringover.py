@@ -99,3 +99,29 @@ def test_without_copy_file_range_the_bytes_are_read_and_written(tmp_path, old, m
 def test_a_workspace_that_never_existed_brings_nothing(tmp_path):
     copier = bringover.bring_over(str(tmp_path / "new"), [(str(tmp_path / "gone"), "ws", ())])
     assert copier.files == 0 and (tmp_path / "new" / "ws").is_dir()
+
+
+def test_an_unreadable_old_file_is_the_old_studys_problem(tmp_path, old, monkeypatch):
+    from mshared.errors import InvalidInput
+
+    real_open = os.open
+
+    def guarded(path, flags, *args, **kwargs):
+        if str(path).endswith("X.1/out.txt"):
+            raise PermissionError(13, "Permission denied", path)
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(bringover.os, "open", guarded)
+    with pytest.raises(InvalidInput, match=r"--reuse: cannot read '.*out.txt' of the old study: Permission denied"):
+        bringover.bring_over(str(tmp_path / "new"), [(str(old), "ws", ())])
+
+
+def test_an_unreadable_old_workspace_is_one_clear_error(tmp_path, old, monkeypatch):
+    from mshared.errors import InvalidInput
+
+    def refuse(path):
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(bringover.os, "scandir", refuse)
+    with pytest.raises(InvalidInput, match=r"--reuse: cannot read '.*X.1' of the old study: Permission denied"):
+        bringover.bring_over(str(tmp_path / "new"), [(str(old), "ws", ())])

@@ -15,6 +15,7 @@ import fcntl
 import os
 import stat
 
+from mshared.errors import InvalidInput
 from mshared.jsonio import current_umask
 
 FICLONE = 0x40049409          # _IOW(0x94, 9, int), linux/fs.h
@@ -39,6 +40,8 @@ class Copier:
             entries = list(os.scandir(source))
         except FileNotFoundError:
             return                      # nothing was ever written there: nothing to bring
+        except OSError as err:
+            raise _unreadable(source, err) from None
         for entry in entries:
             if entry.name in skip:
                 continue
@@ -66,7 +69,10 @@ class Copier:
         dst = os.open(target, _CREATE, mode)
         try:
             if info.st_size:
-                src = os.open(source, _OPEN)
+                try:
+                    src = os.open(source, _OPEN)
+                except OSError as err:
+                    raise _unreadable(source, err) from None
                 try:
                     if not self._clone(src, dst):
                         _copy_bytes(src, dst, info.st_size)
@@ -91,6 +97,12 @@ class Copier:
             raise
         self.cloned += 1
         return True
+
+
+def _unreadable(path: str, err: OSError) -> InvalidInput:
+    """A file of the old study that cannot be read: the old study's problem (65), not a failed write."""
+    return InvalidInput(f"--reuse: cannot read '{path}' of the old study: {err.strerror}; fix its "
+                        "permissions, or run without --reuse")
 
 
 def _copy_bytes(src: int, dst: int, size: int) -> None:

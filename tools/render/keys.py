@@ -1,6 +1,6 @@
 """Content keys of step instances: two instances with the same key do the same work.
 
-The key of an instance (format KEY_FORMAT, docs/contracts.md#meta-keys-json) is the sha256 of
+The key of an instance (format KEY_FORMAT, docs/contracts.md, "meta/keys.json") is the sha256 of
   - its scripts as mrender writes them (header and command, the restart script too), rendered
     for a study whose root is the literal text ROOT, so that no path of the study directory is in
     it: the key does not change when the same study is rendered elsewhere;
