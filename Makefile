@@ -20,7 +20,7 @@ help: ## Show this list of targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z][a-zA-Z0-9_-]*:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo
 	@echo "Variables: PYTHON (interpreter for .venv, default python3), PYTEST_ARGS (extra pytest args),"
-	@echo "           HYPOTHESIS_PROFILE (ci = small default, dev, stress), QUICK=1 (bench),"
+	@echo "           HYPOTHESIS_PROFILE (ci = small default, dev, stress), QUICK=1 (bench), BENCH_ARGS (bench/run.py's),"
 	@echo "           MAESTRO_REQUIRE_SLURM=1 (SLURM tests fail instead of skipping when SLURM is down)"
 
 install: ## Create .venv if missing and install the project with its test extras (editable)
@@ -52,8 +52,8 @@ parity: _venv-ok ## Compare against real Maestro (builds its own venv via tests/
 	bash tests/parity/make_venv.sh
 	$(VPY) tests/parity/compare_live.py
 
-bench: _venv-ok ## Run the benchmarks in bench/ (QUICK=1 for a short run)
-	$(VPY) bench/run.py $(if $(QUICK),--quick,)
+bench: _venv-ok ## Run the benchmarks in bench/ (QUICK=1 for a short run; BENCH_ARGS='--only reuse-run')
+	$(VPY) bench/run.py $(if $(QUICK),--quick,) $(BENCH_ARGS)
 
 slurm-up: ## Install (if needed, via apt) and start the local single-node SLURM (root)
 	bash .ci/slurm/start-slurm.sh

@@ -15,7 +15,7 @@ def row_figures(case: Case, results: dict[str, SideResult]) -> dict:
     fig = {}
     for name, side in case.sides():
         res = results.get(side.key)
-        fig[f"{name}_s"] = res.time_s if res else None
+        fig[f"{name}_s"] = (res.best_s if case.best else res.time_s) if res else None
         fig[f"{name}_mb"] = res.peak_mb if res else None
         fig[f"{name}_n"] = res.n if res else 0
         for extra in {k for e in (res.extras if res else []) for k in e}:
@@ -77,7 +77,7 @@ def table(rows: list[tuple[Case, dict]]) -> str:
     body = []
     for case, fig in rows:
         n = "/".join(str(fig.get(f"{s}_n", 0)) if getattr(case, s) else "-" for s in SIDES)
-        body.append([case.workload, "-" if case.p is None else f"{case.p:,}", n,
+        body.append([case.workload + (" (best)" if case.best else ""), "-" if case.p is None else f"{case.p:,}", n,
                      fmt_s(fig.get("ours_s")), fmt_mb(fig.get("ours_mb")),
                      fmt_s(fig.get("maestro_s")), fmt_mb(fig.get("maestro_mb")),
                      fmt_s(fig.get("floor_s")), fmt_mb(fig.get("floor_mb")),

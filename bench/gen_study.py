@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write the benchmark study: prep -> sim (P combinations) -> post (funnel).
 
-    python bench/gen_study.py P [-o FILE] [--slurm] [--flat [--cmd CMD]]     (stdout when no -o)
+    python bench/gen_study.py P [-o FILE] [--slurm] [--flat [--cmd CMD]] [--sleep S]   (stdout when no -o)
 
 prep has no parameters; sim depends on prep and uses two zipped parameters X and Y with P values
 each (so P instances: sim_X.0.Y.0 ... ); post depends on sim_* (a funnel: one instance that
@@ -12,6 +12,8 @@ Only the standard library is used, so any Python can run it.
 --flat, run), so those steps go to SLURM (prep and post still run locally, as in Maestro).
 --flat writes P independent steps instead: one step `run` with one parameter X of P values and
 `cmd: echo $(X) > out.txt` (or CMD), no dependencies (local runs to completion, submission).
+--sleep S makes prep, sim and post each take S seconds first (`sleep S; ...`): steps that do some
+work, where a benchmark must not be all start-up costs (the reuse runs).
 """
 
 import argparse
@@ -88,7 +90,7 @@ batch:
 FLAT_CMD = "echo $(X) > out.txt"
 
 
-def study_text(p: int, *, slurm: bool = False, flat: bool = False, cmd: str = FLAT_CMD) -> str:
+def study_text(p: int, *, slurm: bool = False, flat: bool = False, cmd: str = FLAT_CMD, sleep: float = 0) -> str:
     if p < 1:
         raise ValueError("P must be at least 1")
     xs = ", ".join(str(i) for i in range(p))
@@ -104,6 +106,8 @@ def study_text(p: int, *, slurm: bool = False, flat: bool = False, cmd: str = FL
         assert sep, "template changed"
         text = BATCH + head + "    run:\n      procs: 1\n" + sep[len("    run:\n"):] + tail
         text = text.replace("name: bench_p", "name: bench_slurm_p", 1)
+    if sleep and not flat:
+        text = text.replace("      cmd: |\n        ", f"      cmd: |\n        sleep {sleep:g}; ")
     return text
 
 
@@ -120,8 +124,9 @@ def main(argv=None) -> int:
     parser.add_argument("--slurm", action="store_true", help="batch type slurm; procs: 1 on the scheduled step")
     parser.add_argument("--flat", action="store_true", help="P independent steps (no prep, no post)")
     parser.add_argument("--cmd", default=FLAT_CMD, help=f"command of the --flat step (default: {FLAT_CMD})")
+    parser.add_argument("--sleep", type=float, default=0, help="seconds each step of prep -> sim -> post sleeps first")
     args = parser.parse_args(argv)
-    shape = {"slurm": args.slurm, "flat": args.flat, "cmd": args.cmd}
+    shape = {"slurm": args.slurm, "flat": args.flat, "cmd": args.cmd, "sleep": args.sleep}
     if args.output:
         write_study(args.p, args.output, **shape)
     else:

@@ -82,6 +82,10 @@ class Case:
     # Seconds the whole case (every side, every repeat, set-up included) takes on a quiet 2-core
     # machine: the cases before it stop repeating early enough to leave it that much of --budget.
     reserve: float = 0.0
+    # The row's times are each side's best (shortest) run instead of the median: for rows whose
+    # sides each run many processes at once on a shared 2-core machine, where one slow moment
+    # spoils a run (bench/README.md says which rows).
+    best: bool = False
 
     @property
     def label(self) -> str:
@@ -106,7 +110,7 @@ class Context:
 
     def spec(self, p: int, **shape) -> Path:
         """The benchmark study for P (bench/gen_study.py), written once per run.  ``shape``:
-        gen_study's ``slurm``, ``flat`` and ``cmd`` (a flat study of P independent steps)."""
+        gen_study's ``slurm``, ``flat`` and ``cmd`` (a flat study of P independent steps), ``sleep``."""
         key = (p, tuple(sorted(shape.items())))
         if key not in self._specs:
             from gen_study import write_study
@@ -114,6 +118,8 @@ class Context:
             name = "bench" + ("_flat" if shape.get("flat") else "") + ("_slurm" if shape.get("slurm") else "")
             if shape.get("cmd"):
                 name += f"_cmd{len(self._specs)}"
+            if shape.get("sleep"):
+                name += f"_sleep{shape['sleep']:g}"
             path = self.work / "specs" / f"{name}_p{p}.yaml"
             path.parent.mkdir(parents=True, exist_ok=True)
             write_study(p, str(path), **shape)
@@ -196,6 +202,10 @@ class SideResult:
         return statistics.median(r.wall_s for r in self.runs) if self.runs and not self.error else None
 
     @property
+    def best_s(self) -> float | None:
+        return min(r.wall_s for r in self.runs) if self.runs and not self.error else None
+
+    @property
     def peak_mb(self) -> float | None:
         return statistics.median(r.peak_mb for r in self.runs) if self.runs and not self.error else None
 
@@ -204,6 +214,7 @@ class SideResult:
             "command": self.command,
             "n": self.n,
             "median_s": self.time_s,
+            "best_s": self.best_s,
             "median_peak_mb": self.peak_mb,
             "times_s": [round(r.wall_s, 4) for r in self.runs],
             "peaks_mb": [round(r.peak_mb, 1) for r in self.runs],

@@ -125,3 +125,4 @@ import bench_report  # noqa: E402,F401  (issue 6: mreport at 100k, and against `
 full_only("report")  # builds (and afterwards deletes) a rendered 100k-step study: minutes on a busy disk
 import workloads_run  # noqa: E402,F401  (issues 4.7, 5.7, 7.6: local runs, maestro run -fg, one pass, SLURM)
 import workloads_scale  # noqa: E402,F401  (issue 16: 2,000 to 1,000,000 instances)
+import workloads_reuse  # noqa: E402,F401  (issue 19: planning a reuse at 100k, a re-run of one changed value)

@@ -109,3 +109,12 @@ def test_each_tool_page_names_its_python_twin(tool, entry):
     text = open(os.path.join(DOCS, f"{tool}.md"), encoding="utf-8").read()
     assert entry in text and "python-api.md" in text, f"docs/{tool}.md: link its core ({entry}) and python-api.md"
     assert f"## {tool}" in _python_api() or tool == "maestro"
+
+
+def test_every_schema_file_is_named_in_the_contracts_page():
+    """A format is a contract: each schema in shared/schemas has its section in docs/contracts.md."""
+    text = open(os.path.join(DOCS, "contracts.md"), encoding="utf-8").read()
+    schemas = os.path.join(DOCS, "..", "shared", "schemas")
+    for name in sorted(os.listdir(schemas)):
+        if name.endswith(".schema.json"):
+            assert f"shared/schemas/{name}" in text, f"docs/contracts.md does not name shared/schemas/{name}"

@@ -201,6 +201,7 @@ def rerun_steps(state: dict, graph, step_ids, subtree: bool, at: str, events: li
             continue
         move(state, sid, S.INITIALIZED, at, events, reason="re-run by request", attempts=0, restarts=0,
              exit_code=None, started=None, ended=None, not_before=None, intent=None, use_restart=False)
+        state["steps"][sid].pop("reused_from", None)   # it runs again: no longer the old study's
     # steps that were failed only because of a parent that now runs again get their chance too
     for sid in targets:
         for child in graph.descendants(sid):

@@ -50,7 +50,7 @@ def test_stdout_is_exactly_the_study_directory(tmp_path):
     names = sorted(os.listdir(out))
     assert names == ["a", "b", "batch.info", "dag.json", "logs", "meta", "s.yaml", "state.json",
                      "state.json.lock"]
-    assert sorted(os.listdir(out / "meta")) == ["environment.json", "metadata.json", "parameters.json"]
+    assert sorted(os.listdir(out / "meta")) == ["environment.json", "keys.json", "metadata.json", "parameters.json"]
     assert (out / "a" / "P.1" / "a_P.1.sh").read_text() == f"#!/bin/bash\n\necho 1 > {out}/a/P.1/x\n"
     assert (out / "a" / "P.2" / "a_P.2.restart.sh").exists()
     assert (out / "b" / "b.sh").read_text() == f"#!/bin/bash\n\ncat {out}/a/x\n"

@@ -16,6 +16,7 @@ import re
 from mshared.contracts import DAG_SCHEMA, DAG_VERSION
 from mshared.errors import InvalidInput
 
+from . import inputs as declared_inputs
 from . import naming
 from .envres import make_substituter, resolve_environment
 from .params import table_from_spec
@@ -84,11 +85,15 @@ def _expand_valid(spec: dict, warnings: list[str], env: dict, *, source: str, sp
     table = pgen["table"] if pgen else table_from_spec(spec.get("global.parameters"), spec.get(PRODUCT_BLOCK))
     _check_labels(table, source)
     steps = [_prepare_step(raw, substitute) for raw in spec["study"]]
+    declared = declared_inputs.declared(spec, substitute)   # not seen when finding used parameters
+    for step in steps:
+        step["inputs"] = declared.get(step["name"])
     order = _topological_order(steps, source)
     try:
         instances = _expand_steps(order, table, hashws, source)
     except _StepError as err:
         raise InvalidInput(f"{source}: {err}") from None
+    declared_inputs.resolve(instances, cwd, source, InvalidInput)
     known = set(env["values"]) | set(table["order"]) | {s["name"] for s in steps}
     warnings += typo_warnings(instances, known, source)
     batch = dict(spec.get("batch") or {})
@@ -309,15 +314,19 @@ def _parameterized(step, keys: list[str], table, root: str, hashws: bool) -> lis
 def _instance(step, ident, workspace, params, row, applying, nickname=None) -> dict:
     fields = dict(step["fields"])
     resources = dict(step["resources"])
+    inputs = step.get("inputs")
     if applying:
         keys, table = applying
         apply = _combo_applier(keys, table, row)
         fields = {k: apply(v) if v else v for k, v in fields.items()}
+        inputs = inputs and [(apply(text), content) for text, content in inputs]
         resources = {k: apply(v) if isinstance(v, str) else
                      ({kk: apply(vv) if isinstance(vv, str) else vv for kk, vv in v.items()} if isinstance(v, dict) else v)
                      for k, v in resources.items()}
     combo = ident[len(step["name"]) + 1:] if params else None
+    extra = {"inputs": inputs} if inputs else {}   # only where declared: other DAGs stay as they were
     return {
+        **extra,
         "id": ident,
         "step": step["name"],
         "description": fields["description"],

@@ -9,6 +9,8 @@ import re
 from mruntime.schedulers import registry
 from mshared.errors import InvalidInput
 
+from . import inputs
+
 TOP_LEVEL = ("description", "env", "batch", "study", "global.parameters")
 PRODUCT_BLOCK = "global.parameters.product"   # ours: a cross product without Python
 VAR_TOKEN = re.compile(r"^\$\(\w+\)$")
@@ -35,7 +37,7 @@ def validate_spec(spec, where: str) -> list[str]:
     if not isinstance(spec, dict):
         fail("a study spec must be a YAML mapping with 'description' and 'study' blocks")
     for key in spec:
-        if key not in TOP_LEVEL and key != PRODUCT_BLOCK:
+        if key not in TOP_LEVEL and key not in (PRODUCT_BLOCK, inputs.BLOCK):
             warnings.append(f"{where}: unknown top-level block '{key}' is ignored (Maestro ignores it too)")
     _check_description(spec, fail)
     _check_env(spec.get("env"), fail)
@@ -43,6 +45,7 @@ def validate_spec(spec, where: str) -> list[str]:
     _check_study(spec.get("study"), fail, warnings, where)
     _check_parameters(spec.get("global.parameters"), "global.parameters", True, fail)
     _check_parameters(spec.get(PRODUCT_BLOCK), PRODUCT_BLOCK, False, fail)
+    inputs.check_block(spec.get(inputs.BLOCK), [s["name"] for s in spec["study"]], fail)
     return warnings
 
 

@@ -4,8 +4,8 @@ import sys
 
 import click
 
-from mshared.clitools import (CONTEXT_SETTINGS, check_pargs, default_sigpipe, info, tool_errors, warn,
-                              without_cyclic_gc)
+from mshared.clitools import (CONTEXT_SETTINGS, check_pargs, default_sigpipe, info, stdout_bytes, tool_errors,
+                              warn, without_cyclic_gc)
 from mshared.errors import InvalidInput, StateBusy
 
 
@@ -43,11 +43,14 @@ def main():
 @click.option("-n", "--autono", is_flag=True, help="Answer no: expand and render, submit nothing.")
 @click.option("--usetmp", is_flag=True, help="Write step scripts to a temporary directory instead of the workspaces.")
 @click.option("--force", is_flag=True, help="If the study directory exists, move it aside to DIR.old-<timestamp> (nothing is deleted).")
+@click.option("--reuse", type=click.Path(), metavar="OLD", help="An earlier run of this study: instances whose content key FINISHED there are copied over, not run again.")
+@click.option("--why", "why", flag_value="table", help="With --reuse: print the plan (reuse or run, and why, per instance) as a table and stop.")
+@click.option("--why-json", "why", flag_value="json", help="With --reuse: print the plan as JSON (maestro.reuse-plan) and stop.")
 @tool_errors
 @default_sigpipe
 @without_cyclic_gc
 def run(spec, attempts, rlimit, throttle, sleeptime, dry, pgen, pargs, out, foreground, hashws, autoyes,
-        autono, usetmp, force):
+        autono, usetmp, force, reuse, why):
     """Expand and render SPEC into a study directory, then submit and monitor it until it ends.
 
     By default the monitor loop runs in the background, detached from the terminal (its pid in
@@ -61,12 +64,22 @@ def run(spec, attempts, rlimit, throttle, sleeptime, dry, pgen, pargs, out, fore
 
     if autoyes and autono:
         raise click.UsageError("-y and -n exclude each other")
+    if why and not reuse:
+        raise click.UsageError("--why and --why-json show what --reuse OLD would do; give --reuse")
     check_pargs(pgen, pargs)
     dag, warnings = launch.expand_spec(spec, pgen=pgen, pargs=pargs, hashws=hashws)
     for message in warnings:
         warn(message)
     now = utcnow()
     root = target_root(dag, now, out)
+    plan = launch.plan_reuse(dag, reuse, root) if reuse else None
+    if why:
+        stdout_bytes(launch.show_plan(plan, dag, root, why))
+        return
+    if plan is not None:    # what will be reused and why the rest runs, before anything runs
+        info(launch.show_plan(plan, dag, root, "summary").decode())
+        for message in plan.warnings:
+            warn(message)
     if occupied(root) and not force:
         if autoyes or (_interactive() and not autono and _ask("Output path already exists. Move it aside? [yn]")):
             force = True
@@ -75,7 +88,7 @@ def run(spec, attempts, rlimit, throttle, sleeptime, dry, pgen, pargs, out, fore
                                "move it aside (nothing is deleted), or choose another with -o")
     settings = {"throttle": throttle, "attempts": attempts, "rlimit": rlimit, "poll_interval": sleeptime,
                 "dry": dry, "usetmp": usetmp}
-    root = launch.render_study(dag, root, settings, force=force, now=now)
+    root = launch.render_study(dag, root, settings, force=force, now=now, reuse=plan)
     info(f"study directory: {root}")
     launch_it = not autono and (autoyes or not _interactive() or _ask("Would you like to launch the study? [yn]"))
     if not launch_it:

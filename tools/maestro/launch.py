@@ -19,11 +19,25 @@ def expand_spec(spec: str, *, pgen: str | None, pargs: tuple, hashws: bool):
     return expand_file(spec, cwd=os.getcwd(), pgen=pgen, pargs=pargs, hashws=hashws)
 
 
-def render_study(dag: dict, root: str, settings: dict, *, force: bool, now) -> str:
-    """mrender's study directory ``root`` for ``dag``; returns ``root``."""
+def render_study(dag: dict, root: str, settings: dict, *, force: bool, now, reuse=None) -> str:
+    """mrender's study directory ``root`` for ``dag`` (reusing what the plan ``reuse`` says);
+    returns ``root``."""
     from mrender.core import write_study
 
-    return write_study(dag, root, settings, now=now, force=force)
+    return write_study(dag, root, settings, now=now, force=force, reuse=reuse)
+
+
+def plan_reuse(dag: dict, old: str, root: str):
+    """mrender's reuse plan of ``dag`` at ``root`` against the old study ``old``."""
+    from mrender.core import plan_reuse as plan
+
+    return plan(dag, old, root=root)
+
+
+def show_plan(plan, dag: dict, root: str, fmt: str) -> bytes:
+    from mrender.core import show_plan as show
+
+    return show(plan, dag, root, fmt)
 
 
 def start_conductor(root: str) -> int:

@@ -4,7 +4,8 @@ import os
 
 import click
 
-from mshared.clitools import CONTEXT_SETTINGS, default_sigpipe, stdout_bytes, tool_errors, without_cyclic_gc
+from mshared.clitools import (CONTEXT_SETTINGS, default_sigpipe, info, stdout_bytes, tool_errors, warn,
+                              without_cyclic_gc)
 from mshared.errors import InvalidInput
 
 
@@ -18,16 +19,21 @@ from mshared.errors import InvalidInput
 @click.option("-s", "--sleep", type=click.IntRange(min=1), default=60, show_default=True, help="Poll interval in seconds for the monitor.")
 @click.option("--dry", is_flag=True, help="Mark the study as a dry run: msubmit will set steps to DRYRUN and run nothing.")
 @click.option("--usetmp", is_flag=True, help="Write the step scripts to a new temporary directory instead of the workspaces (as Maestro's --usetmp).")
+@click.option("--reuse", "reuse", type=click.Path(), metavar="OLD", help="An earlier run of this study: every instance with the same content key that FINISHED there is copied over and not run again.")
+@click.option("--why", "why", flag_value="table", help="With --reuse: print the plan (reuse or run, and why, per instance) as a table on stdout; write nothing.")
+@click.option("--why-json", "why", flag_value="json", help="With --reuse: the same plan as JSON (maestro.reuse-plan); write nothing.")
 @tool_errors
 @default_sigpipe
 @without_cyclic_gc
-def main(dag, out, force, throttle, attempts, rlimit, sleep, dry, usetmp):
+def main(dag, out, force, throttle, attempts, rlimit, sleep, dry, usetmp, reuse, why):
     """Render a DAG (from mexpand; - or nothing reads stdin) into a study directory.
 
     Creates one workspace per step instance with its script for the study's scheduler, copies of
-    the spec and pgen file, dag.json, batch.info, meta/, logs/ and the initial state.json, then
-    prints the study directory as one line.  Exit codes: 0 ok, 2 usage, 65 invalid DAG or
-    occupied directory, 1 could not write.
+    the spec and pgen file, dag.json, batch.info, meta/ (with the instances' content keys),
+    logs/ and the initial state.json, then prints the study directory as one line.  With --reuse
+    OLD, what OLD finished with the same key is brought over instead of run again (a summary on
+    stderr; --why shows the plan and stops).  Exit codes: 0 ok, 2 usage, 65 invalid DAG, old
+    study or occupied directory, 1 could not write.
 
     \b
     Example:
@@ -36,13 +42,24 @@ def main(dag, out, force, throttle, attempts, rlimit, sleep, dry, usetmp):
     from mshared.contracts import parse_dag
     from mshared.times import utcnow
 
-    from .core import target_root, write_study
+    from .core import plan_reuse, show_plan, target_root, write_study
 
+    if why and not reuse:
+        raise click.UsageError("--why and --why-json show what --reuse OLD would do; give --reuse")
     doc = parse_dag(_read(dag), "<stdin>" if dag == "-" else dag)
     now = utcnow()
     settings = {"throttle": throttle, "attempts": attempts, "rlimit": rlimit,
                 "poll_interval": sleep, "dry": dry, "usetmp": usetmp}
-    root = write_study(doc, target_root(doc, now, out), settings, now=now, force=force)
+    root = target_root(doc, now, out)
+    plan = plan_reuse(doc, reuse, root=root) if reuse else None
+    if why:
+        stdout_bytes(show_plan(plan, doc, root, why))
+        return
+    if plan is not None:   # the plan in one line on stderr, and its warnings: no silent mass re-run
+        info(show_plan(plan, doc, root, "summary").decode())
+        for message in plan.warnings:
+            warn(message)
+    root = write_study(doc, root, settings, now=now, force=force, reuse=plan)
     stdout_bytes(os.fsencode(root) + b"\n")
 
 

@@ -47,6 +47,8 @@ class Plan:
     state: dict = field(default_factory=dict)
     path_deps: list[dict] = field(default_factory=list)
     git_deps: list[dict] = field(default_factory=list)
+    # reused instances (--reuse): (old workspace, new workspace, names to leave), copied in last
+    copies: list[tuple] = field(default_factory=list)
 
 
 def study_stamp(now: datetime) -> str:
@@ -61,19 +63,53 @@ def target_root(dag: dict, now: datetime, out: str | None = None) -> str:
     return os.path.abspath(out) if out else default_output_dir(dag, study_stamp(now))
 
 
-def write_study(dag: dict, root: str, settings: dict, *, now: datetime, force: bool = False, git=None) -> str:
+def write_study(dag: dict, root: str, settings: dict, *, now: datetime, force: bool = False, git=None,
+                reuse=None) -> str:
     """Render ``dag`` (checked by parse_dag, or made by mexpand.core) into the study directory
     ``root`` (absolute) and return ``root``.  ``settings`` are the state's (throttle, attempts,
-    rlimit, poll_interval, dry, usetmp; missing ones take their defaults).
+    rlimit, poll_interval, dry, usetmp; missing ones take their defaults).  The instances' content
+    keys go to meta/keys.json.  ``reuse``, a plan from ``plan_reuse`` for this DAG, has the
+    instances it reuses brought over from the old study and marked FINISHED.
 
     An occupied ``root`` is refused before any work, or with ``force`` moved aside to
     `<root>.old-<stamp>` (nothing is deleted).  The directory appears whole or not at all.
     Raises InvalidInput (65) for a bad DAG, setting or dependency, or an occupied ``root``;
-    MError (1) when it cannot be written.  CLI twin: `mrender -o ROOT`.
+    MError (1) when it cannot be written.  CLI twin: `mrender -o ROOT [--reuse OLD]`.
     """
+    from . import keys, reuse as reusing
+
     writer.check_target(root, force)
     plan = render(dag, root=root, settings=settings, now=now)
+    records = reuse.keys if reuse is not None else keys.instance_keys(dag)
+    plan.files.append((keys.KEYS_FILE, dumps(keys.keys_document(records, plan.state["study"]["dag_sha256"]))))
+    if reuse is not None:
+        plan.copies = reusing.apply(reuse, plan.state, dag)
     return writer.carry_out(plan, root, force=force, stamp=study_stamp(now), git=git)
+
+
+def plan_reuse(dag: dict, old: str, *, root: str | None = None):
+    """What a render of ``dag`` (at ``root``) would reuse from the study directory ``old``, and
+    why every other instance runs: a ``mrender.reuse.ReusePlan`` (``decisions``, ``warnings``,
+    ``counts()``; ``plan_document`` and ``plan_table`` show it).  Reads ``old``, never changes
+    it.  Raises InvalidInput (65, "--reuse OLD: ...") when ``old`` is not a study, is damaged, is
+    a study of another name or newer format, or is ``root``.  CLI twin: `mrender --reuse OLD --why`.
+    """
+    from . import keys, reuse as reusing
+
+    records = keys.instance_keys(dag)
+    return reusing.plan_reuse(dag, records, reusing.read_old(old, dag, root))
+
+
+def show_plan(plan, dag: dict, root: str | None, fmt: str = "table") -> bytes:
+    """A plan from ``plan_reuse`` as `--why` prints it: "table" (text) or "json" (the
+    `maestro.reuse-plan` document); "summary" is the one line printed on stderr without --why."""
+    from . import whyplan
+
+    if fmt == "json":
+        return whyplan.plan_json(plan, dag, root)
+    if fmt == "summary":
+        return whyplan.summary_line(plan).encode("utf-8")
+    return whyplan.plan_table(plan).encode("utf-8")
 
 
 def study_dir_name(name: str, stamp: str) -> str:

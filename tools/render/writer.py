@@ -74,6 +74,10 @@ def carry_out(plan, final: str, *, force: bool, stamp: str, git=None) -> str:
             plan.state["study"]["scripts_dir"] = scripts_dir
         write_tree(tmp, plan.dirs, plan.files, FILE_MODE)
         write_tree(scripts_dir, [], plan.scripts, SCRIPT_MODE)
+        if plan.copies:   # reused instances: their files from the old study (mrender.bringover)
+            from .bringover import bring_over
+
+            bring_over(tmp, plan.copies)
         staged = []
         for dep in plan.git_deps:
             if dep in outside:

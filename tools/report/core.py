@@ -21,6 +21,8 @@ from mshared.errors import EXIT_USAGE, MError
 from mshared.times import iso_utc
 from mshared.statusrows import Times, format_duration
 
+from . import reused
+
 # Every output format (mreport --format, maestro status --format); mreport.formats.render draws them.
 OUTPUT_FORMATS = ("table", "json", "ndjson", "csv", "md", "dot")
 LAYOUTS = ("flat", "narrow", "legacy")
@@ -170,7 +172,7 @@ def summarise(state: dict, selected: int, now: datetime) -> dict:
     created = state["study"].get("created")
     last_end = max((e["ended"] for e in entries if e.get("ended")), default=None)
     until = None if status == "RUNNING" else (last_end or state.get("updated"))
-    return {
+    summary = {
         "status": status,
         "total": len(state["steps"]),
         "counts": ordered_counts(e["state"] for e in entries),
@@ -179,6 +181,10 @@ def summarise(state: dict, selected: int, now: datetime) -> dict:
         "last_end": last_end,
         "elapsed_seconds": Times(now).seconds(created, until),
     }
+    brought = reused.count(entries)
+    if brought:      # steps a --reuse run brought over (FINISHED): only when there are some
+        summary["reused"] = brought
+    return summary
 
 
 def check_code(step_states) -> int:
@@ -277,6 +283,8 @@ def summary_line(report: Report) -> str:
     counts = ", ".join(f"{n:,} {state}" for state, n in s["counts"].items())
     line = (f"{report.study.state['study'].get('name')} ({report.study.root}): {s['status']}, "
             f"elapsed {format_duration(s['elapsed_seconds'])}; {s['total']:,} steps: {counts}")
+    if s.get("reused"):
+        line += f" ({s['reused']:,} reused)"
     if s["selected"] != s["total"]:
         line += f"; {s['selected']:,} chosen"
     return line

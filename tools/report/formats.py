@@ -7,7 +7,7 @@ from mshared import jsonio
 from mshared.dot import dag_to_dot
 from mshared.statusrows import TABLE_COLUMNS, Times, status_csv
 
-from . import core, layouts
+from . import core, layouts, reused
 
 
 def render(report: core.Report, fmt: str, view: str, *, layout: str = "flat", width: int | None = None,
@@ -20,7 +20,10 @@ def render(report: core.Report, fmt: str, view: str, *, layout: str = "flat", wi
     if fmt == "csv":
         if view == "groups":
             return _groups_csv(report)
-        return status_csv(core.chosen_steps(report), report.study.state["steps"], report.now).encode("utf-8")
+        steps, entries = core.chosen_steps(report), report.study.state["steps"]
+        text = status_csv(steps, entries, report.now)
+        extra = reused.column(steps, entries)
+        return (text if extra is None else reused.add_csv_column(text, extra)).encode("utf-8")
     md = fmt == "md"
     title = f"Study: {report.study.root}"
     parts = [f"## {title}", "", core.summary_line(report)] if md else [core.summary_line(report)]
@@ -40,6 +43,7 @@ def _json(report, view, tails, lines: bool) -> bytes:
         times = Times(report.now)
         entries = report.study.state["steps"]
         steps = core.step_records(core.chosen_steps(report), entries, times)
+        reused.annotate(steps, entries)
         if tails is not None:
             for record in steps:
                 if record["state"] in core.WHY_STATES:
@@ -61,13 +65,16 @@ def _steps_table(report, md: bool, layout: str, width) -> str:
     steps = core.chosen_steps(report)
     columns = times.columns(steps, entries, params=False)
     root = report.study.root
+    headers, extra = TABLE_COLUMNS, reused.column(steps, entries)
+    if extra is not None:       # steps brought over by --reuse: one more column, only then
+        headers, columns = (*TABLE_COLUMNS, reused.HEADER), columns + [extra]
     if md:
-        return _markdown(TABLE_COLUMNS, zip(*columns))
+        return _markdown(headers, zip(*columns))
     if layout == "legacy":
-        return layouts.legacy(root, columns)
+        return layouts.legacy(root, columns, headers)
     if layout == "narrow":
         return layouts.narrow(root, columns, [s["params"] for s in steps], width)
-    return layouts.flat(root, columns, width)
+    return layouts.flat(root, columns, width, headers)
 
 
 def _group_rows(report):

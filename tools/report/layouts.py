@@ -12,7 +12,7 @@ from mshared.statusrows import TABLE_COLUMNS
 
 FAST_ROWS = 1000
 # Columns the flat table may fold to fit the terminal, and the narrowest they get.
-TEXT_FLOORS = {"Step Name": 16, "Workspace": 16}
+TEXT_FLOORS = {"Step Name": 16, "Workspace": 16, "Reused From": 16}
 TIME_FLOORS = {"Start Time": 10, "Submit Time": 11, "End Time": 10}   # date over time
 _LAST_BREAK = re.compile(r"[._/:-][^._/:-]*$")   # with endpos: the last break before it
 
@@ -131,17 +131,18 @@ def _fast_grid(headers, columns, widths, title, folded: list[int]) -> str:
     return "\n".join(head + body)
 
 
-def flat(title: str, columns: list[list[str]], limit: int | None) -> str:
-    """Maestro's default layout: one table titled 'Study: <path>', every column but Params."""
-    return grid(TABLE_COLUMNS, columns, limit, f"Study: {title}")
+def flat(title: str, columns: list[list[str]], limit: int | None, headers=TABLE_COLUMNS) -> str:
+    """Maestro's default layout: one table titled 'Study: <path>', every column but Params
+    (``headers``: those columns, and any added after them)."""
+    return grid(headers, columns, limit, f"Study: {title}")
 
 
-def legacy(title: str, columns: list[list[str]]) -> str:
+def legacy(title: str, columns: list[list[str]], headers=TABLE_COLUMNS) -> str:
     """Maestro's legacy layout: tabulate's 'simple' table between '=' rules (numbers right)."""
     numeric = [bool(c) and all(v.isdigit() and v.isascii() for v in c) for c in columns]
-    widths = [max(len(h) + 2, max(map(len, c), default=0)) for h, c in zip(TABLE_COLUMNS, columns)]
+    widths = [max(len(h) + 2, max(map(len, c), default=0)) for h, c in zip(headers, columns)]
     line = "  ".join("%%%s%ds" % ("" if n else "-", w) for n, w in zip(numeric, widths)).__mod__
-    table = [line(TABLE_COLUMNS), "  ".join("-" * w for w in widths)] + list(map(line, zip(*columns)))
+    table = [line(headers), "  ".join("-" * w for w in widths)] + list(map(line, zip(*columns)))
     rule = "=" * len(table[1])
     return "\n".join([rule, title, rule] + table + [rule])
 
@@ -158,7 +159,8 @@ def narrow(title: str, columns: list[list[str]], params: list[dict], limit: int 
     out = [f"STUDY: {title}".center(len(rule)).rstrip(), ""]
     room = max((limit or 0) - 15, 20) if limit else None
     for r, step_params in zip(zip(*columns), params):
-        for label, value in (("STEP:", r[0]), ("WORKSPACE:", r[2])):
+        came = r[len(TABLE_COLUMNS)] if len(r) > len(TABLE_COLUMNS) else "--"   # --reuse: where from
+        for label, value in (("STEP:", r[0]), ("WORKSPACE:", r[2])) + ((("REUSED FROM:", came),) if came != "--" else ()):
             parts = fold(value, room) if room else [value]
             out.append(f"  {label:<13}{parts[0]}")
             out.extend(" " * 15 + p for p in parts[1:])
