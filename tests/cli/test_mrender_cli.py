@@ -262,3 +262,24 @@ def test_a_file_in_the_way_is_refused_too(tmp_path):
     assert result.exit_code == 65 and "use --force" in result.stderr
     assert run(["-o", str(tmp_path / "s"), "--force"], input=make_dag(tmp_path)).exit_code == 0
     assert (tmp_path / "s").is_dir()
+
+
+def _crafted(tmp_path, **fields) -> bytes:
+    dag = json.loads(make_dag(tmp_path))
+    dag["steps"][-1].update(fields)     # the last step: no other step names it as a parent
+    return dumps(dag)
+
+
+@pytest.mark.parametrize("fields", [{"stem": "../../ESCAPED-by-stem"}, {"stem": "/tmp/ESCAPED"},
+                                    {"workspace": "a//../../.."}, {"id": "a\x1b]0;pwned\x07"}])
+def test_a_crafted_dag_never_writes_outside_the_study(tmp_path, fields):
+    """Issue 15, F3: a DAG whose stem climbed out of the study made mrender create
+    `ESCAPED-by-stem.sh` (the step's command) two levels up."""
+    work = tmp_path / "one" / "two"
+    work.mkdir(parents=True)
+    before = sorted(p for p in tmp_path.rglob("*"))
+    result = run(["-o", str(work / "study")], input=_crafted(tmp_path, **fields))
+    assert result.exit_code == 65, result.stdout
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("mrender: error: <stdin>: step")
+    assert "\x1b" not in result.stderr
+    assert sorted(p for p in tmp_path.rglob("*")) == before

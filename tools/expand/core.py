@@ -13,7 +13,7 @@ import hashlib
 import os
 import re
 
-from mshared.contracts import DAG_SCHEMA, DAG_VERSION
+from mshared.contracts import CONTROL, DAG_SCHEMA, DAG_VERSION
 from mshared.errors import InvalidInput
 
 from . import naming
@@ -136,7 +136,7 @@ def _check_labels(table: dict, source: str) -> None:
     """A label of '.' or '..' would name a directory that is not the instance's own."""
     for key, entry in table["params"].items():
         for label in entry["labels"]:
-            if label in (".", "..") or any(ord(ch) < 32 for ch in label):
+            if label in (".", "..") or CONTROL.search(label):
                 raise InvalidInput(f"{source}: parameter '{key}' has the label {label!r}, which cannot name "
                                    "a workspace; change the label (e.g. 'KEY.%%')")
 

@@ -6,6 +6,7 @@ silently ignores.
 
 import re
 
+from mshared.contracts import CONTROL
 from mshared.errors import InvalidInput
 
 TOP_LEVEL = ("description", "env", "batch", "study", "global.parameters")
@@ -160,7 +161,7 @@ def _check_study(study, fail, warnings, where):
 
 
 def _check_step_name(name, label, fail):
-    if any(ord(ch) < 32 for ch in name):
+    if CONTROL.search(name):
         fail(f"{label}: a step name must not contain control characters (newline, NUL, ...)")
     if name.startswith("/") or ".." in name.split("/") or name.strip(".") == "":
         fail(f"{label}: the step name would put its workspace outside the study directory; rename it")

@@ -18,6 +18,7 @@ from mshared import states as S
 from mshared.contracts import REPORT_SCHEMA, REPORT_VERSION
 from mruntime.engine.transitions import study_status
 from mshared.errors import EXIT_USAGE, MError
+from mshared.printable import visible
 from mshared.times import iso_utc
 from mshared.statusrows import Times, format_duration
 
@@ -279,4 +280,4 @@ def summary_line(report: Report) -> str:
             f"elapsed {format_duration(s['elapsed_seconds'])}; {s['total']:,} steps: {counts}")
     if s["selected"] != s["total"]:
         line += f"; {s['selected']:,} chosen"
-    return line
+    return visible(line)
