@@ -18,7 +18,7 @@ from mshared.errors import InvalidInput
 
 from . import naming
 from .envres import make_substituter, resolve_environment
-from .params import table_from_spec
+from .params import MAX_COMBINATIONS, table_from_spec
 from .tokens import typo_warnings
 from .validate import INT_KEYS, PRODUCT_BLOCK, validate_spec
 
@@ -114,9 +114,6 @@ def _expand_valid(spec: dict, warnings: list[str], env: dict, *, source: str, sp
     }
     dag = {"schema": DAG_SCHEMA, "version": DAG_VERSION, "study": study, "steps": instances}
     return dag, list(dict.fromkeys(warnings))   # each warning once, in the order found
-
-
-MAX_COMBINATIONS = 1_000_000
 
 
 def _check_combinations(spec: dict, source: str) -> None:
