@@ -283,3 +283,35 @@ def test_a_crafted_dag_never_writes_outside_the_study(tmp_path, fields):
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("mrender: error: <stdin>: step")
     assert "\x1b" not in result.stderr
     assert sorted(p for p in tmp_path.rglob("*")) == before
+
+
+def test_a_dag_on_stdin_is_read_up_to_the_cap_and_garbage_is_refused_at_once(tmp_path, monkeypatch):
+    """Issue 15, F10: `mrender /dev/zero` or an endless stdin grew to 5 GB.  The cap is
+    mshared.contracts.MAX_DAG_BYTES; input that does not start with '{' is refused at the first
+    chunk (`yes | mrender`)."""
+    import mshared.contracts
+
+    result = run(["-o", str(tmp_path / "s")], input=b"y\n" * 100_000)
+    assert result.exit_code == 65 and "does not start with '{'" in result.stderr
+    monkeypatch.setattr(mshared.contracts, "MAX_DAG_BYTES", 1000)
+    result = run(["-o", str(tmp_path / "s")], input=make_dag(tmp_path))
+    assert result.exit_code == 65 and "larger than 1,000 bytes" in result.stderr
+    dag = tmp_path / "dag.json"
+    dag.write_bytes(make_dag(tmp_path))
+    result = run(["-o", str(tmp_path / "s"), str(dag)])
+    assert result.exit_code == 65 and "larger than 1,000 bytes" in result.stderr
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize("kind", ["/dev/zero", "fifo", "directory"])
+def test_a_dag_that_is_not_a_regular_file_is_refused_at_once(tmp_path, kind):
+    path = str(tmp_path / "dag")
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "directory":
+        os.mkdir(path)
+    else:
+        path = kind
+    result = run(["-o", str(tmp_path / "s"), path])
+    assert result.exit_code == 65 and "not a regular file" in result.stderr
+    assert result.stderr.count("\n") == 1

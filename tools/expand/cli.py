@@ -10,7 +10,7 @@ from mshared.clitools import (CONTEXT_SETTINGS, check_pargs, default_sigpipe, st
 
 @click.command(name="mexpand", context_settings=CONTEXT_SETTINGS)
 @click.argument("spec", default="-", metavar="[SPEC|-]")
-@click.option("-p", "--pgen", type=click.Path(dir_okay=False), help="Python file defining get_custom_generator(env, **kwargs); replaces global.parameters.")
+@click.option("-p", "--pgen", type=click.Path(), help="Python file defining get_custom_generator(env, **kwargs); replaces global.parameters.")
 @click.option("--pargs", multiple=True, metavar="KEY:VALUE", help="Argument passed to the pgen (repeatable; values are strings).")
 @click.option("--hashws", is_flag=True, help="Name instance workspaces <step>_instance_<k>, as Maestro's --hashws.")
 @click.option("--format", "fmt", type=click.Choice(["json", "dot"]), default="json", show_default=True, help="json: the DAG contract; dot: the graph for Graphviz.")

@@ -7,6 +7,7 @@ import os
 import yaml
 
 from mshared.errors import InvalidInput
+from mshared.reading import read_regular
 
 MAX_BYTES = 64 * 1024 * 1024
 MAX_DEPTH = 64
@@ -40,8 +41,7 @@ def read_spec(spec: str, stdin) -> tuple[str, str, str | None]:
     else:
         path, source = os.path.abspath(spec), spec
         try:
-            with open(path, "rb") as handle:
-                data = read_limited(handle, source)
+            data = read_regular(spec, MAX_BYTES, "the spec")   # a FIFO or a device is refused at once
         except OSError as err:
             raise InvalidInput(f"{spec}: cannot read the spec: {err.strerror}") from None
     try:

@@ -28,13 +28,13 @@ def main():
 
 
 @main.command(context_settings=CONTEXT_SETTINGS)
-@click.argument("spec", type=click.Path(dir_okay=False))
+@click.argument("spec", type=click.Path())
 @click.option("-a", "--attempts", type=click.IntRange(min=1), default=1, show_default=True, help="Submission attempts per step before it is FAILED.")
 @click.option("-r", "--rlimit", type=click.IntRange(min=0), default=1, show_default=True, help="Restarts after a timeout, for steps with a restart command (0 = unlimited).")
 @click.option("-t", "--throttle", type=click.IntRange(min=0), default=0, show_default=True, help="Most jobs in flight at once (0 = unlimited; local steps default to one per core, one more while each lasts under a quarter second).")
 @click.option("-s", "--sleeptime", type=click.IntRange(min=1), default=60, show_default=True, help="Seconds between scheduler polls (local jobs are noticed at once).")
 @click.option("--dry", is_flag=True, help="Write workspaces and scripts, mark every step DRYRUN, run nothing.")
-@click.option("-p", "--pgen", type=click.Path(dir_okay=False), help="Parameter generator file (get_custom_generator).")
+@click.option("-p", "--pgen", type=click.Path(), help="Parameter generator file (get_custom_generator).")
 @click.option("--pargs", multiple=True, metavar="KEY:VALUE", help="Argument for the pgen (repeatable).")
 @click.option("-o", "--out", type=click.Path(file_okay=False), help="Study directory, used as is (no timestamp).")
 @click.option("-fg", "--foreground", "foreground", is_flag=True, help="Run the monitor loop here with a progress bar; exit 0 finished, 2 failure, 3 cancelled.")

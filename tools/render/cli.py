@@ -47,11 +47,15 @@ def main(dag, out, force, throttle, attempts, rlimit, sleep, dry, usetmp):
 
 
 def _read(dag: str) -> bytes:
+    """The DAG's bytes: a regular file or stdin, at most MAX_DAG_BYTES (an endless input, a FIFO
+    or a device is refused in one line)."""
+    from mshared.contracts import MAX_DAG_BYTES
+    from mshared.reading import read_regular, read_stream
+
     if dag == "-":
         with click.open_file("-", "rb") as stdin:   # click's stdin, also under CliRunner
-            return stdin.read()
+            return read_stream(stdin, MAX_DAG_BYTES, "<stdin>", "the DAG", starts=b"{")
     try:
-        with open(dag, "rb") as handle:
-            return handle.read()
+        return read_regular(dag, MAX_DAG_BYTES, "the DAG")
     except OSError as err:
         raise InvalidInput(f"{dag}: cannot read the DAG: {err.strerror}") from None
