@@ -14,6 +14,7 @@ from mexpand.core import expand
 from mexpand.specload import load_yaml
 from mrender.cli import main
 from mshared import statefile
+from mshared.errors import InvalidInput
 from mshared.jsonio import dumps
 
 HELLO = """
@@ -315,3 +316,31 @@ def test_a_dag_that_is_not_a_regular_file_is_refused_at_once(tmp_path, kind):
     result = run(["-o", str(tmp_path / "s"), path])
     assert result.exit_code == 65 and "not a regular file" in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("field,value", [("url", "--upload-pack=touch pwned"), ("hash", "--pathspec-from-file=/etc/hostname"),
+                                         ("tag", "-b"), ("branch", "--orphan=x")])
+def test_a_git_dependency_that_looks_like_an_option_is_refused(tmp_path, git_repo, field, value):
+    """Issue 15, F16: a url or ref starting with '-' reached git as an option."""
+    dep = {"name": "SRC", "path": "$(OUTPUT_PATH)", "url": str(git_repo), field: value}
+    spec = load_yaml(textwrap.dedent(HELLO), "s.yaml")
+    spec.setdefault("env", {})["dependencies"] = {"git": [dep]}
+    with pytest.raises(InvalidInput, match="starts with '-'"):      # mexpand refuses it
+        expand(spec, source="s.yaml", spec_text=HELLO, spec_path=None, specroot=str(tmp_path), cwd=str(tmp_path))
+    dag = json.loads(make_dag(tmp_path, env_deps={"git": [{"name": "SRC", "path": "$(OUTPUT_PATH)",
+                                                            "url": str(git_repo)}]}))
+    dag["study"]["env"]["dependencies"]["git"][0][field] = value       # a DAG made by hand
+    result = run(["-o", str(tmp_path / "s")], input=dumps(dag))
+    assert result.exit_code == 65 and result.stderr.count("\n") == 1
+    assert f"git dependency 'SRC': {field} {value!r} starts with '-'" in result.stderr
+    assert sorted(os.listdir(tmp_path)) == ["repo"]
+
+
+def test_git_is_told_where_its_options_end(monkeypatch):
+    from mrender import writer
+
+    calls = []
+    monkeypatch.setattr(writer, "_git", lambda argv, *rest: calls.append(argv))
+    writer.clone_git({"name": "S", "url": "file:///r", "hash": "abc", "tag": "v1", "branch": "b"}, "/d")
+    assert calls[0][-3:] == ["--", "file:///r", "/d"]
+    assert [c[-2:] for c in calls[1:]] == [["abc", "--"], ["tags/v1", "--"], ["b", "--"]]

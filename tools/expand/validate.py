@@ -110,6 +110,10 @@ def _check_deps(items, kind, required, optional, seen, fail):
                 fail(f"Unrecognized key '{key}' found in {here}")
         if sum(1 for key in optional if key in item) > 1:
             fail(f"{here}: give at most one of {', '.join(optional)}")
+        if kind == "git":
+            for key in ("url", *optional):
+                if str(item.get(key, "")).startswith("-"):
+                    fail(f"{here}.{key} {item[key]!r} starts with '-', which git would read as an option")
         _claim(item["name"], seen, fail)
 
 

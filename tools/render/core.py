@@ -250,4 +250,8 @@ def _dependencies(study: dict, root: str) -> tuple[list[dict], list[dict]]:
             raise InvalidInput(f"git dependency '{dep['name']}' has no url")
         git.append({"name": dep["name"], "url": str(dep["url"]), "dest": dest,
                     **{key: str(dep[key]) for key in ("hash", "tag", "branch") if dep.get(key)}})
+        for key in ("url", "hash", "tag", "branch"):
+            if git[-1].get(key, "").startswith("-"):
+                raise InvalidInput(f"git dependency '{dep['name']}': {key} {git[-1][key]!r} starts with '-', "
+                                   "which git would read as an option; fix the spec")
     return paths, git

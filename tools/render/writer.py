@@ -133,13 +133,15 @@ def write_tree(base: str, dirs, files, mode: int) -> None:
 
 
 def clone_git(dep: dict, dest: str) -> None:
-    """`git clone url dest`, then check out hash, tags/<tag>, branch as given (Maestro's order)."""
+    """`git clone -- url dest`, then check out hash, tags/<tag>, branch as given (Maestro's order).
+    The url and the refs are never read as options: '--' ends them, and render refused any that
+    starts with '-' (mrender.core)."""
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
-    _git(["git", "clone", "--quiet", dep["url"], dest], dep, f"cloning {dep['url']}", env)
+    _git(["git", "clone", "--quiet", "--", dep["url"], dest], dep, f"cloning {dep['url']}", env)
     for key, ref in (("hash", dep.get("hash")), ("tag", dep.get("tag") and f"tags/{dep['tag']}"),
                      ("branch", dep.get("branch"))):
         if ref:
-            _git(["git", "-C", dest, "-c", "advice.detachedHead=false", "checkout", "--quiet", ref],
+            _git(["git", "-C", dest, "-c", "advice.detachedHead=false", "checkout", "--quiet", ref, "--"],
                  dep, f"checking out {key} '{dep[key]}'", env)
 
 
