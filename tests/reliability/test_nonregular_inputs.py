@@ -79,6 +79,26 @@ def test_study_files_that_are_not_regular_files_are_refused(tmp_path, command, f
               else argv[0], f"{command}, {file} is a {kind}")
 
 
+BROKEN = {"missing": os.unlink, "garbage": lambda path: open(path, "w").write("not json {"),
+          "empty": lambda path: open(path, "w").close()}
+
+
+@pytest.mark.parametrize("file", ["state.json", "dag.json"])
+@pytest.mark.parametrize("command", list(STUDY_COMMANDS))
+def test_study_files_missing_or_garbage_are_refused(tmp_path, command, file):
+    """Issue 15, F18: `maestro rerun` with dag.json missing exited 1 ("No such file or directory")."""
+    for how in (BROKEN if STRESS else [list(BROKEN)[zlib.crc32(repr((command, file)).encode()) % len(BROKEN)]]):
+        base = tmp_path / how
+        base.mkdir()
+        root = _study(base)
+        if how != "missing":
+            os.unlink(os.path.join(root, file))
+        BROKEN[how](os.path.join(root, file))
+        argv = [a.format(root=root) for a in STUDY_COMMANDS[command]]
+        check(measured(argv, base, timeout=LIMIT_SECONDS + 1), " ".join(argv[:2]) if argv[0] == "maestro"
+              else argv[0], f"{command}, {file} {how}")
+
+
 @pytest.mark.parametrize("command", list(SPEC_COMMANDS))
 def test_inputs_that_are_not_regular_files_are_refused(tmp_path, command):
     for kind in kinds_for(command):

@@ -1,12 +1,13 @@
 """maestro: Maestro's command line over the m* tools (run, status, cancel, update, conductor, rerun)."""
 
+import os
 import sys
 
 import click
 
-from mshared.clitools import (CONTEXT_SETTINGS, check_pargs, default_sigpipe, info, tool_errors, warn,
-                              without_cyclic_gc)
-from mshared.errors import InvalidInput, StateBusy
+from mshared.clitools import (CONTEXT_SETTINGS, check_pargs, command_name, default_sigpipe, info, tool_errors,
+                              warn, without_cyclic_gc)
+from mshared.errors import Interrupted, InvalidInput, StateBusy
 
 
 def _interactive() -> bool:
@@ -39,10 +40,10 @@ def main():
 @click.option("-o", "--out", type=click.Path(file_okay=False), help="Study directory, used as is (no timestamp).")
 @click.option("-fg", "--foreground", "foreground", is_flag=True, help="Run the monitor loop here with a progress bar; exit 0 finished, 2 failure, 3 cancelled.")
 @click.option("--hashws", is_flag=True, help="Name instance workspaces <step>_instance_<k>.")
-@click.option("-y", "--autoyes", is_flag=True, help="Answer yes to the prompts.")
+@click.option("-y", "--autoyes", is_flag=True, help="Answer yes to the prompts (launch; move an existing study that has ended aside).")
 @click.option("-n", "--autono", is_flag=True, help="Answer no: expand and render, submit nothing.")
 @click.option("--usetmp", is_flag=True, help="Write step scripts to a temporary directory instead of the workspaces.")
-@click.option("--force", is_flag=True, help="If the study directory exists, move it aside to DIR.old-<timestamp> (nothing is deleted).")
+@click.option("--force", is_flag=True, help="If the study directory exists, move it aside to DIR.old-<timestamp> (nothing is deleted), also when it is not a study; never a study that has not ended or the current directory.")
 @tool_errors
 @default_sigpipe
 @without_cyclic_gc
@@ -52,9 +53,11 @@ def run(spec, attempts, rlimit, throttle, sleeptime, dry, pgen, pargs, out, fore
 
     By default the monitor loop runs in the background, detached from the terminal (its pid in
     <study>/conductor.pid, its log in <study>/logs/conductor.log), and this command returns once
-    the study is launched.  The launch prompt appears only on a terminal.
+    the study is launched.  The launch prompt appears only on a terminal.  Ctrl-C on -fg stops
+    the monitoring, not the jobs: it says how to resume (maestro conductor) or stop them
+    (maestro cancel) and exits 130.
     """
-    from mrender.core import occupied, target_root
+    from mrender.core import check_movable, is_study, occupied, target_root
     from mshared.times import utcnow
 
     from . import launch
@@ -67,12 +70,19 @@ def run(spec, attempts, rlimit, throttle, sleeptime, dry, pgen, pargs, out, fore
         warn(message)
     now = utcnow()
     root = target_root(dag, now, out)
-    if occupied(root) and not force:
-        if autoyes or (_interactive() and not autono and _ask("Output path already exists. Move it aside? [yn]")):
-            force = True
-        else:
-            raise InvalidInput(f"output directory '{root}' exists and is not empty; use --force (or -y) to "
-                               "move it aside (nothing is deleted), or choose another with -o")
+    if occupied(root):
+        check_movable(root)    # a running study, the current directory: never, whatever the flags
+        if not force and not is_study(root):
+            raise InvalidInput(f"output directory '{root}' exists and is not a study; -y and the prompt "
+                               "move only studies aside: use --force to move it to "
+                               f"{os.path.basename(root)}.old-<timestamp> (nothing is deleted), or choose "
+                               "another with -o")
+        if not force:
+            if autoyes or (_interactive() and not autono and _ask("Output path already exists. Move it aside? [yn]")):
+                force = True
+            else:
+                raise InvalidInput(f"output directory '{root}' exists and is not empty; use --force (or -y) "
+                                   "to move it aside (nothing is deleted), or choose another with -o")
     settings = {"throttle": throttle, "attempts": attempts, "rlimit": rlimit, "poll_interval": sleeptime,
                 "dry": dry, "usetmp": usetmp}
     root = launch.render_study(dag, root, settings, force=force, now=now)
@@ -82,7 +92,7 @@ def run(spec, attempts, rlimit, throttle, sleeptime, dry, pgen, pargs, out, fore
         info("not launched; start it later with: maestro conductor " + root)
         return
     if foreground:
-        sys.exit(_foreground(root, 1 if dry else None))
+        sys.exit(_foreground(root, 1 if dry else None, "maestro run -fg"))
     launch.start_conductor(root)
     click.echo("Study launched successfully.", err=True)
     click.echo(root)
@@ -95,15 +105,21 @@ def _outage(root: str, message: str | None) -> None:
         click.echo("\nmaestro: the scheduler answers again; the study goes on", err=True)
 
 
-def _foreground(root: str, interval) -> int:
-    from mmonitor.core import exit_code, monitor_loop
+def _foreground(root: str, interval, started_by: str) -> int:
+    """The monitor loop here, with a progress bar; a signal stops it, not the jobs (conduct)."""
+    from mmonitor.core import exit_code
 
-    from .launch import write_pid
+    from . import conduct
     from .progress import Progress
 
-    write_pid(root)
     bar = Progress()
-    statuses = monitor_loop([root], interval=interval, on_pass=bar.update, on_outage=_outage)
+    try:
+        statuses = conduct.conduct(root, interval=interval, on_pass=bar.update, on_outage=_outage,
+                                   started_by=started_by)
+    except (KeyboardInterrupt, Interrupted) as err:
+        bar.interrupted()
+        conduct.say_left_running(command_name(), root, conduct.signal_of(err), bar.in_flight())
+        conduct.exit_interrupted(conduct.signal_of(err))
     bar.close(statuses[root])
     return exit_code(statuses)
 
@@ -118,25 +134,32 @@ def conductor(study_dir, sleep):
     """Run (or resume) the monitor loop of STUDY_DIR until the study ends.
 
     Finished steps are never run again: the loop continues from state.json, after a kill or a
-    reboot.  Exit 0 finished, 2 failure, 3 cancelled, 75 another conductor runs this study.
+    reboot.  Why it ended goes into logs/conductor.log.  Exit 0 finished, 2 failure,
+    3 cancelled, 65 a study moved from where it was rendered, 75 another conductor runs it.
     """
-    from mmonitor.core import exit_code, monitor_loop
+    from mmonitor.core import exit_code
     from mshared.studydir import study_root
+    from mshared.studylock import check_place
 
-    from . import launch
+    from . import conduct, launch
 
     root = study_root(study_dir)
+    check_place(root)       # a moved study is refused before anything is written into it
     other = launch.conductor_alive(root)
     if other:
         raise StateBusy(f"{root}: a conductor is already running (pid {other})")
-    launch.write_pid(root)
 
     def log(_root, events, status):
         for event in events:
             click.echo(f"{event['at']} {event['step']}: {event['from']} -> {event['to']}"
                        + (f" ({event['reason']})" if event.get("reason") else ""), err=True)
 
-    statuses = monitor_loop([root], interval=sleep, on_pass=log, on_outage=_outage)
+    try:
+        statuses = conduct.conduct(root, interval=sleep, on_pass=log, on_outage=_outage,
+                                   started_by="maestro conductor")
+    except (KeyboardInterrupt, Interrupted) as err:
+        conduct.say_left_running(command_name(), root, conduct.signal_of(err), None)
+        conduct.exit_interrupted(conduct.signal_of(err))
     click.echo(f"Study completed with state '{statuses[root]}'.", err=True)
     sys.exit(exit_code(statuses))
 
@@ -212,7 +235,7 @@ def rerun(study_dir, step, subtree, foreground):
     ids = request_rerun(root, step, subtree)
     click.echo(f"{len(ids)} step instance(s) of '{step}' will run again{' with their descendants' if subtree else ''}.", err=True)
     if foreground:
-        sys.exit(_foreground(root, None))
+        sys.exit(_foreground(root, None, "maestro rerun -fg"))
     if not launch.conductor_alive(root):
         launch.start_conductor(root)
 

@@ -11,7 +11,7 @@ from mshared.errors import InvalidInput
 @click.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("dag", default="-", metavar="[DAG|-]")
 @click.option("-o", "--out", "out", type=click.Path(), metavar="DIR", help="Study directory, used as is (no timestamp). Default: <OUTPUT_PATH>/<name>_<YYYYmmdd-HHMMSS>.")
-@click.option("--force", is_flag=True, help="If the directory exists and is not empty, move it aside to <DIR>.old-<timestamp> (nothing is deleted).")
+@click.option("--force", is_flag=True, help="If the directory exists and is not empty, move it aside to <DIR>.old-<timestamp> (nothing is deleted); never a study that has not ended or the current directory.")
 @click.option("-t", "--throttle", type=click.IntRange(min=0), default=0, show_default=True, help="Most jobs in flight at once (0: no limit); stored in state.json.")
 @click.option("-a", "--attempts", type=click.IntRange(min=1), default=1, show_default=True, help="Submission attempts per step before it is FAILED.")
 @click.option("-r", "--rlimit", type=click.IntRange(min=0), default=1, show_default=True, help="Restarts after a timeout, for steps with restart (0: no limit).")

@@ -23,6 +23,7 @@ from mshared.jsonio import dumps
 from mshared.root_tokens import resolve_root_tokens
 
 from . import writer
+from .aside import check_movable, is_study  # noqa: F401 (part of this API: may it be moved aside?)
 from .writer import occupied  # noqa: F401 (part of this API: is a target directory taken?)
 
 # Names the tool writes in the study root; nothing else (a workspace, the spec copy) may take them.
@@ -129,7 +130,8 @@ def render(dag: dict, *, root: str, settings: dict, now: datetime) -> Plan:
 
     files = plan.files
     files.append(("dag.json", dag_bytes))
-    files.append((statefile.LOCK_FILE, b""))    # made here so it gets our mode, not 0666 - umask
+    # made here so it gets our mode, not 0666 - umask; it records where the study is (studylock)
+    files.append((statefile.LOCK_FILE, os.fsencode(root) + b"\n"))
     files.append((spec_name, (study.get("spec") or {}).get("text", "").encode("utf-8")))
     if pgen_name:
         files.append((pgen_name, study["pgen"].get("text", "").encode("utf-8")))

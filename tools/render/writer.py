@@ -30,6 +30,8 @@ from mshared import statefile
 from mshared.errors import InvalidInput, MError
 from mshared.jsonio import current_umask
 
+from .aside import check_movable
+
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 DIR_MODE = 0o775      # minus the umask, as mkdir does; never world-writable
 FILE_MODE = 0o664
@@ -52,9 +54,14 @@ def occupied(path: str) -> bool:
 
 
 def check_target(final: str, force: bool) -> None:
-    if occupied(final) and not force:
+    """An occupied ``final`` is refused, or with ``force`` checked before it is moved aside
+    (mrender.aside: never the working directory, a study that runs or has not ended)."""
+    if not occupied(final):
+        return
+    if not force:
         raise InvalidInput(f"output directory '{final}' exists and is not empty; use --force to move "
                            "it aside (nothing is deleted) or choose another with -o")
+    check_movable(final)
 
 
 def check_paths(plan) -> None:
@@ -107,7 +114,7 @@ def carry_out(plan, final: str, *, force: bool, stamp: str, git=None) -> str:
                                        "workspace or file of the study; change the dependency's path")
                 os.makedirs(os.path.dirname(target), exist_ok=True)
             git(dep, target)
-        with statefile.lock_study(tmp):
+        with statefile.lock_study(tmp, placed=False):    # it records ``final``, where it goes
             statefile.write_state(tmp, plan.state, FILE_MODE & ~current_umask())
         os.chmod(tmp, DIR_MODE & ~current_umask())
         if force and occupied(final):

@@ -50,6 +50,7 @@ class StudyFiles:
     root: str                 # absolute
     state: dict
     dag: dict | None = None   # read only when the report needs it
+    unmonitored: str | None = None   # why no conductor runs ("no conductor.pid"); None: one runs
 
 
 @dataclass
@@ -270,6 +271,16 @@ def report_doc(report: Report, steps: list[dict] | None) -> dict:
     if steps is not None:
         doc["steps"] = steps
     return doc
+
+
+def conductor_line(report: Report) -> str | None:
+    """For a study still RUNNING that no conductor monitors: one line saying so and how to resume
+    (the table and md layouts show it under the summary)."""
+    why = report.study.unmonitored
+    if report.summary["status"] != "RUNNING" or why is None:
+        return None
+    return visible(f"No conductor is running ({why}): unless mmonitor runs it from cron or with --loop, "
+                   f"nothing monitors this study; resume with: maestro conductor {report.study.root}")
 
 
 def summary_line(report: Report) -> str:

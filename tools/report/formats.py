@@ -26,6 +26,9 @@ def render(report: core.Report, fmt: str, view: str, *, layout: str = "flat", wi
     md = fmt == "md"
     title = f"Study: {visible(report.study.root)}"
     parts = [f"## {title}", "", core.summary_line(report)] if md else [core.summary_line(report)]
+    unmonitored = core.conductor_line(report)
+    if unmonitored:
+        parts.append(unmonitored)
     if view == "groups":
         parts += ["", _groups_table(report, md, width)]
     elif view == "steps":

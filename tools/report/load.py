@@ -3,6 +3,7 @@
 import glob
 import os
 
+from mshared.conductor import conductor
 from mshared.contracts import check_stem, check_workspace
 from mshared.errors import InvalidInput
 from mshared.printable import visible
@@ -22,7 +23,7 @@ def read_study(path: str, with_dag: bool) -> StudyFiles:
     against the state)."""
     root = study_root(path)
     state = read_state(root)
-    return StudyFiles(root, state, read_dag(root, state) if with_dag else None)
+    return StudyFiles(root, state, read_dag(root, state) if with_dag else None, conductor(root).why_not)
 
 
 def stderr_tails(study: StudyFiles, ids, lines: int) -> dict[str, dict]:
