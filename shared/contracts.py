@@ -75,6 +75,7 @@ def validate_dag(doc: dict, source: str) -> None:
     study, steps = doc.get("study"), doc.get("steps")
     if not isinstance(study, dict) or not isinstance(study.get("name"), str):
         raise InvalidInput(f"{source}: DAG has no study.name")
+    _check_study(study, source)
     if not isinstance(steps, list) or not steps:
         raise InvalidInput(f"{source}: DAG has no steps")
     seen: set[str] = set()
@@ -93,6 +94,32 @@ def validate_dag(doc: dict, source: str) -> None:
         if step["id"] in seen:
             raise InvalidInput(f"{source}: step id '{step['id']}' appears twice")
         seen.add(step["id"])
+
+
+# study fields mrender reads -> the types mexpand writes (None: absent or null is fine)
+_STUDY_TYPES = {"description": str, "output_path": str, "cwd": str, "specroot": str, "hashws": bool,
+                "spec": dict, "pgen": dict, "batch": dict, "env": dict, "parameters": dict}
+_TEXT_FIELDS = {"spec": ("path", "filename", "sha256", "text"), "pgen": ("filename", "text"),
+                "batch": ("type", "shell")}
+
+
+def _check_study(study: dict, source: str) -> None:
+    for field, kind in _STUDY_TYPES.items():
+        value = study.get(field)
+        if value is not None and (not isinstance(value, kind) or kind is not bool and isinstance(value, bool)):
+            raise InvalidInput(f"{source}: study.{field} is not a {kind.__name__}; expected mexpand's output")
+    for block, fields in _TEXT_FIELDS.items():
+        for field in fields:
+            value = (study.get(block) or {}).get(field)
+            if value is not None and not isinstance(value, str):
+                raise InvalidInput(f"{source}: study.{block}.{field} is not a string; expected mexpand's output")
+    deps = (study.get("env") or {}).get("dependencies") or {}
+    if not isinstance(deps, dict) or not all(
+            isinstance(deps.get(kind) or [], list) and all(
+                isinstance(dep, dict) and all(isinstance(dep.get(key), str) for key in keys)
+                for dep in deps.get(kind) or [])
+            for kind, keys in (("paths", ("name", "path")), ("git", ("name", "url")))):
+        raise InvalidInput(f"{source}: study.env.dependencies is not as mexpand writes it")
 
 
 def _check_step(step: dict, index: int, source: str) -> None:

@@ -128,7 +128,7 @@ def status_csv(dag_steps: list[dict], state_steps: dict, now: datetime, previous
     text at once) the lines are the file; otherwise the rows that need it are quoted by the csv
     writer (the same bytes as writing every row with it).
 
-    Cells of user data (id, job id, workspace, state, params) go through ``printable.csv_cell``:
+    Cells of user data (id, job id, workspace, state, restarts, params) go through ``printable.csv_cell``:
     control characters escaped, a leading `=`, `+`, `-` or `@` neutralised with a `'`.
     """
     old = _previous_lines(previous, len(dag_steps))
@@ -168,7 +168,7 @@ def status_csv(dag_steps: list[dict], state_steps: dict, now: datetime, previous
     return out.getvalue()
 
 
-_USER_COLUMNS = (0, 1, 2, 3, 10)   # Step Name, Job ID, Workspace, State, Params
+_USER_COLUMNS = (0, 1, 2, 3, 9, 10)   # Step Name, Job ID, Workspace, State, Number Restarts, Params
 
 
 def _csv_columns(columns: list[list[str]]) -> list[list[str]]:
@@ -197,8 +197,8 @@ def params_text(step: dict) -> str:
 
 def _idle_cells(step: dict, entry: dict) -> tuple:
     """The cells of an untouched step's row, all but Params."""
-    return (csv_cell(step["id"]), NO_TIME, csv_cell(step["workspace"]), "INITIALIZED", NO_DURATION, NO_DURATION, NO_TIME,
-            NO_TIME, NO_TIME, str(entry.get("restarts", 0)))
+    return (csv_cell(step["id"]), NO_TIME, csv_cell(step["workspace"]), "INITIALIZED", NO_DURATION,
+            NO_DURATION, NO_TIME, NO_TIME, NO_TIME, csv_cell(str(entry.get("restarts", 0))))
 
 
 def _untouched(entry: dict) -> bool:

@@ -132,9 +132,9 @@ def render(dag: dict, *, root: str, settings: dict, now: datetime) -> Plan:
     files.append(("dag.json", dag_bytes))
     # made here so it gets our mode, not 0666 - umask; it records where the study is (studylock)
     files.append((statefile.LOCK_FILE, os.fsencode(root) + b"\n"))
-    files.append((spec_name, (study.get("spec") or {}).get("text", "").encode("utf-8")))
+    files.append((spec_name, ((study.get("spec") or {}).get("text") or "").encode("utf-8")))
     if pgen_name:
-        files.append((pgen_name, study["pgen"].get("text", "").encode("utf-8")))
+        files.append((pgen_name, (study["pgen"].get("text") or "").encode("utf-8")))
     files.append(("batch.info", yaml.safe_dump(study.get("batch") or {"type": "local"},
                                                default_flow_style=False).encode("utf-8")))
     plan.dirs += ["meta", "logs"]
