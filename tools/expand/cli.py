@@ -6,6 +6,7 @@ import click
 
 from mshared.clitools import (CONTEXT_SETTINGS, check_pargs, default_sigpipe, stdout_bytes, tool_errors,
                               warn, without_cyclic_gc)
+from mshared.printable import visible
 
 
 @click.command(name="mexpand", context_settings=CONTEXT_SETTINGS)
@@ -53,5 +54,5 @@ def _print_summary(dag: dict) -> None:
     for step in dag["steps"]:
         counts[step["step"]] = counts.get(step["step"], 0) + 1
     per_step = ", ".join(f"{name}: {n}" for name, n in counts.items())
-    click.echo(f"mexpand: {dag['study']['name']}: {len(counts)} steps, {len(dag['steps'])} instances "
-               f"({per_step})", err=True)
+    click.echo(visible(f"mexpand: {dag['study']['name']}: {len(counts)} steps, {len(dag['steps'])} "
+                        f"instances ({per_step})"), err=True)

@@ -8,6 +8,7 @@ import click
 from mshared.clitools import (CONTEXT_SETTINGS, check_pargs, command_name, default_sigpipe, info, tool_errors,
                               warn, without_cyclic_gc)
 from mshared.errors import Interrupted, InvalidInput, StateBusy
+from mshared.printable import visible
 
 
 def _interactive() -> bool:
@@ -151,8 +152,8 @@ def conductor(study_dir, sleep):
 
     def log(_root, events, status):
         for event in events:
-            click.echo(f"{event['at']} {event['step']}: {event['from']} -> {event['to']}"
-                       + (f" ({event['reason']})" if event.get("reason") else ""), err=True)
+            click.echo(visible(f"{event['at']} {event['step']}: {event['from']} -> {event['to']}"
+                               + (f" ({event['reason']})" if event.get("reason") else "")), err=True)
 
     try:
         statuses = conduct.conduct(root, interval=sleep, on_pass=log, on_outage=_outage,
@@ -180,7 +181,7 @@ def cancel(study_dirs, autoyes, step):
 
     roots = [study_root(d) for d in study_dirs]
     for root in roots:
-        click.echo(f"Study in '{root}' to be cancelled.", err=True)
+        click.echo(visible(f"Study in '{root}' to be cancelled."), err=True)
     if not autoyes and _interactive() and not _ask("Are you sure? [y|[n]]"):
         click.echo("Cancellation aborted.", err=True)
         return
@@ -213,7 +214,7 @@ def update(study_dirs, throttle, rlimit, sleep):
         root = study_root(directory)
         values = {n: (v[0] if len(v) == 1 else v[index]) for n, v in given.items() if v}
         for line in control.update_settings(root, values):
-            click.echo(f"{root}: {line}", err=True)
+            click.echo(visible(f"{root}: {line}"), err=True)
 
 
 @main.command(context_settings=CONTEXT_SETTINGS)
@@ -233,7 +234,8 @@ def rerun(study_dir, step, subtree, foreground):
 
     root = study_root(study_dir)
     ids = request_rerun(root, step, subtree)
-    click.echo(f"{len(ids)} step instance(s) of '{step}' will run again{' with their descendants' if subtree else ''}.", err=True)
+    click.echo(visible(f"{len(ids)} step instance(s) of '{step}' will run again"
+                       f"{' with their descendants' if subtree else ''}."), err=True)
     if foreground:
         sys.exit(_foreground(root, None, "maestro rerun -fg"))
     if not launch.conductor_alive(root):

@@ -16,6 +16,7 @@ from mshared import states as S
 from mshared.clitools import one_line
 from mshared.conductor import log_line, write_pid
 from mshared.errors import Interrupted, MError
+from mshared.printable import visible
 from mshared.statefile import read_state
 
 
@@ -60,9 +61,10 @@ def say_left_running(prog: str, root: str, signum: int, in_flight: int | None) -
                 "scheduled ones belong to the scheduler) and nothing monitors the study now")
     else:
         what = "no job is in flight; nothing monitors the study now"
+    shown = visible(root)
     lines = [f"{prog}: interrupted ({name}): {what}.",
-             f"  resume monitoring:  maestro conductor {root}",
-             f"  stop the jobs:      maestro cancel {root}"]
+             f"  resume monitoring:  maestro conductor {shown}",
+             f"  stop the jobs:      maestro cancel {shown}"]
     try:
         click.echo("\n".join(lines), err=True)
     except OSError:
