@@ -17,7 +17,7 @@ from typing import Iterator
 from mshared import states as S
 from mshared.contracts import REPORT_SCHEMA, REPORT_VERSION
 from mruntime.engine.transitions import study_status
-from mshared.errors import EXIT_USAGE, InvalidInput, MError
+from mshared.errors import EXIT_USAGE, MError
 from mshared.printable import visible
 from mshared.times import iso_utc
 from mshared.statusrows import Times, format_duration
@@ -99,7 +99,7 @@ def report_studies(paths, *, now: datetime, fmt: str = "table", view: str = "ste
                 tails = None if why_lines is None else load.stderr_tails(study, why_ids(report), why_lines)
                 output = render(report, fmt, view, layout=layout, width=width, tails=tails)
             except (TypeError, ValueError, KeyError, AttributeError) as err:
-                raise _unexpected_shape(path, err) from err
+                raise load.unexpected_shape(path, err) from err
         except MError as err:
             if not keep_going:
                 raise
@@ -109,18 +109,6 @@ def report_studies(paths, *, now: datetime, fmt: str = "table", view: str = "ste
             output = b"\n" + output
         first = False
         yield StudyOutput(path, output, report.check)
-
-
-def _unexpected_shape(path: str, err: Exception) -> InvalidInput:
-    """A value of a type or form the tools never write (state.json and dag.json edited by hand
-    with their checksums made to match): the report cannot be drawn.  MAESTRO_DEBUG=1 keeps the
-    traceback, in case it is ours."""
-    import os
-
-    if os.environ.get("MAESTRO_DEBUG"):
-        raise err
-    return InvalidInput(f"{path}: state.json or dag.json holds a value the tools never write "
-                        f"({type(err).__name__}: {err}); was it edited by hand? restore it")
 
 
 def overall_check(codes) -> int:

@@ -93,3 +93,13 @@ def _shown(line: str) -> str:
         half = (LINE_MAX_CHARS - 40) // 2
         line = f"{line[:half]} ... ({len(line) - 2 * half:,} characters cut) ... {line[-half:]}"
     return line
+
+
+def unexpected_shape(path: str, err: Exception) -> InvalidInput:
+    """A value of a type or form the tools never write (state.json and dag.json edited by hand
+    with their checksums made to match): the report cannot be drawn.  MAESTRO_DEBUG=1 keeps the
+    traceback, in case it is ours."""
+    if os.environ.get("MAESTRO_DEBUG"):
+        raise err
+    return InvalidInput(f"{path}: state.json or dag.json holds a value the tools never write "
+                        f"({type(err).__name__}: {err}); was it edited by hand? restore it")
