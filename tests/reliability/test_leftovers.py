@@ -47,13 +47,14 @@ def test_a_killed_render_leaves_a_leftover_that_the_next_render_sweeps(tmp_path)
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         proc.stdin.write(dag)
         proc.stdin.close()
-        wait_for(lambda: _leftovers(parent), 60, 0.005, "mrender to start writing its hidden directory")
+        wait_for(lambda: [n for n in _leftovers(parent) if n.startswith(f".killed{round_}.")], 60, 0.005,
+                 "mrender to start writing its hidden directory")
         time.sleep(0.2)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     left = _leftovers(parent)
     print(f"\nleftovers: {len(left)} left by {scaled(1, 5)} render(s) killed mid-write")
-    assert left and not any(n.startswith("killed") for n in os.listdir(parent))
+    assert len(left) == scaled(1, 5) and not any(n.startswith("killed") for n in os.listdir(parent))
     fresh = subprocess.run([tool("mrender"), "-o", str(parent / "fresh")], input=dag, capture_output=True)
     assert fresh.returncode == 0 and _leftovers(parent) == left     # too young to be swept
     for name in left:
