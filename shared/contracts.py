@@ -23,6 +23,11 @@ MAX_DAG_BYTES = 2 * 1024 ** 3
 MAX_NAME_BYTES = 200
 # A stem is such a name, or the first MAX_NAME_BYTES of its safe characters, "~" and 8 hex digits.
 MAX_STEM_BYTES = MAX_NAME_BYTES + 9
+# A workspace component: a name as a stem is (a name made unique gets "~" and 8 hex digits after
+# at most MAX_NAME_BYTES, as a hashed stem does)
+MAX_COMPONENT_BYTES = MAX_STEM_BYTES
+# A workspace: mexpand makes one or two components; room for more, never near PATH_MAX
+MAX_WORKSPACE_BYTES = 1024
 # C0, DEL and C1 controls: ESC (0x1b) and CSI (0x9b) drive a terminal; none belongs in a name
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 BAD_IN_STEM = re.compile(r"[\x00-\x1f\x7f-\x9f/\\\"'`$]")
@@ -154,13 +159,16 @@ def check_stem(stem: str, where: str, what: str = "stem") -> None:
 
 
 def check_workspace(workspace: str, where: str) -> None:
-    """A workspace is a relative path inside the study: clean components, none '.', '..' or empty."""
+    """A workspace is a relative path inside the study: clean components, none '.', '..' or empty,
+    of bounded length."""
     parts = workspace.split("/")
     if (workspace.startswith("/") or _BAD_IN_WORKSPACE.search(workspace)
-            or any(part in ("", ".", "..") or len(part.encode("utf-8", "surrogatepass")) > MAX_STEM_BYTES
+            or len(workspace.encode("utf-8", "surrogatepass")) > MAX_WORKSPACE_BYTES
+            or any(part in ("", ".", "..") or len(part.encode("utf-8", "surrogatepass")) > MAX_COMPONENT_BYTES
                    for part in parts)):
         raise InvalidInput(f"{where}: workspace {workspace!r} is outside the study or not a clean relative "
-                           "path; expected mexpand's output")
+                           f"path (components of at most {MAX_COMPONENT_BYTES} bytes, {MAX_WORKSPACE_BYTES} in "
+                           "all); expected mexpand's output")
 
 
 def _check_resources(resources: dict, where: str) -> None:

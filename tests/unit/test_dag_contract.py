@@ -51,9 +51,19 @@ def test_ids_and_step_names_with_control_characters_are_refused(dag, field, text
 
 
 @pytest.mark.parametrize("workspace", ["/abs", "../up", "a/../../up", "a//b", "a/", "./a", "a/./b", "",
-                                       "a\x1bb", "a\\..\\b", "a/" + "x" * (MAX_STEM_BYTES + 1)])
+                                       "a\x1bb", "a\\..\\b", "a/" + "x" * (MAX_STEM_BYTES + 10), "a/" * 600])
 def test_a_workspace_outside_the_study_or_not_clean_is_refused(dag, workspace):
     refused(dag, {"workspace": workspace}, "workspace")
+
+
+def test_a_workspace_made_unique_by_mexpand_passes(dag):
+    """Two values that share Maestro's directory name get '~<hash>' after the longest name."""
+    long = "v" * 178         # "GREETING.Hello.NAME." + 180 characters: a 200-byte directory name
+    spec = HELLO_BYE.replace("Pam", f"'{long} x'").replace("Jim", f"'{long}_x'").replace("Ciao", "Hello")
+    unique = expand_text(spec)[0]
+    validate_dag(unique, "dag.json")
+    leaves = [s["workspace"].split("/")[-1] for s in unique["steps"]]
+    assert max(len(leaf.encode()) for leaf in leaves) == MAX_STEM_BYTES and any("~" in leaf for leaf in leaves)
 
 
 def test_workspace_refs_are_checked_as_workspaces(dag):

@@ -17,7 +17,7 @@ import yaml
 
 from mruntime import scripts
 from mshared import statefile
-from mshared.contracts import dump_dag
+from mshared.contracts import CONTROL, dump_dag
 from mshared.errors import InvalidInput
 from mshared.jsonio import dumps
 from mshared.root_tokens import resolve_root_tokens
@@ -220,7 +220,8 @@ def _root_copies(study: dict) -> tuple[str, str | None]:
 
 def _copy_name(name: str, what: str) -> str:
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    if base in ("", ".", "..") or base.startswith(".") or re.search(r"[\x00-\x1f]", base):
+    if (base in ("", ".", "..") or base.startswith(".") or CONTROL.search(base)
+            or len(base.encode("utf-8", "surrogatepass")) > 255):     # NAME_MAX
         raise InvalidInput(f"DAG {what} file name {name!r} cannot be copied into the study")
     return base
 
