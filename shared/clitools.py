@@ -8,8 +8,12 @@ import signal
 import sys
 
 import click
+import orjson  # noqa: F401 - here, under the start-up SIGINT handler (mshared.startup): orjson's
+#                module init assumes its own imports succeed, and a KeyboardInterrupt during them
+#                crashes the process (SIGSEGV, ijl/orjson#310); every command reads JSON anyway
 
 from .errors import EXIT_FAILURE, EXIT_INTERRUPTED, Interrupted, MError
+from .startup import command_signals
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 MAX_MESSAGE = 2000   # characters in one error or warning line
@@ -25,7 +29,8 @@ def tool_errors(func):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
-            return func(*args, **kwargs)
+            with command_signals():    # Ctrl-C is KeyboardInterrupt here (mshared.startup)
+                return func(*args, **kwargs)
         except MError as err:
             click.echo(f"{_prog()}: error: {one_line(str(err))}", err=True)
             sys.exit(err.exit_code)
@@ -135,6 +140,11 @@ def stdout_bytes(data: bytes) -> None:
     stream = sys.stdout.buffer
     stream.write(data)
     stream.flush()
+
+
+def command_name() -> str:
+    """The running command's name for messages ("mexpand", "maestro run")."""
+    return _prog()
 
 
 def _prog() -> str:

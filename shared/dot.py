@@ -1,5 +1,7 @@
 """Graphviz DOT for a DAG, optionally coloured by state (mexpand --format dot, mreport --format dot)."""
 
+from .printable import visible
+
 STATE_COLOURS = {
     "FINISHED": "palegreen", "RUNNING": "lightskyblue", "PENDING": "lightyellow",
     "QUEUED": "lightyellow", "WAITING": "lightyellow", "FINISHING": "lightskyblue",
@@ -9,7 +11,8 @@ STATE_COLOURS = {
 
 
 def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    """A DOT string; control characters shown escaped, never raw (a DOT file is often cat)."""
+    return '"' + visible(text.replace("\\", "\\\\").replace('"', '\\"')) + '"'
 
 
 def dag_to_dot(dag: dict, states: dict | None = None) -> bytes:

@@ -45,7 +45,7 @@ def write_atomic(path, data: bytes, mode: int | None = None, durable: bool = Tru
 
     Temp file in the same directory, fsync (``durable``), then rename: after a crash or a power
     cut the file is the old or the new one.  (The directory is not fsynced: losing the rename
-    only means the old whole file, which is allowed.)  ``mode`` defaults to 0o666 minus the umask.
+    only means the old whole file, which is allowed.)  ``mode`` defaults to ``default_mode()``.
     """
     directory = os.path.dirname(os.path.abspath(path))
     try:
@@ -58,7 +58,7 @@ def write_atomic(path, data: bytes, mode: int | None = None, durable: bool = Tru
             handle.flush()
             if durable:
                 os.fsync(handle.fileno())
-        os.chmod(tmp, mode if mode is not None else 0o666 & ~current_umask())
+        os.chmod(tmp, mode if mode is not None else default_mode())
         os.replace(tmp, path)
     except BaseException as err:
         try:
@@ -71,12 +71,13 @@ def write_atomic(path, data: bytes, mode: int | None = None, durable: bool = Tru
 
 
 def append(path, data: bytes, mode: int | None = None) -> int:
-    """Append ``data`` (whole lines) to ``path`` with one write, creating it if needed; returns
-    the file's new size.  No fsync.  If the write fails (disk full), the file is cut back to its
-    old size, so a torn line never glues itself to the next one."""
+    """Append ``data`` (whole lines) to ``path`` with one write, creating it if needed (mode
+    ``default_mode()`` unless given); returns the file's new size.  No fsync.  If the write fails
+    (disk full), the file is cut back to its old size, so a torn line never glues itself to the
+    next one."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
-                     mode if mode is not None else 0o666 & ~current_umask())
+                     mode if mode is not None else default_mode())
     except OSError as err:
         raise _naming(err, path) from None
     try:
@@ -99,6 +100,12 @@ def append(path, data: bytes, mode: int | None = None) -> int:
 def _naming(err: OSError, path) -> OSError:
     """The same error, naming the file being replaced rather than a temporary name (or none)."""
     return OSError(err.errno, err.strerror or str(err), os.fspath(path))
+
+
+def default_mode() -> int:
+    """The mode of a file the tools create: 0o666 minus the umask, and never world-writable (under
+    umask 000 anyone could otherwise forge an intent or a pid, or rewrite status.csv)."""
+    return 0o666 & ~current_umask() & ~0o002
 
 
 def current_umask() -> int:

@@ -16,10 +16,14 @@ from . import statejournal, states
 from .contracts import STATE_SCHEMA, STATE_VERSION, check_envelope
 from .errors import InvalidInput
 from .jsonio import current_umask, dumps, loads, loads_hashed, write_atomic
+from .reading import open_regular, read_regular
 from .studylock import LOCK_FILE, KeptLock, lock_study  # noqa: F401 (the state file's lock API)
 from .times import iso_utc
 
 STATE_FILE = "state.json"
+# Bytes a state file may have: a 1,000,000-step study's is a few hundred MB (bench/README.md,
+# "Figures behind the code"); past this it is not a state file (or /dev/zero behind a symlink).
+MAX_STATE_BYTES = 2 * 1024 ** 3
 DEFAULT_SETTINGS = {"throttle": 0, "attempts": 1, "rlimit": 1, "poll_interval": 60,
                     "dry": False, "usetmp": False}
 
@@ -74,9 +78,9 @@ def head_checksum(root) -> bytes | None:
     """The checksum at the head of `<root>/state.json` as written by ``encode_state`` (a few
     bytes read, not the whole file): two states with the same one are the same document."""
     try:
-        with open(os.path.join(os.fspath(root), STATE_FILE), "rb") as handle:
+        with open(open_regular(os.path.join(os.fspath(root), STATE_FILE), "the state file"), "rb") as handle:
             head = handle.read(len(_PREFIX) + 64)
-    except OSError:
+    except (OSError, InvalidInput):
         return None
     return head[len(_PREFIX):] if head.startswith(_PREFIX) and len(head) == len(_PREFIX) + 64 else None
 
@@ -101,8 +105,7 @@ def read_state(root) -> dict:
     written applied (``statejournal``).  No lock needed; InvalidInput when it is not sound."""
     path = os.path.join(os.fspath(root), STATE_FILE)
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        data = read_regular(path, MAX_STATE_BYTES, "the state file")
     except FileNotFoundError:
         raise InvalidInput(f"{path}: no state file; is this a study directory made by mrender?") from None
     except OSError as err:
@@ -133,10 +136,10 @@ def write_state(root, state: dict, mode: int | None = None, durable: bool = True
     path = os.path.join(os.fspath(root), STATE_FILE)
     data = encode_state(state)
     try:
-        with open(path, "rb") as handle:   # the head first: a new state has a new checksum there
-            if handle.read(_HEAD) == data[:_HEAD] and data[_HEAD:] == handle.read():
-                return False
-    except FileNotFoundError:
+        with open(open_regular(path, "the state file"), "rb") as handle:   # the head first: a new
+            if handle.read(_HEAD) == data[:_HEAD] and data[_HEAD:] == handle.read():   # state has a
+                return False                                                        # new checksum
+    except (FileNotFoundError, InvalidInput):   # none yet, or not a file: the write replaces it
         pass
     write_atomic(path, data, mode if mode is not None else 0o664 & ~current_umask(), durable=durable)
     statejournal.clear(root)           # its lines are in the file just written (and now stale)

@@ -21,8 +21,10 @@ import os
 
 from .errors import InvalidInput
 from .jsonio import current_umask, dumps, loads_hashed
+from .reading import read_regular
 
 FILE = "changes.jsonl"
+MAX_JOURNAL_BYTES = 2 * 1024 ** 3   # as state.json: a pass writes state.json whole long before
 SCHEMA, VERSION = "maestro.changes", 1
 _PREFIX = b'{"checksum":"'
 _HEAD = len(_PREFIX) + 64 + 2        # '{"checksum":"<64 hex>",'
@@ -65,8 +67,7 @@ def apply(root, state: dict) -> int:
     """Apply the journal's live lines to ``state`` (state.json as read, with its checksum) in
     order; returns how many bytes of the journal were read."""
     try:
-        with open(path(root), "rb") as handle:
-            data = handle.read()
+        data = read_regular(path(root), MAX_JOURNAL_BYTES, "the state's journal")
     except FileNotFoundError:
         return 0
     base = state.get("checksum")

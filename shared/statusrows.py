@@ -10,6 +10,8 @@ import io
 import time
 from datetime import datetime
 
+from .printable import csv_cell, csv_column
+
 COLUMNS = ("Step Name", "Job ID", "Workspace", "State", "Run Time", "Elapsed Time", "Start Time",
            "Submit Time", "End Time", "Number Restarts", "Params")
 TABLE_COLUMNS = COLUMNS[:-1]   # Maestro's flat and legacy tables leave out Params
@@ -125,6 +127,9 @@ def status_csv(dag_steps: list[dict], state_steps: dict, now: datetime, previous
     through ``Times``.  When no cell holds a comma, a quote or a line break (checked on the whole
     text at once) the lines are the file; otherwise the rows that need it are quoted by the csv
     writer (the same bytes as writing every row with it).
+
+    Cells of user data (id, job id, workspace, state, restarts, params) go through ``printable.csv_cell``:
+    control characters escaped, a leading `=`, `+`, `-` or `@` neutralised with a `'`.
     """
     old = _previous_lines(previous, len(dag_steps))
     lines: list[str] = []
@@ -138,8 +143,8 @@ def status_csv(dag_steps: list[dict], state_steps: dict, now: datetime, previous
             continue
         head = ",".join(_idle_cells(step, entry)) + ","
         line = old[at] if old is not None else ""
-        lines.append(line if line.startswith(head) else head + params_text(step))
-    rows = list(zip(*Times(now).columns(touched, state_steps))) if touched else []
+        lines.append(line if line.startswith(head) else head + csv_cell(params_text(step)))
+    rows = list(zip(*_csv_columns(Times(now).columns(touched, state_steps)))) if touched else []
     for at, row in zip(places, rows):
         lines[at] = ",".join(row)
     header = ",".join(COLUMNS)
@@ -158,9 +163,18 @@ def status_csv(dag_steps: list[dict], state_steps: dict, now: datetime, previous
             out.write(line + "\n")
             continue
         if row is None:
-            row = (*_idle_cells(step, state_steps[step["id"]]), params_text(step))
+            row = (*_idle_cells(step, state_steps[step["id"]]), csv_cell(params_text(step)))
         writer.writerow(row)
     return out.getvalue()
+
+
+_USER_COLUMNS = (0, 1, 2, 3, 9, 10)   # Step Name, Job ID, Workspace, State, Number Restarts, Params
+
+
+def _csv_columns(columns: list[list[str]]) -> list[list[str]]:
+    for at in _USER_COLUMNS:
+        columns[at] = csv_column(columns[at])
+    return columns
 
 
 def _previous_lines(previous: str | None, count: int) -> list[str] | None:
@@ -183,8 +197,8 @@ def params_text(step: dict) -> str:
 
 def _idle_cells(step: dict, entry: dict) -> tuple:
     """The cells of an untouched step's row, all but Params."""
-    return (step["id"], NO_TIME, step["workspace"], "INITIALIZED", NO_DURATION, NO_DURATION, NO_TIME,
-            NO_TIME, NO_TIME, str(entry.get("restarts", 0)))
+    return (csv_cell(step["id"]), NO_TIME, csv_cell(step["workspace"]), "INITIALIZED", NO_DURATION,
+            NO_DURATION, NO_TIME, NO_TIME, NO_TIME, csv_cell(str(entry.get("restarts", 0))))
 
 
 def _untouched(entry: dict) -> bool:

@@ -11,9 +11,10 @@ import hashlib
 import mmap
 import os
 
-from .contracts import DAG_SCHEMA, DAG_VERSION, check_envelope, parse_dag
+from .contracts import DAG_SCHEMA, DAG_VERSION, MAX_DAG_BYTES, check_envelope, parse_dag
 from .errors import InvalidInput
 from .jsonio import loads_hashed
+from .reading import open_regular, too_large
 from .statefile import STATE_FILE, lock_study, read_state, write_state
 
 DAG_FILE = "dag.json"
@@ -67,9 +68,12 @@ def read_dag(root: str, state: dict) -> dict:
 
 
 def _map(path: str):
-    """The bytes of ``path``, mapped rather than read: a large DAG is not copied."""
+    """The bytes of ``path``, mapped rather than read: a large DAG is not copied.  Only a regular
+    file of at most MAX_DAG_BYTES is mapped."""
     try:
-        with open(path, "rb") as handle:
+        with open(open_regular(path, "the DAG"), "rb") as handle:
+            if os.fstat(handle.fileno()).st_size > MAX_DAG_BYTES:
+                raise too_large(path, "the DAG", MAX_DAG_BYTES)
             return memoryview(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ))
     except ValueError:
         return b""                          # an empty file cannot be mapped

@@ -15,6 +15,11 @@ file, which mrender creates with the study.
 - flock must be coherent across every machine that runs writers of the study: a local disk, NFS
   v4 (locks are kept by the server), Lustre mounted with `flock` (not `localflock`, whose locks
   are per node).  docs/reliability.md says how to check.
+- The lock file holds the absolute path the study was rendered at (mrender writes it).  The
+  scripts hold that path, so a study moved or copied elsewhere would write into the old place (or
+  into a new study there): a writer that locks a study whose recorded path is not the directory
+  it is in refuses it (``check_place``).  An empty lock file (older studies, or restored with
+  `touch`) records nothing and is not checked.
 """
 
 import contextlib
@@ -42,11 +47,13 @@ class KeptLock:
 
 
 @contextlib.contextmanager
-def lock_study(root, wait: bool = False, timeout: float | None = None, keep: KeptLock | None = None):
+def lock_study(root, wait: bool = False, timeout: float | None = None, keep: KeptLock | None = None,
+               placed: bool = True):
     """Hold the study lock for the block.  Without ``wait``, a held lock raises StateBusy (75) at
     once; with it, wait up to ``timeout`` seconds (forever when None).  A loop passes ``keep`` (a
     KeptLock of its own) to keep the lock file open between its passes.  A missing lock file is
-    InvalidInput (65), never made anew."""
+    InvalidInput (65), never made anew; so is a study that is not where it was rendered (unless
+    not ``placed``: mrender, which locks the study before moving it into place)."""
     root = os.fspath(root)
     path = os.path.join(root, LOCK_FILE)
     kept = keep if keep is not None else KeptLock()
@@ -63,6 +70,12 @@ def lock_study(root, wait: bool = False, timeout: float | None = None, keep: Kep
             if not wait or (deadline is not None and time.monotonic() >= deadline):
                 raise _busy(root)
             time.sleep(WAIT_STEP)
+        if placed:
+            try:
+                _check_recorded(root, handle.fileno())
+            except BaseException:
+                _unlock(handle)
+                raise
         _refresh(handle)
         try:
             yield
@@ -71,6 +84,48 @@ def lock_study(root, wait: bool = False, timeout: float | None = None, keep: Kep
     finally:
         if keep is None:
             kept.close()
+
+
+MAX_RECORDED = 8192   # bytes of the lock file read: the path recorded in it
+
+
+def recorded_root(data: bytes) -> str | None:
+    """The study root a lock file's content records, or None (an empty lock file)."""
+    text = os.fsdecode(data).rstrip("\n")
+    return text or None
+
+
+def check_place(root: str) -> None:
+    """InvalidInput (65) when the study at ``root`` was rendered elsewhere (moved or copied here);
+    a missing or empty lock file records nothing and passes."""
+    try:
+        fd = os.open(os.path.join(os.fspath(root), LOCK_FILE), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        _check_recorded(os.fspath(root), fd)
+    finally:
+        os.close(fd)
+
+
+def _check_recorded(root: str, fd: int) -> None:
+    import stat
+
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        return
+    recorded = recorded_root(os.pread(fd, MAX_RECORDED, 0))
+    if recorded is None or _same_place(recorded, root):
+        return
+    raise InvalidInput(f"{root}: this study was rendered in {recorded} and has been moved or copied; its "
+                       f"scripts hold that path and would write there, so nothing runs it here: move it "
+                       f"back to {recorded}, or render the spec again (maestro run, or mexpand | mrender)")
+
+
+def _same_place(recorded: str, root: str) -> bool:
+    try:
+        return os.path.samefile(recorded, root)
+    except OSError:
+        return False      # the recorded place is gone: the study was moved
 
 
 def _open(kept: KeptLock, root: str, path: str):

@@ -14,6 +14,8 @@ import os
 import orjson
 
 from mshared.jsonio import append, dumps
+from mshared.reading import read_regular
+from mshared.statefile import MAX_STATE_BYTES
 
 FILE = "intents.jsonl"
 SCHEMA, VERSION = "maestro.intent", 1
@@ -43,8 +45,7 @@ def merge(root: str, steps: dict) -> list[str]:
     """Put the journal's live intents into ``steps``; returns their step ids (a torn or foreign
     line is skipped: a crash can cut the last line short)."""
     try:
-        with open(path(root), "rb") as handle:
-            data = handle.read()
+        data = read_regular(path(root), MAX_STATE_BYTES, "the intent journal")
     except FileNotFoundError:
         return []
     merged = []

@@ -26,8 +26,9 @@ from datetime import datetime
 
 from mshared import statejournal
 from mshared.errors import InvalidInput
-from mshared.jsonio import dumps, write_atomic
-from mshared.statefile import STATE_FILE, head_checksum, read_state, write_state
+from mshared.jsonio import append, dumps, write_atomic
+from mshared.reading import read_regular
+from mshared.statefile import MAX_STATE_BYTES, STATE_FILE, head_checksum, read_state, write_state
 from mshared.statusrows import status_csv
 from mshared.studydir import read_dag, study_root
 from mshared.times import iso_utc
@@ -162,9 +163,8 @@ class Store:
         self.files = FilesKey(checksum, statejournal.size(self.root))
 
     def _log(self, events: list[dict]) -> None:
-        if events:
-            with open(os.path.join(self.root, "events.jsonl"), "ab") as handle:
-                handle.write(b"".join(dumps(e) for e in events))
+        if events:   # one write of whole lines, never world-writable; a failed one is cut back
+            append(os.path.join(self.root, "events.jsonl"), b"".join(dumps(e) for e in events))
         self.committed = list(events)
 
     def remember(self, study: PassStudy) -> None:
@@ -220,10 +220,9 @@ def write_status_csv(study: PassStudy, now: datetime) -> None:
     """Maestro's status.csv: derived data (rebuilt from state.json at will), so no fsync.  The
     file as it is spares formatting the rows of steps nothing has happened to (see status_csv)."""
     path = os.path.join(study.root, "status.csv")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            previous = handle.read()
-    except (OSError, UnicodeDecodeError):
+    try:       # its rows are reused where they fit; anything but a readable regular file is not
+        previous = read_regular(path, MAX_STATE_BYTES, "status.csv").decode("utf-8")
+    except (OSError, UnicodeDecodeError, InvalidInput):
         previous = None
     text = status_csv(study.dag["steps"], study.state["steps"], now, previous)
     write_atomic(path, text.encode("utf-8"), durable=False)

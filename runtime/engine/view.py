@@ -13,7 +13,10 @@ next pass a full read.
 
 import os
 
+from mshared.contracts import MAX_DAG_BYTES
+from mshared.errors import InvalidInput
 from mshared.jsonio import dumps, loads, write_atomic
+from mshared.reading import read_regular
 from mshared.statusrows import params_text
 
 FILE = os.path.join("meta", "dag-view.json")
@@ -29,10 +32,9 @@ def load(root: str, dag_sha256: str | None, dag_info: os.stat_result) -> dict | 
     """The view, as a DAG with slim steps, if it was made from this very dag.json; else None."""
     if not dag_sha256:
         return None
-    try:
-        with open(os.path.join(root, FILE), "rb") as handle:
-            doc = loads(handle.read())
-    except (OSError, ValueError):
+    try:       # derived data: anything but a sound regular file is made again
+        doc = loads(read_regular(os.path.join(root, FILE), MAX_DAG_BYTES, "the pass view"))
+    except (OSError, ValueError, InvalidInput):
         return None
     if (not isinstance(doc, dict) or doc.get("schema") != SCHEMA or doc.get("version") != VERSION
             or doc.get("dag_sha256") != dag_sha256 or doc.get("dag_file") != signature(dag_info)

@@ -27,6 +27,7 @@ import time
 
 import orjson
 
+from mshared.jsonio import current_umask
 from mshared.states import FAILED, FINISHED, RUNNING
 from . import _parse as P
 from .base import (WAITS_HERE, Adapter, Answer, FoundJob, JobRef, JobStatus, Scheduler,
@@ -62,6 +63,8 @@ class LocalAdapter(Adapter):
         self._launcher = None            # the launcher (Popen) and the socket its requests go over
         self._requests = None
         self._env = dict(os.environ)   # converted once, not for every job
+        mask = current_umask()
+        self._env.update(MAESTRO_JOB_UMASK=f"{mask:04o}", MAESTRO_RUNNER_UMASK=f"{mask | 0o002:04o}")
         self._started_at: dict[int, float] = {}   # pid -> when submitted (monotonic)
         self._recent: list[float] = []            # run times of the last jobs seen ending
 

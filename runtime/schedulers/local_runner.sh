@@ -24,9 +24,14 @@ run() {  # SCRIPT STEM STARTED, in the workspace
     # the job is alive would find it elsewhere).  Without /proc there is no launcher: $$ is it.
     for pid in /proc/self/task/*; do pid=${pid##*/}; done
     case $pid in *[!0-9]* | '') pid=$$ ;; esac
+    # the runner's own files are never world-writable (an exit record anyone could write would
+    # let anyone mark a step finished); the job itself runs with the user's umask
+    [ -n "$MAESTRO_RUNNER_UMASK" ] && umask "$MAESTRO_RUNNER_UMASK"
     exec >"$2.$pid.out" 2>"$2.$pid.err" </dev/null
+    [ -n "$MAESTRO_JOB_UMASK" ] && umask "$MAESTRO_JOB_UMASK"
     "$1"
     rc=$?
+    [ -n "$MAESTRO_RUNNER_UMASK" ] && umask "$MAESTRO_RUNNER_UMASK"
     signal=0
     if [ "$rc" -gt 128 ]; then signal=$((rc - 128)); fi
     seconds=${3%??}

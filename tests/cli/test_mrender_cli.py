@@ -14,6 +14,7 @@ from mexpand.core import expand
 from mexpand.specload import load_yaml
 from mrender.cli import main
 from mshared import statefile
+from mshared.errors import InvalidInput
 from mshared.jsonio import dumps
 
 HELLO = """
@@ -262,3 +263,84 @@ def test_a_file_in_the_way_is_refused_too(tmp_path):
     assert result.exit_code == 65 and "use --force" in result.stderr
     assert run(["-o", str(tmp_path / "s"), "--force"], input=make_dag(tmp_path)).exit_code == 0
     assert (tmp_path / "s").is_dir()
+
+
+def _crafted(tmp_path, **fields) -> bytes:
+    dag = json.loads(make_dag(tmp_path))
+    dag["steps"][-1].update(fields)     # the last step: no other step names it as a parent
+    return dumps(dag)
+
+
+@pytest.mark.parametrize("fields", [{"stem": "../../ESCAPED-by-stem"}, {"stem": "/tmp/ESCAPED"},
+                                    {"workspace": "a//../../.."}, {"id": "a\x1b]0;pwned\x07"}])
+def test_a_crafted_dag_never_writes_outside_the_study(tmp_path, fields):
+    """Issue 15, F3: a DAG whose stem climbed out of the study made mrender create
+    `ESCAPED-by-stem.sh` (the step's command) two levels up."""
+    work = tmp_path / "one" / "two"
+    work.mkdir(parents=True)
+    before = sorted(p for p in tmp_path.rglob("*"))
+    result = run(["-o", str(work / "study")], input=_crafted(tmp_path, **fields))
+    assert result.exit_code == 65, result.stdout
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("mrender: error: <stdin>: step")
+    assert "\x1b" not in result.stderr
+    assert sorted(p for p in tmp_path.rglob("*")) == before
+
+
+def test_a_dag_on_stdin_is_read_up_to_the_cap_and_garbage_is_refused_at_once(tmp_path, monkeypatch):
+    """Issue 15, F10: `mrender /dev/zero` or an endless stdin grew to 5 GB.  The cap is
+    mshared.contracts.MAX_DAG_BYTES; input that does not start with '{' is refused at the first
+    chunk (`yes | mrender`)."""
+    import mshared.contracts
+
+    result = run(["-o", str(tmp_path / "s")], input=b"y\n" * 100_000)
+    assert result.exit_code == 65 and "does not start with '{'" in result.stderr
+    monkeypatch.setattr(mshared.contracts, "MAX_DAG_BYTES", 1000)
+    result = run(["-o", str(tmp_path / "s")], input=make_dag(tmp_path))
+    assert result.exit_code == 65 and "larger than 1,000 bytes" in result.stderr
+    dag = tmp_path / "dag.json"
+    dag.write_bytes(make_dag(tmp_path))
+    result = run(["-o", str(tmp_path / "s"), str(dag)])
+    assert result.exit_code == 65 and "larger than 1,000 bytes" in result.stderr
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize("kind", ["/dev/zero", "fifo", "directory"])
+def test_a_dag_that_is_not_a_regular_file_is_refused_at_once(tmp_path, kind):
+    path = str(tmp_path / "dag")
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "directory":
+        os.mkdir(path)
+    else:
+        path = kind
+    result = run(["-o", str(tmp_path / "s"), path])
+    assert result.exit_code == 65 and "not a regular file" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("field,value", [("url", "--upload-pack=touch pwned"), ("hash", "--pathspec-from-file=/etc/hostname"),
+                                         ("tag", "-b"), ("branch", "--orphan=x")])
+def test_a_git_dependency_that_looks_like_an_option_is_refused(tmp_path, git_repo, field, value):
+    """Issue 15, F16: a url or ref starting with '-' reached git as an option."""
+    dep = {"name": "SRC", "path": "$(OUTPUT_PATH)", "url": str(git_repo), field: value}
+    spec = load_yaml(textwrap.dedent(HELLO), "s.yaml")
+    spec.setdefault("env", {})["dependencies"] = {"git": [dep]}
+    with pytest.raises(InvalidInput, match="starts with '-'"):      # mexpand refuses it
+        expand(spec, source="s.yaml", spec_text=HELLO, spec_path=None, specroot=str(tmp_path), cwd=str(tmp_path))
+    dag = json.loads(make_dag(tmp_path, env_deps={"git": [{"name": "SRC", "path": "$(OUTPUT_PATH)",
+                                                            "url": str(git_repo)}]}))
+    dag["study"]["env"]["dependencies"]["git"][0][field] = value       # a DAG made by hand
+    result = run(["-o", str(tmp_path / "s")], input=dumps(dag))
+    assert result.exit_code == 65 and result.stderr.count("\n") == 1
+    assert f"git dependency 'SRC': {field} {value!r} starts with '-'" in result.stderr
+    assert sorted(os.listdir(tmp_path)) == ["repo"]
+
+
+def test_git_is_told_where_its_options_end(monkeypatch):
+    from mrender import writer
+
+    calls = []
+    monkeypatch.setattr(writer, "_git", lambda argv, *rest: calls.append(argv))
+    writer.clone_git({"name": "S", "url": "file:///r", "hash": "abc", "tag": "v1", "branch": "b"}, "/d")
+    assert calls[0][-3:] == ["--", "file:///r", "/d"]
+    assert [c[-2:] for c in calls[1:]] == [["abc", "--"], ["tags/v1", "--"], ["b", "--"]]

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from mreport.cli import main
+from mshared.conductor import write_pid
 from mshared.statefile import lock_study, read_state, write_state
 from mshared.statusrows import status_csv
 from pipeline_helpers import make_study
@@ -74,6 +75,9 @@ def make(rendered, tmp_path, steps=MIXED, name="study") -> str:
     """A copy of the rendered study with ``steps`` (id -> entry fields) written into its state."""
     root = str(tmp_path / name)
     shutil.copytree(rendered, root)
+    with open(os.path.join(root, "state.json.lock"), "wb") as handle:   # as if rendered here
+        handle.write(os.fsencode(root) + b"\n")
+    write_pid(root)     # monitored by a live conductor: this test process stands in for it
     state = read_state(root)
     state["study"]["created"] = "2026-11-25T10:00:00Z"
     for sid, fields in steps.items():
@@ -336,3 +340,25 @@ def test_docs_show_the_current_help(repo_root):
     help_text = CliRunner().invoke(main, ["--help"], terminal_width=100).output
     docs = (repo_root / "docs" / "mreport.md").read_text()
     assert f"```\n{help_text}```" in docs, "docs/mreport.md: paste the new `mreport --help` (100 columns)"
+
+
+# ------------------------------------------------------------------ is anything monitoring it?
+def test_a_running_study_without_a_conductor_says_so_in_the_table_layouts(rendered, tmp_path):
+    """Issue 15, F13: after Ctrl-C on `maestro run -fg` or a SIGTERM to the conductor, status
+    still said RUNNING with no sign that nothing was monitoring the study."""
+    root = make(rendered, tmp_path)
+    os.unlink(os.path.join(root, "conductor.pid"))
+    line = (f"No conductor is running (no conductor.pid): unless mmonitor runs it from cron or with --loop, "
+            f"nothing monitors this study; resume with: maestro conductor {root}")
+    for args in (["-w", "0"], ["--summary"], ["-f", "md"], ["-l", "narrow"], ["-l", "legacy"]):
+        assert line in run([root, *args]).stdout.splitlines(), args
+    for args in (["-f", "json"], ["-f", "ndjson"], ["-f", "csv"], ["-f", "dot"]):
+        assert "conductor" not in run([root, *args]).stdout, args
+    with open(os.path.join(root, "conductor.pid"), "w") as handle:
+        handle.write("999999999 1\n")                      # a pid that cannot exist
+    assert "No conductor is running (pid 999999999 has ended)" in run([root, "--summary"]).stdout
+    write_pid(root)
+    assert "No conductor" not in run([root, "--summary"]).stdout
+    finished = make(rendered, tmp_path, steps={i: {"state": "FINISHED"} for i in IDS}, name="done")
+    os.unlink(os.path.join(finished, "conductor.pid"))
+    assert "No conductor" not in run([finished, "--summary"]).stdout

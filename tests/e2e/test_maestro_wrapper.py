@@ -78,13 +78,17 @@ def test_autono_renders_but_submits_nothing(tmp_path):
 
 
 def test_existing_output_is_refused_then_moved_aside_never_deleted(tmp_path):
+    """A directory that is not a study moves aside only with an explicit --force: -y (which scripts
+    give to skip the launch prompt) renamed any directory, the project's own (issue 15, F6)."""
     target = tmp_path / "taken"
     target.mkdir()
     (target / "precious.txt").write_text("keep me")
-    proc = run(["maestro", "run", "-fg", "-o", str(target), os.path.join(SAMPLES, LOCAL_SAMPLES[2])],
-               tmp_path, check=False)
-    assert proc.returncode == 65 and "exists and is not empty" in proc.stderr
-    proc = run(["maestro", "run", "-fg", "-y", "-o", str(target), os.path.join(SAMPLES, LOCAL_SAMPLES[2])],
+    for flags in ([], ["-y"]):
+        proc = run(["maestro", "run", "-fg", *flags, "-o", str(target), os.path.join(SAMPLES, LOCAL_SAMPLES[2])],
+                   tmp_path, check=False)
+        assert proc.returncode == 65 and "exists and is not a study" in proc.stderr
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+    proc = run(["maestro", "run", "-fg", "--force", "-o", str(target), os.path.join(SAMPLES, LOCAL_SAMPLES[2])],
                tmp_path, check=False)
     assert proc.returncode == 0
     aside = [p for p in tmp_path.iterdir() if p.name.startswith("taken.old-")]

@@ -137,3 +137,47 @@ def proc_run(argv, cwd=None, timeout=120, env=None, input=None):
         argv = [tool(argv[0]), *argv[1:]]
     return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env,
                           input=input, stdin=None if input is not None else subprocess.DEVNULL)
+
+
+ADDRESS_SPACE = 2 * 1024 ** 3     # a measured child is stopped long before it can hurt the machine
+
+_MEASURE = r"""
+import json, resource, subprocess, sys, time
+limit, timeout, stdin_path = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
+argv = sys.argv[4:]
+def cap():
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+start = time.monotonic()
+feeder = None
+if stdin_path == "|yes":           # an endless pipe
+    feeder = subprocess.Popen(["yes"], stdout=subprocess.PIPE)
+    stdin = feeder.stdout
+elif stdin_path != "-":
+    stdin = open(stdin_path, "rb")
+else:
+    stdin = subprocess.DEVNULL
+try:
+    proc = subprocess.run(argv, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          timeout=timeout, preexec_fn=cap)
+    code, err = proc.returncode, proc.stderr.decode("utf-8", "replace")
+except subprocess.TimeoutExpired:
+    code, err = "timeout", ""
+finally:
+    if feeder is not None:
+        feeder.kill()
+        feeder.wait()
+elapsed = time.monotonic() - start
+rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+print(json.dumps({"code": code, "stderr": err, "seconds": elapsed, "rss_mb": rss}))
+"""
+
+
+def measured(argv, cwd, stdin="-", timeout=11.0) -> dict:
+    """Run ``argv`` under RLIMIT_AS ADDRESS_SPACE and ``timeout`` in a small Python wrapper;
+    {"code" (or "timeout"), "stderr", "seconds", "rss_mb" (the child's peak RSS)}.  ``stdin``:
+    "-" (none), a file path, or "|yes" (an endless pipe)."""
+    if not os.path.isabs(argv[0]) and os.path.exists(tool(argv[0])):
+        argv = [tool(argv[0]), *argv[1:]]
+    out = subprocess.run([PY, "-c", _MEASURE, str(ADDRESS_SPACE), str(timeout), stdin, *argv],
+                         capture_output=True, text=True, cwd=cwd, timeout=timeout + 60)
+    return json.loads(out.stdout)

@@ -7,43 +7,19 @@ LIMIT_SECONDS and LIMIT_RSS_MB.  Specs are loaded with a safe loader only: a Pyt
 refused and never runs.
 """
 
-import json
 import os
 import subprocess
-import sys
 
 import pytest
 
-from reliability_helpers import one_line_error, tool
+from reliability_helpers import measured, one_line_error, tool
 
 LIMIT_SECONDS = 10.0
 LIMIT_RSS_MB = 1024
-ADDRESS_SPACE = 2 * 1024 ** 3     # the child is stopped long before it can hurt the machine
-
-MEASURE = r"""
-import json, resource, subprocess, sys, time
-limit, timeout, stdin_path = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
-argv = sys.argv[4:]
-def cap():
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-start = time.monotonic()
-stdin = open(stdin_path, "rb") if stdin_path != "-" else subprocess.DEVNULL
-try:
-    proc = subprocess.run(argv, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          timeout=timeout, preexec_fn=cap)
-    code, err = proc.returncode, proc.stderr.decode("utf-8", "replace")
-except subprocess.TimeoutExpired:
-    code, err = "timeout", ""
-elapsed = time.monotonic() - start
-rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-print(json.dumps({"code": code, "stderr": err, "seconds": elapsed, "rss_mb": rss}))
-"""
 
 
 def measure(argv, cwd, stdin="-", timeout=LIMIT_SECONDS + 1) -> dict:
-    out = subprocess.run([sys.executable, "-c", MEASURE, str(ADDRESS_SPACE), str(timeout), stdin, *argv],
-                         capture_output=True, text=True, cwd=cwd, timeout=timeout + 60)
-    return json.loads(out.stdout)
+    return measured(argv, cwd, stdin=stdin, timeout=timeout)
 
 
 HEAD = "description: {name: bomb, description: d}\nstudy:\n  - {name: s, description: d, run: {cmd: echo}}\n"

@@ -73,3 +73,42 @@ def test_a_study_respects_the_umask_and_is_never_world_writable(tmp_path, umask)
     for required in ("byhand/state.json", "byhand/state.json.lock", "byhand/events.jsonl", "byhand/status.csv",
                      "wrapped/conductor.pid", "wrapped/logs/conductor.log"):
         assert required in modes, required
+
+
+# Files the engine (runtime/engine) and the local scheduler's runner (runtime/schedulers) create
+# with the umask alone: under umask 000 they are world-writable (issue 15, F17; not fixed here).
+RUNTIME_WRITTEN = (".err", ".out", ".exit.json", ".job.json", "events.jsonl")
+JOBS_WRITTEN = ("runs.txt",)     # the steps' own output: the user's umask is theirs to choose
+
+
+def _world_writable(umask: int, tmp_path) -> list[str]:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(chain_spec("umask0", 4, fan=2, sleep="0"))
+    dag = run_under(umask, [tool("mexpand"), str(spec)], tmp_path).stdout
+    rendered = run_under(umask, [tool("mrender"), "--usetmp", "-o", str(tmp_path / "byhand")], tmp_path, input=dag)
+    root = rendered.stdout.strip()
+    assert run_under(umask, [tool("mmonitor"), "--loop", "--interval", "0.1", root], tmp_path).returncode == 0
+    launched = run_under(umask, [tool("maestro"), "run", "-y", "-s", "1", "-o", str(tmp_path / "wrapped"),
+                                 str(spec)], tmp_path)
+    assert launched.returncode == 0, launched.stderr
+    wrapped = str(tmp_path / "wrapped")
+    wait_for(lambda: "finished with state" in open(os.path.join(wrapped, "logs", "conductor.log")).read(), 60,
+             what="the background conductor to finish the study")
+    modes = {**{f"byhand/{k}": v for k, v in modes_under(root).items()},
+             **{f"wrapped/{k}": v for k, v in modes_under(wrapped).items()},
+             **{f"scripts/{k}": v for k, v in modes_under(read_state(root)["study"]["scripts_dir"]).items()}}
+    return sorted(p for p, mode in modes.items() if mode & stat.S_IWOTH and not p.endswith(JOBS_WRITTEN))
+
+
+def test_under_umask_000_nothing_the_tools_write_is_world_writable(tmp_path):
+    """conductor.pid and intents.jsonl were world-writable under umask 000: anyone could write a
+    pid that keeps `maestro conductor` from starting, or forge an intent."""
+    bad = _world_writable(0o000, tmp_path)
+    ours = [p for p in bad if not p.endswith(RUNTIME_WRITTEN)]
+    print(f"\numask 000: {len(bad)} world-writable paths, all written by runtime/: "
+          f"{sorted({p.rsplit('/', 1)[-1].split('.', 2)[-1] for p in bad})}")
+    assert ours == []
+
+
+def test_under_umask_000_the_runtimes_files_are_not_world_writable(tmp_path):
+    assert _world_writable(0o000, tmp_path) == []

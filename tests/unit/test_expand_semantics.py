@@ -239,3 +239,21 @@ def test_parameters_used_only_in_pre_or_post_still_expand_the_step_as_in_maestro
     """)
     assert [s["id"] for s in dag["steps"]] == ["a_P.1", "a_P.2"]
     assert any("run.post is accepted and ignored" in w for w in warnings)
+
+
+@pytest.mark.parametrize("control", ["\x7f", "\x9b", "\x1b"])
+def test_names_and_labels_with_any_control_character_are_refused(control):
+    """Issue 15, F3: C1 controls (CSI is 0x9b) and DEL reached ids and stems; the DAG contract
+    refuses them, so mexpand must not make them."""
+    escaped = "\\x%02x" % ord(control)     # YAML takes control characters only escaped
+    with pytest.raises(InvalidInput, match="step name must not contain control"):
+        expand_text(HELLO_BYE.replace("name: hello_world", f'name: "hello{escaped}world"').replace(
+            "depends: [hello_world]", f'depends: ["hello{escaped}world"]'))
+    with pytest.raises(InvalidInput, match="label"):
+        expand_text(HELLO_BYE.replace("Pam", f'"P{escaped}m"'))
+
+
+def test_a_value_with_a_control_character_gets_a_hashed_stem_when_it_is_in_the_id():
+    from mexpand.naming import file_stem
+
+    assert file_stem("a\x9bb").startswith("ab~") and file_stem("a\x7fb").startswith("ab~")

@@ -92,8 +92,12 @@ def _render(tmp_path, name="study", spec=SPEC) -> str:
 
 
 def _copy(root: str, name: str) -> str:
+    """A copy of the study that passes accept: its lock file records its own place (its scripts
+    still name the original, which the scripted scheduler here never runs)."""
     other = os.path.join(os.path.dirname(root), name)
     shutil.copytree(root, other)
+    with open(os.path.join(other, "state.json.lock"), "wb") as handle:
+        handle.write(os.fsencode(other) + b"\n")
     return other
 
 

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from mshared import statusrows as R
+from mshared.printable import csv_cell
 
 NOW = datetime(2026, 11, 25, 12, 0, 0, 600000, tzinfo=timezone.utc)
 
@@ -131,7 +132,8 @@ def test_status_csv_is_every_row_written_by_the_csv_module(rows):
     writer = csv.writer(expected, lineterminator="\n")
     writer.writerow(R.COLUMNS)
     for step in steps:
-        writer.writerow(_slow_row(step, by_id[step["id"]], NOW))
+        row = _slow_row(step, by_id[step["id"]], NOW)
+        writer.writerow([csv_cell(c) if at in (0, 1, 2, 3, 9, 10) else c for at, c in enumerate(row)])
     assert R.status_csv(steps, by_id, NOW) == expected.getvalue()
 
 
@@ -175,3 +177,34 @@ def test_reusing_an_earlier_files_rows_gives_the_fresh_file(before, after):
 
     earlier = R.status_csv(steps, entries(before), NOW)
     assert R.status_csv(steps, entries(after), NOW, earlier) == R.status_csv(steps, entries(after), NOW)
+
+
+@pytest.mark.parametrize("cell,shown", [
+    ("=1+1", "'=1+1"), ("+cmd", "'+cmd"), ("-x", "'-x"), ("@SUM(A1)", "'@SUM(A1)"),
+    ("=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"), ("\tx", "\\tx"), ("\rx", "\\rx"),
+    ("a\x1b[31mb", "a\\x1b[31mb"), ("x\x9by", "x\\x9by"), ("=\x1b", "'=\\x1b"),
+    ("--", "--"), ("--:--:--", "--:--:--"), ("-5", "-5"), ("-2.5", "-2.5"), ("sim_X.1", "sim_X.1"),
+])
+def test_csv_cells_are_neither_formulas_nor_terminal_controls(cell, shown):
+    assert csv_cell(cell) == shown
+
+
+def test_status_csv_neutralises_formulas_and_controls_in_every_user_cell():
+    """F15: Maestro writes these cells raw; a spreadsheet would run `=...` and `cat` would
+    colour the terminal."""
+    steps = [{"id": "=1+1", "workspace": "@w", "params": {"P": "=cmd|' /C calc'!A0", "Q": "\x1b]0;pwned\x07"}},
+             {"id": "-x", "workspace": "w2", "params": {}}]
+    entries = {"=1+1": {"state": "INITIALIZED", "restarts": 0},
+               "-x": {"state": "RUNNING", "job_id": "+7", "submitted": "2026-01-01T00:00:00Z",
+                      "started": "2026-01-01T00:00:00Z", "restarts": 0}}
+    text = R.status_csv(steps, entries, NOW)
+    assert "\x1b" not in text and "\x07" not in text
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(text)))[1:]
+    assert rows[0][0] == "'=1+1" and rows[0][2] == "'@w"
+    assert rows[0][10] == "P:=cmd|' /C calc'!A0;Q:\\x1b]0;pwned\\x07"
+    assert rows[1][0] == "'-x" and rows[1][1] == "'+7"
+    for row in rows:
+        assert not any(cell[:1] and cell[0] in "=+-@" and cell not in ("--", "--:--:--") for cell in row), row

@@ -212,3 +212,21 @@ def test_hashing_while_parsing_gives_the_plain_sha256(size):
     doc, digest = loads_hashed(data, b"{", 1)
     assert doc == {"x": "y" * size}
     assert digest == hashlib.sha256(b"{" + data[1:]).hexdigest()
+
+
+@pytest.mark.parametrize("kind", ["symlink to /dev/zero", "FIFO", "directory"])
+def test_a_state_file_that_is_not_a_regular_file_is_refused_at_once(tmp_path, kind):
+    """Issue 15, F10: a state.json symlinked to /dev/zero grew mmonitor to 2.7 GB; a FIFO hung it."""
+    path = tmp_path / "state.json"
+    {"symlink to /dev/zero": lambda: os.symlink("/dev/zero", path), "FIFO": lambda: os.mkfifo(path),
+     "directory": lambda: os.mkdir(path)}[kind]()
+    with pytest.raises(InvalidInput, match="not a regular file"):
+        statefile.read_state(tmp_path)
+    assert statefile.head_checksum(tmp_path) is None
+
+
+def test_a_state_file_over_the_cap_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    statefile.write_state(tmp_path, make_state())
+    monkeypatch.setattr(statefile, "MAX_STATE_BYTES", 100)
+    with pytest.raises(InvalidInput, match="larger than 100 bytes"):
+        statefile.read_state(tmp_path)

@@ -6,11 +6,12 @@ import click
 
 from mshared.clitools import (CONTEXT_SETTINGS, check_pargs, default_sigpipe, stdout_bytes, tool_errors,
                               warn, without_cyclic_gc)
+from mshared.printable import visible
 
 
 @click.command(name="mexpand", context_settings=CONTEXT_SETTINGS)
 @click.argument("spec", default="-", metavar="[SPEC|-]")
-@click.option("-p", "--pgen", type=click.Path(dir_okay=False), help="Python file defining get_custom_generator(env, **kwargs); replaces global.parameters.")
+@click.option("-p", "--pgen", type=click.Path(), help="Python file defining get_custom_generator(env, **kwargs); replaces global.parameters.")
 @click.option("--pargs", multiple=True, metavar="KEY:VALUE", help="Argument passed to the pgen (repeatable; values are strings).")
 @click.option("--hashws", is_flag=True, help="Name instance workspaces <step>_instance_<k>, as Maestro's --hashws.")
 @click.option("--format", "fmt", type=click.Choice(["json", "dot"]), default="json", show_default=True, help="json: the DAG contract; dot: the graph for Graphviz.")
@@ -53,5 +54,5 @@ def _print_summary(dag: dict) -> None:
     for step in dag["steps"]:
         counts[step["step"]] = counts.get(step["step"], 0) + 1
     per_step = ", ".join(f"{name}: {n}" for name, n in counts.items())
-    click.echo(f"mexpand: {dag['study']['name']}: {len(counts)} steps, {len(dag['steps'])} instances "
-               f"({per_step})", err=True)
+    click.echo(visible(f"mexpand: {dag['study']['name']}: {len(counts)} steps, {len(dag['steps'])} "
+                        f"instances ({per_step})"), err=True)

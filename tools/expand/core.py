@@ -13,13 +13,13 @@ import hashlib
 import os
 import re
 
-from mshared.contracts import DAG_SCHEMA, DAG_VERSION
+from mshared.contracts import CONTROL, DAG_SCHEMA, DAG_VERSION
 from mshared.errors import InvalidInput
 
 from . import inputs as declared_inputs
 from . import naming
 from .envres import make_substituter, resolve_environment
-from .params import table_from_spec
+from .params import MAX_COMBINATIONS, table_from_spec
 from .tokens import typo_warnings
 from .validate import INT_KEYS, PRODUCT_BLOCK, validate_spec
 
@@ -121,9 +121,6 @@ def _expand_valid(spec: dict, warnings: list[str], env: dict, *, source: str, sp
     return dag, list(dict.fromkeys(warnings))   # each warning once, in the order found
 
 
-MAX_COMBINATIONS = 1_000_000
-
-
 def _check_combinations(spec: dict, source: str) -> None:
     """A cross product grows fast: refuse one beyond the cap before building it."""
     total = 1
@@ -141,7 +138,7 @@ def _check_labels(table: dict, source: str) -> None:
     """A label of '.' or '..' would name a directory that is not the instance's own."""
     for key, entry in table["params"].items():
         for label in entry["labels"]:
-            if label in (".", "..") or any(ord(ch) < 32 for ch in label):
+            if label in (".", "..") or CONTROL.search(label):
                 raise InvalidInput(f"{source}: parameter '{key}' has the label {label!r}, which cannot name "
                                    "a workspace; change the label (e.g. 'KEY.%%')")
 

@@ -4,10 +4,11 @@ import hashlib
 import re
 import string
 
+from mshared.contracts import BAD_IN_STEM, MAX_NAME_BYTES
+
 _VALID = frozenset("-_.() " + string.ascii_letters + string.digits)
-_MAX_STEM = 200  # bytes; file systems allow 255 and we append ".<jobid>.out"
+_MAX_STEM = MAX_NAME_BYTES  # bytes; file systems allow 255 and we append ".<jobid>.out"
 _ALL_VALID = re.compile(r"[-_.() A-Za-z0-9]*")
-_BAD_IN_STEM = re.compile(r"[\x00-\x1f/\\\"'`$]")
 
 
 def maestro_safe(text: str) -> str:
@@ -37,7 +38,7 @@ def workspace_component(text: str) -> str:
 
 def file_stem(name: str) -> str:
     """A name usable in file names and scheduler headers: the name itself when it is safe."""
-    bad = _BAD_IN_STEM.search(name) is not None
+    bad = BAD_IN_STEM.search(name) is not None
     if not bad and name not in (".", "..") and not name.startswith(".") and len(name.encode()) <= _MAX_STEM:
         return name
     safe = maestro_safe(name)[:_MAX_STEM].lstrip(".") or "step"

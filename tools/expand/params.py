@@ -7,6 +7,8 @@ where values and labels have N entries: row i is combination i.
 import itertools
 
 LABEL_TOKEN = "%%"
+# Combinations a parameter table may have (spec or pgen), refused before the table is built.
+MAX_COMBINATIONS = 1_000_000
 
 
 def label_for(template, value, index):

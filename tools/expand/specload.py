@@ -1,11 +1,13 @@
 """Read and load a YAML spec safely: bounded reads, safe loader only, with caps on size, nesting
 depth and alias expansion."""
 
+import math
 import os
 
 import yaml
 
 from mshared.errors import InvalidInput
+from mshared.reading import read_regular
 
 MAX_BYTES = 64 * 1024 * 1024
 MAX_DEPTH = 64
@@ -39,8 +41,7 @@ def read_spec(spec: str, stdin) -> tuple[str, str, str | None]:
     else:
         path, source = os.path.abspath(spec), spec
         try:
-            with open(path, "rb") as handle:
-                data = read_limited(handle, source)
+            data = read_regular(spec, MAX_BYTES, "the spec")   # a FIFO or a device is refused at once
         except OSError as err:
             raise InvalidInput(f"{spec}: cannot read the spec: {err.strerror}") from None
     try:
@@ -98,10 +99,15 @@ def _scan_flow_nesting(text: str, source: str) -> None:
 
 
 def _check_shape(data, source: str) -> None:
-    """Refuse deep nesting and alias bombs (a few anchors that expand to millions of nodes)."""
+    """Refuse deep nesting and alias bombs (a few anchors that expand to millions of nodes), and
+    non-finite numbers (YAML's .nan and .inf: the DAG's JSON has no such numbers)."""
     sizes: dict[int, int] = {}
 
-    def size(node, depth: int) -> int:
+    def size(node, depth: int, key=None) -> int:
+        if isinstance(node, float) and not math.isfinite(node):
+            where = f" (at {key!r})" if key is not None else ""
+            raise InvalidInput(f"{source}: the value {node}{where} is not a finite number; quote it to "
+                               "use it as text")
         if depth > MAX_DEPTH:
             raise InvalidInput(f"{source}: nesting is deeper than {MAX_DEPTH} levels")
         if isinstance(node, (dict, list)):
@@ -110,8 +116,9 @@ def _check_shape(data, source: str) -> None:
                 return sizes[key]
             items = node.items() if isinstance(node, dict) else enumerate(node)
             total = 1
+            mapping = isinstance(node, dict)
             for k, v in items:
-                total += size(v, depth + 1) + (1 if isinstance(node, dict) else 0)
+                total += size(v, depth + 1, k if mapping else key) + (1 if mapping else 0)
                 if total > MAX_EXPANDED_NODES:
                     raise InvalidInput(
                         f"{source}: the document expands to more than {MAX_EXPANDED_NODES} nodes "

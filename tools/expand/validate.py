@@ -7,6 +7,7 @@ silently ignores.
 import re
 
 from mruntime.schedulers import registry
+from mshared.contracts import CONTROL
 from mshared.errors import InvalidInput
 
 from . import inputs
@@ -112,6 +113,10 @@ def _check_deps(items, kind, required, optional, seen, fail):
                 fail(f"Unrecognized key '{key}' found in {here}")
         if sum(1 for key in optional if key in item) > 1:
             fail(f"{here}: give at most one of {', '.join(optional)}")
+        if kind == "git":
+            for key in ("url", *optional):
+                if str(item.get(key, "")).startswith("-"):
+                    fail(f"{here}.{key} {item[key]!r} starts with '-', which git would read as an option")
         _claim(item["name"], seen, fail)
 
 
@@ -129,6 +134,9 @@ def _check_batch(batch, fail):
     kind = batch.get("type", "local")
     if not registry.known(kind):            # the registry's keys: one list for every tool
         fail(f"batch.type '{kind}' is not a known scheduler; use one of {', '.join(registry.keys())}")
+    shell = batch.get("shell")
+    if shell is not None and not isinstance(shell, str):
+        fail(f"batch.shell must be a path to a shell, like /bin/bash, not {shell!r}")
     for key in ("shell", "host", "bank", "queue", "reservation", "qos"):
         value = batch.get(key)
         if isinstance(value, str) and any(ch in value for ch in "\x00\n\r"):
@@ -163,7 +171,7 @@ def _check_study(study, fail, warnings, where):
 
 
 def _check_step_name(name, label, fail):
-    if any(ord(ch) < 32 for ch in name):
+    if CONTROL.search(name):
         fail(f"{label}: a step name must not contain control characters (newline, NUL, ...)")
     if name.startswith("/") or ".." in name.split("/") or name.strip(".") == "":
         fail(f"{label}: the step name would put its workspace outside the study directory; rename it")

@@ -1,12 +1,14 @@
 """maestro: Maestro's command line over the m* tools (run, status, cancel, update, conductor, rerun)."""
 
+import os
 import sys
 
 import click
 
-from mshared.clitools import (CONTEXT_SETTINGS, check_pargs, default_sigpipe, info, stdout_bytes, tool_errors,
-                              warn, without_cyclic_gc)
-from mshared.errors import InvalidInput, StateBusy
+from mshared.clitools import (CONTEXT_SETTINGS, check_pargs, command_name, default_sigpipe, info, stdout_bytes,
+                              tool_errors, warn, without_cyclic_gc)
+from mshared.errors import Interrupted, InvalidInput, StateBusy
+from mshared.printable import visible
 
 
 def _interactive() -> bool:
@@ -28,21 +30,21 @@ def main():
 
 
 @main.command(context_settings=CONTEXT_SETTINGS)
-@click.argument("spec", type=click.Path(dir_okay=False))
+@click.argument("spec", type=click.Path())
 @click.option("-a", "--attempts", type=click.IntRange(min=1), default=1, show_default=True, help="Submission attempts per step before it is FAILED.")
 @click.option("-r", "--rlimit", type=click.IntRange(min=0), default=1, show_default=True, help="Restarts after a timeout, for steps with a restart command (0 = unlimited).")
 @click.option("-t", "--throttle", type=click.IntRange(min=0), default=0, show_default=True, help="Most jobs in flight at once (0 = unlimited; local steps default to one per core, one more while each lasts under a quarter second).")
 @click.option("-s", "--sleeptime", type=click.IntRange(min=1), default=60, show_default=True, help="Seconds between scheduler polls (local jobs are noticed at once).")
 @click.option("--dry", is_flag=True, help="Write workspaces and scripts, mark every step DRYRUN, run nothing.")
-@click.option("-p", "--pgen", type=click.Path(dir_okay=False), help="Parameter generator file (get_custom_generator).")
+@click.option("-p", "--pgen", type=click.Path(), help="Parameter generator file (get_custom_generator).")
 @click.option("--pargs", multiple=True, metavar="KEY:VALUE", help="Argument for the pgen (repeatable).")
 @click.option("-o", "--out", type=click.Path(file_okay=False), help="Study directory, used as is (no timestamp).")
 @click.option("-fg", "--foreground", "foreground", is_flag=True, help="Run the monitor loop here with a progress bar; exit 0 finished, 2 failure, 3 cancelled.")
 @click.option("--hashws", is_flag=True, help="Name instance workspaces <step>_instance_<k>.")
-@click.option("-y", "--autoyes", is_flag=True, help="Answer yes to the prompts.")
+@click.option("-y", "--autoyes", is_flag=True, help="Answer yes to the prompts (launch; move an existing study that has ended aside).")
 @click.option("-n", "--autono", is_flag=True, help="Answer no: expand and render, submit nothing.")
 @click.option("--usetmp", is_flag=True, help="Write step scripts to a temporary directory instead of the workspaces.")
-@click.option("--force", is_flag=True, help="If the study directory exists, move it aside to DIR.old-<timestamp> (nothing is deleted).")
+@click.option("--force", is_flag=True, help="If the study directory exists, move it aside to DIR.old-<timestamp> (nothing is deleted), also when it is not a study; never a study that has not ended or the current directory.")
 @click.option("--reuse", type=click.Path(), metavar="OLD", help="An earlier run of this study: instances whose content key FINISHED there are copied over, not run again.")
 @click.option("--why", "why", flag_value="table", help="With --reuse: print the plan (reuse or run, and why, per instance) as a table and stop.")
 @click.option("--why-json", "why", flag_value="json", help="With --reuse: print the plan as JSON (maestro.reuse-plan) and stop.")
@@ -55,9 +57,11 @@ def run(spec, attempts, rlimit, throttle, sleeptime, dry, pgen, pargs, out, fore
 
     By default the monitor loop runs in the background, detached from the terminal (its pid in
     <study>/conductor.pid, its log in <study>/logs/conductor.log), and this command returns once
-    the study is launched.  The launch prompt appears only on a terminal.
+    the study is launched.  The launch prompt appears only on a terminal.  Ctrl-C on -fg stops
+    the monitoring, not the jobs: it says how to resume (maestro conductor) or stop them
+    (maestro cancel) and exits 130.
     """
-    from mrender.core import occupied, target_root
+    from mrender.core import check_movable, is_study, occupied, target_root
     from mshared.times import utcnow
 
     from . import launch
@@ -80,12 +84,19 @@ def run(spec, attempts, rlimit, throttle, sleeptime, dry, pgen, pargs, out, fore
         info(launch.show_plan(plan, dag, root, "summary").decode())
         for message in plan.warnings:
             warn(message)
-    if occupied(root) and not force:
-        if autoyes or (_interactive() and not autono and _ask("Output path already exists. Move it aside? [yn]")):
-            force = True
-        else:
-            raise InvalidInput(f"output directory '{root}' exists and is not empty; use --force (or -y) to "
-                               "move it aside (nothing is deleted), or choose another with -o")
+    if occupied(root):
+        check_movable(root)    # a running study, the current directory: never, whatever the flags
+        if not force and not is_study(root):
+            raise InvalidInput(f"output directory '{root}' exists and is not a study; -y and the prompt "
+                               "move only studies aside: use --force to move it to "
+                               f"{os.path.basename(root)}.old-<timestamp> (nothing is deleted), or choose "
+                               "another with -o")
+        if not force:
+            if autoyes or (_interactive() and not autono and _ask("Output path already exists. Move it aside? [yn]")):
+                force = True
+            else:
+                raise InvalidInput(f"output directory '{root}' exists and is not empty; use --force (or -y) "
+                                   "to move it aside (nothing is deleted), or choose another with -o")
     settings = {"throttle": throttle, "attempts": attempts, "rlimit": rlimit, "poll_interval": sleeptime,
                 "dry": dry, "usetmp": usetmp}
     root = launch.render_study(dag, root, settings, force=force, now=now, reuse=plan)
@@ -95,7 +106,7 @@ def run(spec, attempts, rlimit, throttle, sleeptime, dry, pgen, pargs, out, fore
         info("not launched; start it later with: maestro conductor " + root)
         return
     if foreground:
-        sys.exit(_foreground(root, 1 if dry else None))
+        sys.exit(_foreground(root, 1 if dry else None, "maestro run -fg"))
     launch.start_conductor(root)
     click.echo("Study launched successfully.", err=True)
     click.echo(root)
@@ -108,15 +119,21 @@ def _outage(root: str, message: str | None) -> None:
         click.echo("\nmaestro: the scheduler answers again; the study goes on", err=True)
 
 
-def _foreground(root: str, interval) -> int:
-    from mmonitor.core import exit_code, monitor_loop
+def _foreground(root: str, interval, started_by: str) -> int:
+    """The monitor loop here, with a progress bar; a signal stops it, not the jobs (conduct)."""
+    from mmonitor.core import exit_code
 
-    from .launch import write_pid
+    from . import conduct
     from .progress import Progress
 
-    write_pid(root)
     bar = Progress()
-    statuses = monitor_loop([root], interval=interval, on_pass=bar.update, on_outage=_outage)
+    try:
+        statuses = conduct.conduct(root, interval=interval, on_pass=bar.update, on_outage=_outage,
+                                   started_by=started_by)
+    except (KeyboardInterrupt, Interrupted) as err:
+        bar.interrupted()
+        conduct.say_left_running(command_name(), root, conduct.signal_of(err), bar.in_flight())
+        conduct.exit_interrupted(conduct.signal_of(err))
     bar.close(statuses[root])
     return exit_code(statuses)
 
@@ -131,25 +148,32 @@ def conductor(study_dir, sleep):
     """Run (or resume) the monitor loop of STUDY_DIR until the study ends.
 
     Finished steps are never run again: the loop continues from state.json, after a kill or a
-    reboot.  Exit 0 finished, 2 failure, 3 cancelled, 75 another conductor runs this study.
+    reboot.  Why it ended goes into logs/conductor.log.  Exit 0 finished, 2 failure,
+    3 cancelled, 65 a study moved from where it was rendered, 75 another conductor runs it.
     """
-    from mmonitor.core import exit_code, monitor_loop
+    from mmonitor.core import exit_code
     from mshared.studydir import study_root
+    from mshared.studylock import check_place
 
-    from . import launch
+    from . import conduct, launch
 
     root = study_root(study_dir)
+    check_place(root)       # a moved study is refused before anything is written into it
     other = launch.conductor_alive(root)
     if other:
         raise StateBusy(f"{root}: a conductor is already running (pid {other})")
-    launch.write_pid(root)
 
     def log(_root, events, status):
         for event in events:
-            click.echo(f"{event['at']} {event['step']}: {event['from']} -> {event['to']}"
-                       + (f" ({event['reason']})" if event.get("reason") else ""), err=True)
+            click.echo(visible(f"{event['at']} {event['step']}: {event['from']} -> {event['to']}"
+                               + (f" ({event['reason']})" if event.get("reason") else "")), err=True)
 
-    statuses = monitor_loop([root], interval=sleep, on_pass=log, on_outage=_outage)
+    try:
+        statuses = conduct.conduct(root, interval=sleep, on_pass=log, on_outage=_outage,
+                                   started_by="maestro conductor")
+    except (KeyboardInterrupt, Interrupted) as err:
+        conduct.say_left_running(command_name(), root, conduct.signal_of(err), None)
+        conduct.exit_interrupted(conduct.signal_of(err))
     click.echo(f"Study completed with state '{statuses[root]}'.", err=True)
     sys.exit(exit_code(statuses))
 
@@ -170,7 +194,7 @@ def cancel(study_dirs, autoyes, step):
 
     roots = [study_root(d) for d in study_dirs]
     for root in roots:
-        click.echo(f"Study in '{root}' to be cancelled.", err=True)
+        click.echo(visible(f"Study in '{root}' to be cancelled."), err=True)
     if not autoyes and _interactive() and not _ask("Are you sure? [y|[n]]"):
         click.echo("Cancellation aborted.", err=True)
         return
@@ -203,7 +227,7 @@ def update(study_dirs, throttle, rlimit, sleep):
         root = study_root(directory)
         values = {n: (v[0] if len(v) == 1 else v[index]) for n, v in given.items() if v}
         for line in control.update_settings(root, values):
-            click.echo(f"{root}: {line}", err=True)
+            click.echo(visible(f"{root}: {line}"), err=True)
 
 
 @main.command(context_settings=CONTEXT_SETTINGS)
@@ -223,9 +247,10 @@ def rerun(study_dir, step, subtree, foreground):
 
     root = study_root(study_dir)
     ids = request_rerun(root, step, subtree)
-    click.echo(f"{len(ids)} step instance(s) of '{step}' will run again{' with their descendants' if subtree else ''}.", err=True)
+    click.echo(visible(f"{len(ids)} step instance(s) of '{step}' will run again"
+                       f"{' with their descendants' if subtree else ''}."), err=True)
     if foreground:
-        sys.exit(_foreground(root, None))
+        sys.exit(_foreground(root, None, "maestro rerun -fg"))
     if not launch.conductor_alive(root):
         launch.start_conductor(root)
 

@@ -8,8 +8,7 @@ import os
 import subprocess
 import sys
 
-PID_FILE = "conductor.pid"
-LOG_FILE = os.path.join("logs", "conductor.log")
+from mshared.conductor import LOG_FILE, PID_FILE, conductor_alive, write_pid  # noqa: F401 (this API)
 
 
 def expand_spec(spec: str, *, pgen: str | None, pargs: tuple, hashws: bool):
@@ -41,37 +40,17 @@ def show_plan(plan, dag: dict, root: str, fmt: str) -> bytes:
 
 
 def start_conductor(root: str) -> int:
-    """Start `maestro conductor ROOT` detached from this terminal; it survives logout."""
+    """Start `maestro conductor ROOT` detached from this terminal; it survives logout.  Its
+    output goes to logs/conductor.log (never world-writable)."""
+    from mshared.jsonio import default_mode
+
     log = os.path.join(root, LOG_FILE)
-    os.makedirs(os.path.dirname(log), exist_ok=True)
+    os.makedirs(os.path.dirname(log), mode=0o775, exist_ok=True)
     argv = [sys.executable, "-m", "maestro_cli", "conductor", root]
-    with open(log, "ab") as handle:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=handle, stderr=handle,
-                                start_new_session=True, close_fds=True, cwd=root)
-    return proc.pid
-
-
-def conductor_alive(root: str) -> int | None:
-    """The pid of a live conductor of this study, or None (a stale pid file is ignored)."""
-    from mshared.procstat import proc_stat
-
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, default_mode())
     try:
-        with open(os.path.join(root, PID_FILE)) as handle:
-            pid_text, _, ticks_text = handle.read().strip().partition(" ")
-        pid = int(pid_text)
-    except (OSError, ValueError):
-        return None
-    stat = proc_stat(pid)
-    if stat is None or stat.state in ("Z", "X") or (ticks_text and str(stat.start_ticks) != ticks_text):
-        return None
-    return pid
-
-
-def write_pid(root: str) -> None:
-    from mshared.procstat import start_ticks
-
-    pid = os.getpid()
-    path = os.path.join(root, PID_FILE)
-    with open(path + ".tmp", "w") as handle:
-        handle.write(f"{pid} {start_ticks(pid)}\n")
-    os.replace(path + ".tmp", path)
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=fd, stderr=fd,
+                                start_new_session=True, close_fds=True, cwd=root)
+    finally:
+        os.close(fd)
+    return proc.pid

@@ -41,6 +41,21 @@ class Progress:
             self.stream.write(line + "\n")
         self.stream.flush()
 
+    def in_flight(self) -> int | None:
+        """Steps in flight as the events so far tell (None before the first pass)."""
+        if self.states is None:
+            return None
+        return sum(self.counts[s] for s in S.IN_FLIGHT)
+
+    def interrupted(self) -> None:
+        """End the line being redrawn, so that what follows starts on a line of its own."""
+        try:
+            if self.tty and self.last:
+                self.stream.write("\n")
+                self.stream.flush()
+        except OSError:
+            pass      # the terminal is gone (SIGHUP)
+
     def close(self, status: str) -> None:
         if self.tty and self.last:
             self.stream.write("\n")

@@ -2,7 +2,8 @@
 
 import click
 
-from mshared.clitools import CONTEXT_SETTINGS, default_sigpipe, stdout_bytes, tool_errors, without_cyclic_gc
+from mshared.clitools import (CONTEXT_SETTINGS, default_sigpipe, one_line, stdout_bytes, tool_errors,
+                              without_cyclic_gc)
 from mshared.errors import EXIT_TEMPFAIL, StateBusy
 
 
@@ -35,8 +36,8 @@ def main(study_dirs, no_submit, loop, interval):
             stdout_bytes(b"".join(dumps(e) for e in events))
 
     def outage(root, message):
-        click.echo(f"mmonitor: warning: {root}: {message}; trying again each pass" if message
-                   else f"mmonitor: {root}: the scheduler answers again", err=True)
+        click.echo(one_line(f"mmonitor: warning: {root}: {message}; trying again each pass" if message
+                            else f"mmonitor: {root}: the scheduler answers again"), err=True)
 
     if loop:
         raise SystemExit(exit_code(monitor_loop(list(study_dirs), interval=interval,

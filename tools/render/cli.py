@@ -12,7 +12,7 @@ from mshared.errors import InvalidInput
 @click.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("dag", default="-", metavar="[DAG|-]")
 @click.option("-o", "--out", "out", type=click.Path(), metavar="DIR", help="Study directory, used as is (no timestamp). Default: <OUTPUT_PATH>/<name>_<YYYYmmdd-HHMMSS>.")
-@click.option("--force", is_flag=True, help="If the directory exists and is not empty, move it aside to <DIR>.old-<timestamp> (nothing is deleted).")
+@click.option("--force", is_flag=True, help="If the directory exists and is not empty, move it aside to <DIR>.old-<timestamp> (nothing is deleted); never a study that has not ended or the current directory.")
 @click.option("-t", "--throttle", type=click.IntRange(min=0), default=0, show_default=True, help="Most jobs in flight at once (0: no limit); stored in state.json.")
 @click.option("-a", "--attempts", type=click.IntRange(min=1), default=1, show_default=True, help="Submission attempts per step before it is FAILED.")
 @click.option("-r", "--rlimit", type=click.IntRange(min=0), default=1, show_default=True, help="Restarts after a timeout, for steps with restart (0: no limit).")
@@ -64,11 +64,15 @@ def main(dag, out, force, throttle, attempts, rlimit, sleep, dry, usetmp, reuse,
 
 
 def _read(dag: str) -> bytes:
+    """The DAG's bytes: a regular file or stdin, at most MAX_DAG_BYTES (an endless input, a FIFO
+    or a device is refused in one line)."""
+    from mshared.contracts import MAX_DAG_BYTES
+    from mshared.reading import read_regular, read_stream
+
     if dag == "-":
         with click.open_file("-", "rb") as stdin:   # click's stdin, also under CliRunner
-            return stdin.read()
+            return read_stream(stdin, MAX_DAG_BYTES, "<stdin>", "the DAG", starts=b"{")
     try:
-        with open(dag, "rb") as handle:
-            return handle.read()
+        return read_regular(dag, MAX_DAG_BYTES, "the DAG")
     except OSError as err:
         raise InvalidInput(f"{dag}: cannot read the DAG: {err.strerror}") from None

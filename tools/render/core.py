@@ -17,12 +17,13 @@ import yaml
 
 from mruntime import scripts
 from mshared import statefile
-from mshared.contracts import dump_dag
+from mshared.contracts import CONTROL, dump_dag
 from mshared.errors import InvalidInput
 from mshared.jsonio import dumps
 from mshared.root_tokens import resolve_root_tokens
 
 from . import writer
+from .aside import check_movable, is_study  # noqa: F401 (part of this API: may it be moved aside?)
 from .writer import occupied  # noqa: F401 (part of this API: is a target directory taken?)
 
 # Names the tool writes in the study root; nothing else (a workspace, the spec copy) may take them.
@@ -165,10 +166,11 @@ def render(dag: dict, *, root: str, settings: dict, now: datetime) -> Plan:
 
     files = plan.files
     files.append(("dag.json", dag_bytes))
-    files.append((statefile.LOCK_FILE, b""))    # made here so it gets our mode, not 0666 - umask
-    files.append((spec_name, (study.get("spec") or {}).get("text", "").encode("utf-8")))
+    # made here so it gets our mode, not 0666 - umask; it records where the study is (studylock)
+    files.append((statefile.LOCK_FILE, os.fsencode(root) + b"\n"))
+    files.append((spec_name, ((study.get("spec") or {}).get("text") or "").encode("utf-8")))
     if pgen_name:
-        files.append((pgen_name, study["pgen"].get("text", "").encode("utf-8")))
+        files.append((pgen_name, (study["pgen"].get("text") or "").encode("utf-8")))
     files.append(("batch.info", yaml.safe_dump(study.get("batch") or {"type": "local"},
                                                default_flow_style=False).encode("utf-8")))
     plan.dirs += ["meta", "logs"]
@@ -254,7 +256,8 @@ def _root_copies(study: dict) -> tuple[str, str | None]:
 
 def _copy_name(name: str, what: str) -> str:
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    if base in ("", ".", "..") or base.startswith(".") or re.search(r"[\x00-\x1f]", base):
+    if (base in ("", ".", "..") or base.startswith(".") or CONTROL.search(base)
+            or len(base.encode("utf-8", "surrogatepass")) > 255):     # NAME_MAX
         raise InvalidInput(f"DAG {what} file name {name!r} cannot be copied into the study")
     return base
 
@@ -286,4 +289,8 @@ def _dependencies(study: dict, root: str) -> tuple[list[dict], list[dict]]:
             raise InvalidInput(f"git dependency '{dep['name']}' has no url")
         git.append({"name": dep["name"], "url": str(dep["url"]), "dest": dest,
                     **{key: str(dep[key]) for key in ("hash", "tag", "branch") if dep.get(key)}})
+        for key in ("url", "hash", "tag", "branch"):
+            if git[-1].get(key, "").startswith("-"):
+                raise InvalidInput(f"git dependency '{dep['name']}': {key} {git[-1][key]!r} starts with '-', "
+                                   "which git would read as an option; fix the spec")
     return paths, git

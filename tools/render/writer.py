@@ -8,22 +8,39 @@ deleted: with --force an occupied target is renamed to `<DIR>.old-<stamp>`.
 Files are written with os.open/os.write relative to a directory descriptor, with their mode given
 at creation (the kernel applies the umask), and without fsync except for state.json: this loop
 writes one script per step instance and dominates the time of a large render.
+
+A render killed with SIGKILL cannot remove its hidden directory (`.<name>.<random>.mrender-tmp`,
+and the same for a git dependency staged outside the study).  Each render holds a flock on its
+own while it runs, and before it starts sweeps the ones in the same parent that match that
+pattern, belong to this user, are older than SWEEP_AGE and whose lock is free: left by a render
+that died.  Nothing else is ever removed.
 """
 
 import errno
+import fcntl
 import os
+import re
 import shutil
+import stat
 import subprocess
 import tempfile
+import time
 
 from mshared import statefile
 from mshared.errors import InvalidInput, MError
 from mshared.jsonio import current_umask
 
+from .aside import check_movable
+
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 DIR_MODE = 0o775      # minus the umask, as mkdir does; never world-writable
 FILE_MODE = 0o664
 SCRIPT_MODE = 0o755
+TEMP_SUFFIX = ".mrender-tmp"
+# tempfile.mkdtemp's names: "." + our prefix, 8 random characters, our suffix
+_LEFTOVER = re.compile(r"\..+\.[a-z0-9_]{8}" + re.escape(TEMP_SUFFIX))
+SWEEP_AGE = 300             # seconds: a leftover this old whose lock is free was left by a dead render
+SWEEP_AGE_UNLOCKED = 3600   # where the file system cannot lock a directory, age alone decides
 
 
 def occupied(path: str) -> bool:
@@ -37,9 +54,14 @@ def occupied(path: str) -> bool:
 
 
 def check_target(final: str, force: bool) -> None:
-    if occupied(final) and not force:
+    """An occupied ``final`` is refused, or with ``force`` checked before it is moved aside
+    (mrender.aside: never the working directory, a study that runs or has not ended)."""
+    if not occupied(final):
+        return
+    if not force:
         raise InvalidInput(f"output directory '{final}' exists and is not empty; use --force to move "
                            "it aside (nothing is deleted) or choose another with -o")
+    check_movable(final)
 
 
 def check_paths(plan) -> None:
@@ -63,8 +85,9 @@ def carry_out(plan, final: str, *, force: bool, stamp: str, git=None) -> str:
         os.makedirs(parent, exist_ok=True)
     except OSError as err:
         raise InvalidInput(f"cannot create the output directory '{parent}': {err.strerror}") from None
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(final)}.", suffix=".mrender-tmp", dir=parent)
-    ours = [tmp]
+    sweep_leftovers(parent)
+    tmp, lock = _temporary(f".{os.path.basename(final)}.", parent)
+    ours, locks = [tmp], [lock]
     try:
         scripts_dir = tmp
         if plan.flat_scripts:    # --usetmp: scripts go to a directory of their own, as Maestro
@@ -81,10 +104,12 @@ def carry_out(plan, final: str, *, force: bool, stamp: str, git=None) -> str:
         staged = []
         for dep in plan.git_deps:
             if dep in outside:
-                target = tempfile.mkdtemp(prefix=f".{dep['name']}.", suffix=".mrender-tmp",
-                                          dir=_existing_parent(dep["dest"]))
-                ours.append(target)
-                os.rmdir(target)   # git clone wants to create it
+                where = _existing_parent(dep["dest"])
+                sweep_leftovers(where)
+                holder, held = _temporary(f".{dep['name']}.", where)
+                ours.append(holder)
+                locks.append(held)
+                target = os.path.join(holder, "clone")    # git clone creates it
                 staged.append((target, dep["dest"]))
             else:
                 target = os.path.join(tmp, os.path.relpath(dep["dest"], final))
@@ -93,7 +118,7 @@ def carry_out(plan, final: str, *, force: bool, stamp: str, git=None) -> str:
                                        "workspace or file of the study; change the dependency's path")
                 os.makedirs(os.path.dirname(target), exist_ok=True)
             git(dep, target)
-        with statefile.lock_study(tmp):
+        with statefile.lock_study(tmp, placed=False):    # it records ``final``, where it goes
             statefile.write_state(tmp, plan.state, FILE_MODE & ~current_umask())
         os.chmod(tmp, DIR_MODE & ~current_umask())
         if force and occupied(final):
@@ -101,6 +126,7 @@ def carry_out(plan, final: str, *, force: bool, stamp: str, git=None) -> str:
         for target, dest in staged:
             os.makedirs(os.path.dirname(dest), exist_ok=True)
             os.rename(target, dest)
+            os.rmdir(os.path.dirname(target))
             ours.append(dest)          # still ours to remove until the study itself is in place
         try:
             os.rename(tmp, final)
@@ -114,7 +140,61 @@ def carry_out(plan, final: str, *, force: bool, stamp: str, git=None) -> str:
         if isinstance(err, OSError):   # disk full, permissions: a runtime failure, not bad input
             raise MError(f"cannot write the study to '{final}': {err.strerror or err}") from None
         raise
+    finally:
+        for fd in locks:
+            if fd is not None:
+                os.close(fd)
     return final
+
+
+def _temporary(prefix: str, parent: str) -> tuple[str, int | None]:
+    """A new hidden directory in ``parent`` and a descriptor holding a flock on it (None where
+    the file system cannot lock it), so that no other render sweeps it while this one runs."""
+    path = tempfile.mkdtemp(prefix=prefix, suffix=TEMP_SUFFIX, dir=parent)
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        fd = None
+    return path, fd
+
+
+def sweep_leftovers(parent: str, now: float | None = None) -> list[str]:
+    """Remove the hidden directories of dead renders in ``parent`` (see the module docstring);
+    returns their paths.  Best effort: anything it cannot look at or remove stays."""
+    now = time.time() if now is None else now
+    swept = []
+    try:
+        names = [n for n in os.listdir(parent) if _LEFTOVER.fullmatch(n)]
+    except OSError:
+        return swept
+    for name in names:
+        path = os.path.join(parent, name)
+        try:
+            info = os.lstat(path)
+            if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+                continue
+            if now - info.st_mtime > SWEEP_AGE and _abandoned(path, now - info.st_mtime):
+                shutil.rmtree(path)
+                swept.append(path)
+        except OSError:
+            continue
+    return swept
+
+
+def _abandoned(path: str, age: float) -> bool:
+    """No render holds this directory's lock (or, where locks do not work, it is very old)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    except OSError:
+        return age > SWEEP_AGE_UNLOCKED
+    finally:
+        os.close(fd)
 
 
 def write_tree(base: str, dirs, files, mode: int) -> None:
@@ -137,13 +217,15 @@ def write_tree(base: str, dirs, files, mode: int) -> None:
 
 
 def clone_git(dep: dict, dest: str) -> None:
-    """`git clone url dest`, then check out hash, tags/<tag>, branch as given (Maestro's order)."""
+    """`git clone -- url dest`, then check out hash, tags/<tag>, branch as given (Maestro's order).
+    The url and the refs are never read as options: '--' ends them, and render refused any that
+    starts with '-' (mrender.core)."""
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
-    _git(["git", "clone", "--quiet", dep["url"], dest], dep, f"cloning {dep['url']}", env)
+    _git(["git", "clone", "--quiet", "--", dep["url"], dest], dep, f"cloning {dep['url']}", env)
     for key, ref in (("hash", dep.get("hash")), ("tag", dep.get("tag") and f"tags/{dep['tag']}"),
                      ("branch", dep.get("branch"))):
         if ref:
-            _git(["git", "-C", dest, "-c", "advice.detachedHead=false", "checkout", "--quiet", ref],
+            _git(["git", "-C", dest, "-c", "advice.detachedHead=false", "checkout", "--quiet", ref, "--"],
                  dep, f"checking out {key} '{dep[key]}'", env)
 
 

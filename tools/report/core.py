@@ -18,6 +18,7 @@ from mshared import states as S
 from mshared.contracts import REPORT_SCHEMA, REPORT_VERSION
 from mshared.states import study_status
 from mshared.errors import EXIT_USAGE, MError
+from mshared.printable import visible
 from mshared.times import iso_utc
 from mshared.statusrows import Times, format_duration
 
@@ -51,6 +52,7 @@ class StudyFiles:
     root: str                 # absolute
     state: dict
     dag: dict | None = None   # read only when the report needs it
+    unmonitored: str | None = None   # why no conductor runs ("no conductor.pid"); None: one runs
 
 
 @dataclass
@@ -93,10 +95,13 @@ def report_studies(paths, *, now: datetime, fmt: str = "table", view: str = "ste
     first = True
     for path in paths:
         try:
-            study = load.read_study(path, with_dag=needs_dag(view, steps, fmt))
-            report = build(study, now, states=states, steps=steps, group_by=group_by)
-            tails = None if why_lines is None else load.stderr_tails(study, why_ids(report), why_lines)
-            output = render(report, fmt, view, layout=layout, width=width, tails=tails)
+            try:
+                study = load.read_study(path, with_dag=needs_dag(view, steps, fmt))
+                report = build(study, now, states=states, steps=steps, group_by=group_by)
+                tails = None if why_lines is None else load.stderr_tails(study, why_ids(report), why_lines)
+                output = render(report, fmt, view, layout=layout, width=width, tails=tails)
+            except (TypeError, ValueError, KeyError, AttributeError) as err:
+                raise load.unexpected_shape(path, err) from err
         except MError as err:
             if not keep_going:
                 raise
@@ -277,6 +282,16 @@ def report_doc(report: Report, steps: list[dict] | None) -> dict:
     return doc
 
 
+def conductor_line(report: Report) -> str | None:
+    """For a study still RUNNING that no conductor monitors: one line saying so and how to resume
+    (the table and md layouts show it under the summary)."""
+    why = report.study.unmonitored
+    if report.summary["status"] != "RUNNING" or why is None:
+        return None
+    return visible(f"No conductor is running ({why}): unless mmonitor runs it from cron or with --loop, "
+                   f"nothing monitors this study; resume with: maestro conductor {report.study.root}")
+
+
 def summary_line(report: Report) -> str:
     """'name (root): STATUS, elapsed D:HH:MM:SS; N steps: n STATE, ...[; k chosen]'."""
     s = report.summary
@@ -287,4 +302,4 @@ def summary_line(report: Report) -> str:
         line += f" ({s['reused']:,} reused)"
     if s["selected"] != s["total"]:
         line += f"; {s['selected']:,} chosen"
-    return line
+    return visible(line)

@@ -2,9 +2,11 @@
 
 import csv
 import io
+import re
 
 from mshared import jsonio
 from mshared.dot import dag_to_dot
+from mshared.printable import csv_cell, visible, visible_column
 from mshared.statusrows import TABLE_COLUMNS, Times, status_csv
 
 from . import core, layouts, reused
@@ -25,8 +27,11 @@ def render(report: core.Report, fmt: str, view: str, *, layout: str = "flat", wi
         extra = reused.column(steps, entries)
         return (text if extra is None else reused.add_csv_column(text, extra)).encode("utf-8")
     md = fmt == "md"
-    title = f"Study: {report.study.root}"
+    title = f"Study: {visible(report.study.root)}"
     parts = [f"## {title}", "", core.summary_line(report)] if md else [core.summary_line(report)]
+    unmonitored = core.conductor_line(report)
+    if unmonitored:
+        parts.append(unmonitored)
     if view == "groups":
         parts += ["", _groups_table(report, md, width)]
     elif view == "steps":
@@ -49,13 +54,24 @@ def _json(report, view, tails, lines: bool) -> bytes:
                 if record["state"] in core.WHY_STATES:
                     record["why"] = core.why_record(entries[record["id"]], tails.get(record["id"]))
     if not lines:
-        return jsonio.dumps(core.report_doc(report, steps))
+        return _json_visible(jsonio.dumps(core.report_doc(report, steps)))
     root = report.study.root
     if view == "summary":
         name = report.study.state["study"].get("name")
-        return jsonio.dumps({"study": root, "name": name, **report.summary})
+        return _json_visible(jsonio.dumps({"study": root, "name": name, **report.summary}))
     records = report.groups if view == "groups" else steps
-    return b"".join(jsonio.dumps({"study": root, **r}) for r in records)
+    return _json_visible(b"".join(jsonio.dumps({"study": root, **r}) for r in records))
+
+
+_RAW_IN_JSON = re.compile(rb"\x7f|\xc2[\x80-\x9f]")   # DEL and C1 (U+0080-U+009F) in UTF-8
+
+
+def _json_visible(data: bytes) -> bytes:
+    """JSON escapes C0 controls but may leave DEL and C1 (CSI is U+009B) raw: write them as
+    \\u escapes, the same document for a parser, inert on a terminal."""
+    if b"\x7f" not in data and b"\xc2" not in data:
+        return data
+    return _RAW_IN_JSON.sub(lambda m: b"\\u%04x" % ord(m.group().decode("utf-8")), data)
 
 
 # ------------------------------------------------------------------ tables
@@ -63,26 +79,26 @@ def _steps_table(report, md: bool, layout: str, width) -> str:
     times = Times(report.now)
     entries = report.study.state["steps"]
     steps = core.chosen_steps(report)
-    columns = times.columns(steps, entries, params=False)
-    root = report.study.root
+    columns = [visible_column(c) for c in times.columns(steps, entries, params=False)]
+    root = visible(report.study.root)
     headers, extra = TABLE_COLUMNS, reused.column(steps, entries)
     if extra is not None:       # steps brought over by --reuse: one more column, only then
-        headers, columns = (*TABLE_COLUMNS, reused.HEADER), columns + [extra]
+        headers, columns = (*TABLE_COLUMNS, reused.HEADER), columns + [visible_column(extra)]
     if md:
         return _markdown(headers, zip(*columns))
     if layout == "legacy":
         return layouts.legacy(root, columns, headers)
     if layout == "narrow":
-        return layouts.narrow(root, columns, [s["params"] for s in steps], width)
+        return layouts.narrow(root, columns, [_visible_params(s["params"]) for s in steps], width)
     return layouts.flat(root, columns, width, headers)
 
 
 def _group_rows(report):
     states = list(core.ordered_counts({s for g in report.groups for s in g["counts"]}))
     headers = list(report.group_by) + ["Steps"] + list(states)
-    rows = [[("--" if v is None else str(v)) for v in g["values"].values()] + [str(g["total"])]
+    rows = [[("--" if v is None else visible(str(v))) for v in g["values"].values()] + [str(g["total"])]
             + [str(g["counts"].get(s, 0)) for s in states] for g in report.groups]
-    return headers, rows
+    return [visible(h) for h in headers], rows
 
 
 def _groups_table(report, md: bool, width) -> str:
@@ -97,14 +113,18 @@ def _groups_csv(report) -> bytes:
     headers, rows = _group_rows(report)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(headers)
-    writer.writerows(rows)
+    writer.writerow([csv_cell(h) for h in headers])
+    writer.writerows([csv_cell(c) for c in row] for row in rows)
     return out.getvalue().encode("utf-8")
+
+
+def _visible_params(params: dict) -> dict:
+    return {visible(str(k)): visible(str(v)) for k, v in params.items()}
 
 
 def _markdown(headers, rows) -> str:
     def line(cells):
-        return "| " + " | ".join(c.replace("\\", "\\\\").replace("|", "\\|") for c in cells) + " |"
+        return "| " + " | ".join(visible(c).replace("\\", "\\\\").replace("|", "\\|") for c in cells) + " |"
 
     return "\n".join([line(headers), "|" + "---|" * len(headers)] + [line(r) for r in rows])
 
@@ -126,16 +146,17 @@ def _why_text(report, tails: dict, md: bool) -> str:
             what += f", job {entry['job_id']}"
         if entry.get("reason") and entry["reason"] != f"exit code {entry.get('exit_code')}":
             what += f": {entry['reason']}"
-        out.append(f"- `{sid}`: {what}" if md else f"  {sid}: {what}")
+        shown, what = visible(sid), visible(what)
+        out.append(f"- `{shown}`: {what}" if md else f"  {shown}: {what}")
         if tail.get("path"):
-            lines = tail.get("lines") or []
+            lines = tail.get("lines") or []     # made visible by load.tail
             note = f"last {len(lines)} lines" if lines else "empty"
             if md:
-                out += [f"  stderr `{tail['path']}` ({note}):"]
+                out += [f"  stderr `{visible(tail['path'])}` ({note}):"]
                 if lines:
                     out += ["", "  ```"] + [f"  {line}" for line in lines] + ["  ```", ""]
             else:
-                out.append(f"    stderr {tail['path']} ({note})" + (":" if lines else ""))
+                out.append(f"    stderr {visible(tail['path'])} ({note})" + (":" if lines else ""))
                 out += [f"      {line}" for line in lines]
     return "\n".join(out).rstrip("\n")
 

@@ -3,12 +3,19 @@
 import glob
 import os
 
+from mshared.conductor import conductor
+from mshared.contracts import check_stem, check_workspace
+from mshared.errors import InvalidInput
+from mshared.printable import visible
+from mshared.reading import open_regular
 from mshared.statefile import read_state
 from mshared.studydir import read_dag, study_root
 
 from .core import StudyFiles
 
 TAIL_BLOCK = 64 * 1024
+TAIL_MAX_BYTES = 1024 * 1024    # --why reads at most this much of the end of a stderr file
+LINE_MAX_CHARS = 1000           # a longer stderr line is shown cut in the middle
 
 
 def read_study(path: str, with_dag: bool) -> StudyFiles:
@@ -16,22 +23,33 @@ def read_study(path: str, with_dag: bool) -> StudyFiles:
     against the state)."""
     root = study_root(path)
     state = read_state(root)
-    return StudyFiles(root, state, read_dag(root, state) if with_dag else None)
+    return StudyFiles(root, state, read_dag(root, state) if with_dag else None, conductor(root).why_not)
 
 
 def stderr_tails(study: StudyFiles, ids, lines: int) -> dict[str, dict]:
     """For each step id: {"path": stderr file relative to the root or None, "lines": its last
     ``lines`` lines}.  Local and SLURM/LSF/Flux jobs write <stem>.<job_id>.err; Maestro's own
-    SLURM scripts wrote <stem>.err; otherwise the newest <stem>.*.err in the workspace."""
+    SLURM scripts wrote <stem>.err; otherwise the newest <stem>.*.err in the workspace.
+
+    The workspace, the stem (dag.json) and the job id (state.json) are checked as mrender checks
+    a DAG before they name a file: a crafted study cannot make --why read outside itself."""
     index = {s["id"]: s for s in study.dag["steps"]}
     out = {}
     for sid in ids:
         step, entry = index[sid], study.state["steps"][sid]
+        _check_names(study.root, sid, step, entry.get("job_id"))
         workspace = os.path.join(study.root, step["workspace"])
         path = _find_err(workspace, step["stem"], entry.get("job_id"))
         out[sid] = {"path": os.path.relpath(path, study.root) if path else None,
                     "lines": tail(path, lines) if path and lines > 0 else []}
     return out
+
+
+def _check_names(root: str, sid: str, step: dict, job_id) -> None:
+    check_workspace(step["workspace"], f"{os.path.join(root, 'dag.json')}: step {sid!r}")
+    check_stem(step["stem"], f"{os.path.join(root, 'dag.json')}: step {sid!r}")
+    if job_id is not None:
+        check_stem(job_id, f"{os.path.join(root, 'state.json')}: step {sid!r}", what="job id")
 
 
 def _find_err(workspace: str, stem: str, job_id) -> str | None:
@@ -45,22 +63,43 @@ def _find_err(workspace: str, stem: str, job_id) -> str | None:
 
 
 def tail(path: str, count: int) -> list[str]:
-    """The last ``count`` lines of a file, reading only its end (stderr files can be huge)."""
+    """The last ``count`` lines of a file, reading only its end (stderr files can be huge): at
+    most TAIL_MAX_BYTES, each line cut to LINE_MAX_CHARS, control characters escaped (a job's
+    stderr may hold terminal escapes)."""
     try:
-        with open(path, "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            size = handle.tell()
+        with open(open_regular(path, "the stderr file"), "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
             block = min(size, TAIL_BLOCK)
             while True:
                 handle.seek(size - block)
                 data = handle.read(block)
-                if data.count(b"\n") > count or block == size:
+                if data.count(b"\n") > count or block == size or block >= TAIL_MAX_BYTES:
                     break
-                block = min(size, block * 4)
-    except OSError as err:
-        return [f"(cannot read {os.path.basename(path)}: {err.strerror})"]
+                block = min(size, block * 4, TAIL_MAX_BYTES)
+    except (OSError, InvalidInput) as err:
+        why = err.strerror if isinstance(err, OSError) else "not a regular file"
+        return [visible(f"(cannot read {os.path.basename(path)}: {why})")]
     text = data.decode("utf-8", errors="replace")
     found = text.splitlines()
     if block < size and found:
-        found = found[1:]          # the first line was cut by the seek
-    return found[-count:]
+        # the first line was cut by the seek: drop it, or show its end if it is all there is
+        found = found[1:] if len(found) > 1 else ["... " + found[0]]
+    return [_shown(line) for line in found[-count:]]
+
+
+def _shown(line: str) -> str:
+    line = visible(line.expandtabs())
+    if len(line) > LINE_MAX_CHARS:
+        half = (LINE_MAX_CHARS - 40) // 2
+        line = f"{line[:half]} ... ({len(line) - 2 * half:,} characters cut) ... {line[-half:]}"
+    return line
+
+
+def unexpected_shape(path: str, err: Exception) -> InvalidInput:
+    """A value of a type or form the tools never write (state.json and dag.json edited by hand
+    with their checksums made to match): the report cannot be drawn.  MAESTRO_DEBUG=1 keeps the
+    traceback, in case it is ours."""
+    if os.environ.get("MAESTRO_DEBUG"):
+        raise err
+    return InvalidInput(f"{path}: state.json or dag.json holds a value the tools never write "
+                        f"({type(err).__name__}: {err}); was it edited by hand? restore it")
