@@ -53,7 +53,8 @@ def validate_dag(doc: dict, source: str) -> None:
     study, steps = doc.get("study"), doc.get("steps")
     if not isinstance(study, dict) or not isinstance(study.get("name"), str):
         raise InvalidInput(f"{source}: DAG has no study.name")
-    if not isinstance(steps, list) or not steps:
+    # a study that takes its combinations later (an extend block) may start without an instance
+    if not isinstance(steps, list) or not steps and "extend" not in study:
         raise InvalidInput(f"{source}: DAG has no steps")
     seen: set[str] = set()
     for index, step in enumerate(steps):
