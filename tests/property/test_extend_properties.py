@@ -39,13 +39,16 @@ def studies(draw, values=VALUES):
 def param_instances(dag, spec):
     """The instances of steps that use parameters, with their parents but those through a funnel:
     an instance funnels over the instances its funnel parent has when it is made (later rounds
-    add theirs to a later round's instances, never to one that may have run)."""
-    funnels = {s["name"]: {d[:-2] if d.endswith("_*") else d[:-1] for d in s["run"]["depends"] if "*" in d}
-               for s in spec["study"]}
-    step_of = {s["id"]: s["step"] for s in dag["steps"]}
+    add theirs to a later round's instances, never to one that may have run).  A parent of a step
+    without parameters is named by its step (its round's instance depends on the batches)."""
+    from mexpand.core import FUNNEL
+
+    funnels = {s["name"]: {FUNNEL.sub("", d) for d in s["run"]["depends"] if "*" in d} for s in spec["study"]}
+    steps = {s["id"]: s for s in dag["steps"]}
     keys = ("cmd", "workspace", "stem", "params")
     return {s["id"]: {**{k: s[k] for k in keys},
-                      "depends": [d for d in s["depends"] if step_of[d] not in funnels[s["step"]]]}
+                      "depends": [d if steps[d]["params"] else steps[d]["step"] for d in s["depends"]
+                                  if steps[d]["step"] not in funnels[s["step"]]]}
             for s in dag["steps"] if s["params"]}
 
 

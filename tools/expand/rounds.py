@@ -4,8 +4,9 @@ instances that are new come out, each marked with the round that added it.
 A step that uses parameters gets an instance per new combination, named as mexpand names them.
 A step that uses none but comes after a step that gained instances (a funnel over it, and the
 steps after that funnel) gets one instance per round: the rendered study's keeps Maestro's name
-(``decide``), round g's is ``decide_ROUND.g`` in ``decide/ROUND.g``, and it waits for the
-instances round g added (its funnel parents) and for round g's instances of its other parents.
+(``decide``), round g's is ``decide_ROUND.g`` in ``decide/ROUND.g``.  It waits for the instances
+round g added (its funnel parents), for round g's instances of its other parents, and for the
+step's previous instance, so it comes after every earlier round and sees all their results.
 Earlier rounds' instances stay as they are, so a "decide" step after each round is a funnel.
 
 ``$(STUDY_ITER)`` and ``$(ENCORE_ITER)`` (the names of Maestro's MEP-001 "Encore" draft; one study
@@ -60,9 +61,11 @@ def round_instances(order: list[dict], full: list[dict], existing: dict, round_n
             new["workspace"] = f"{inst['workspace']}/{ROUND_LABEL}.{round_no}"
             new["stem"] = naming.file_stem(new["id"])
             renamed[ident], moved[inst["workspace"]] = new["id"], new["workspace"]
-            # a funnel waits for this round's instances only: earlier rounds had their own
+            # a funnel waits for this round's instances (earlier rounds had their own) and for
+            # its previous round's instance, which waited for theirs
             depends = [renamed.get(d, d) for d in inst["depends"]
                        if step_of.get(d) not in own_funnels or d in fresh]
+            depends.append(_latest(existing, name))
         fresh.add(ident)
         new["depends"] = list(dict.fromkeys(depends))
         new["workspace_refs"] = {ref: (path if ref in own_funnels else moved.get(path, path))
@@ -70,3 +73,9 @@ def round_instances(order: list[dict], full: list[dict], existing: dict, round_n
         new["round"] = round_no
         out.append(with_round(new, round_no))
     return out
+
+
+def _latest(existing: dict, name: str) -> str:
+    """The id of the newest instance of ``name`` (a step without parameters) in the study."""
+    own = [step for step in existing.values() if step["step"] == name and not step["params"]]
+    return max(own, key=lambda step: step.get("round", 1))["id"]
