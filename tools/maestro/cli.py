@@ -103,9 +103,24 @@ def _foreground(root: str, interval) -> int:
 
     write_pid(root)
     bar = Progress()
-    statuses = monitor_loop([root], interval=interval, on_pass=bar.update, on_outage=_outage)
+
+    def rounds(_root, outcomes):
+        _rounds(_root, outcomes, newline=bar.tty)
+        bar.grew()
+
+    statuses = monitor_loop([root], interval=interval, on_pass=bar.update, on_outage=_outage, on_round=rounds)
     bar.close(statuses[root])
     return exit_code(statuses)
+
+
+def _rounds(root: str, outcomes, newline: bool = False) -> None:
+    """Tell of the decide steps' requests a loop read (problems as warnings)."""
+    from mextend.core import describe
+
+    for outcome in outcomes:
+        problem, line = describe(outcome)
+        if line:
+            click.echo(("\n" if newline else "") + f"maestro: {'warning: ' if problem else ''}{line}", err=True)
 
 
 @main.command(context_settings=CONTEXT_SETTINGS)
@@ -136,7 +151,7 @@ def conductor(study_dir, sleep):
             click.echo(f"{event['at']} {event['step']}: {event['from']} -> {event['to']}"
                        + (f" ({event['reason']})" if event.get("reason") else ""), err=True)
 
-    statuses = monitor_loop([root], interval=sleep, on_pass=log, on_outage=_outage)
+    statuses = monitor_loop([root], interval=sleep, on_pass=log, on_outage=_outage, on_round=_rounds)
     click.echo(f"Study completed with state '{statuses[root]}'.", err=True)
     sys.exit(exit_code(statuses))
 
