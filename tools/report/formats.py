@@ -40,6 +40,9 @@ def _json(report, view, tails, lines: bool) -> bytes:
         times = Times(report.now)
         entries = report.study.state["steps"]
         steps = core.step_records(core.chosen_steps(report), entries, times)
+        if report.results is not None:
+            for record in steps:
+                record.update(report.results[record["id"]])
         if tails is not None:
             for record in steps:
                 if record["state"] in core.WHY_STATES:

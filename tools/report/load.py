@@ -9,6 +9,7 @@ from mshared.studydir import read_dag, study_root
 from .core import StudyFiles
 
 TAIL_BLOCK = 64 * 1024
+RESULT_BYTES = 64 * 1024    # a result file is a small answer for a driver, not a data set
 
 
 def read_study(path: str, with_dag: bool) -> StudyFiles:
@@ -64,3 +65,35 @@ def tail(path: str, count: int) -> list[str]:
     if block < size and found:
         found = found[1:]          # the first line was cut by the seek
     return found[-count:]
+
+
+def read_results(study: StudyFiles, ids, name: str) -> dict[str, dict]:
+    """For each step id: {"result": the content of ``<workspace>/<name>`` (its JSON value, or its
+    text when it is not JSON; null when it cannot be shown), "result_error": null or why not}."""
+    from mshared.jsonio import loads
+
+    index = {s["id"]: s for s in study.dag["steps"]}
+    out = {}
+    for sid in ids:
+        path = os.path.join(study.root, index[sid]["workspace"], name)
+        value, error = None, None
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read(RESULT_BYTES + 1)
+        except FileNotFoundError:
+            error = "missing"
+        except OSError as err:
+            error = f"cannot read: {err.strerror}"
+        else:
+            if len(data) > RESULT_BYTES:
+                error = f"larger than {RESULT_BYTES} bytes"
+            else:
+                try:
+                    value = loads(data)
+                except ValueError:
+                    try:
+                        value = data.decode("utf-8").rstrip("\n")
+                    except UnicodeDecodeError:
+                        error = "not JSON and not UTF-8 text"
+        out[sid] = {"result": value, "result_error": error}
+    return out
