@@ -76,9 +76,11 @@ def expand(spec: dict, *, source: str, spec_text: str, spec_path: str | None, sp
                          specroot=specroot, cwd=cwd, hashws=hashws, pgen=pgen)
 
 
-def expand_combinations(dag: dict, rows: list, *, round_no: int):
+def expand_combinations(dag: dict, rows: list, *, round_no: int, unfinished=()):
     """More combinations for the study of ``dag`` (a DAG made by ``expand``, with any earlier
-    additions): ``rows`` are {parameter: value} dicts naming every parameter of the study.
+    additions): ``rows`` are {parameter: value} dicts naming every parameter of the study;
+    ``unfinished`` the ids of the study's instances that have not ended (a round's funnel waits
+    for them too).
 
     Returns a ``more.Expansion``: the new instances (parents first, each with its ``round``,
     ``round_no``), the parameter table with the rows that added any, and for each row the ids it
@@ -91,7 +93,7 @@ def expand_combinations(dag: dict, rows: list, *, round_no: int):
     """
     from .more import combinations
 
-    return combinations(dag, rows, round_no)
+    return combinations(dag, rows, round_no, unfinished)
 
 
 def _expand_valid(spec: dict, warnings: list[str], env: dict, *, source: str, spec_text: str,

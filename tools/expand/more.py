@@ -85,7 +85,7 @@ def check_row(index: int, row, keys: list[str]) -> None:
                                   "as a string to use it as text")
 
 
-def combinations(dag: dict, rows: list, round_no: int) -> Expansion:
+def combinations(dag: dict, rows: list, round_no: int, unfinished=frozenset()) -> Expansion:
     from . import core
     from .envres import make_substituter, resolve_environment
     from .rounds import round_instances
@@ -134,7 +134,7 @@ def combinations(dag: dict, rows: list, round_no: int) -> Expansion:
     except core._StepError as err:
         raise InvalidInput(f"{source}: {err}") from None
     existing = {step["id"]: step for step in dag["steps"]}
-    new = round_instances(order, full, existing, round_no)
+    new = round_instances(order, full, existing, round_no, frozenset(unfinished))
     _check_workspaces(new, existing, source)
 
     added: dict[int, list[str]] = {}

@@ -5,9 +5,10 @@ A step that uses parameters gets an instance per new combination, named as mexpa
 A step that uses none but comes after a step that gained instances (a funnel over it, and the
 steps after that funnel) gets one instance per round: the rendered study's keeps Maestro's name
 (``decide``), round g's is ``decide_ROUND.g`` in ``decide/ROUND.g``.  It waits for the instances
-round g added (its funnel parents), for round g's instances of its other parents, and for the
-step's previous instance, so it comes after every earlier round and sees all their results.
-Earlier rounds' instances stay as they are, so a "decide" step after each round is a funnel.
+of its funnel parents that round g added and for those that had not ended when the round was
+made (so it runs once every instance before it has ended, and sees all their results), and for
+round g's instances of its other parents.  Earlier rounds' instances stay as they are, so a
+"decide" step after each round is a funnel, and one round's failure is not the next one's.
 
 ``$(STUDY_ITER)`` and ``$(ENCORE_ITER)`` (the names of Maestro's MEP-001 "Encore" draft; one study
 here, so both are the round) become the round of the instance.
@@ -31,12 +32,14 @@ def with_round(instance: dict, round_no: int) -> dict:
     return instance
 
 
-def round_instances(order: list[dict], full: list[dict], existing: dict, round_no: int) -> list[dict]:
+def round_instances(order: list[dict], full: list[dict], existing: dict, round_no: int,
+                    unfinished=frozenset()) -> list[dict]:
     """The instances round ``round_no`` adds, in topological order.
 
     ``order`` is the spec's prepared steps (their ``funnels``), ``full`` the instances of the whole
     parameter table (the study's combinations and the new ones, as ``_expand_steps`` makes them),
-    ``existing`` the study's instances by id.  Every new instance gets ``round``.
+    ``existing`` the study's instances by id, ``unfinished`` the ids of those that have not ended
+    (a round's funnel waits for them too).  Every new instance gets ``round``.
     """
     funnels = {step["name"]: set(step["funnels"]) for step in order}
     step_of = {inst["id"]: inst["step"] for inst in full}
@@ -61,11 +64,10 @@ def round_instances(order: list[dict], full: list[dict], existing: dict, round_n
             new["workspace"] = f"{inst['workspace']}/{ROUND_LABEL}.{round_no}"
             new["stem"] = naming.file_stem(new["id"])
             renamed[ident], moved[inst["workspace"]] = new["id"], new["workspace"]
-            # a funnel waits for this round's instances (earlier rounds had their own) and for
-            # its previous round's instance, which waited for theirs
+            # a funnel waits for this round's instances and for the earlier ones still going:
+            # those that ended had earlier rounds' funnels (and are there to read)
             depends = [renamed.get(d, d) for d in inst["depends"]
-                       if step_of.get(d) not in own_funnels or d in fresh]
-            depends.append(_latest(existing, name))
+                       if step_of.get(d) not in own_funnels or d in fresh or d in unfinished]
         fresh.add(ident)
         new["depends"] = list(dict.fromkeys(depends))
         new["workspace_refs"] = {ref: (path if ref in own_funnels else moved.get(path, path))
@@ -73,9 +75,3 @@ def round_instances(order: list[dict], full: list[dict], existing: dict, round_n
         new["round"] = round_no
         out.append(with_round(new, round_no))
     return out
-
-
-def _latest(existing: dict, name: str) -> str:
-    """The id of the newest instance of ``name`` (a step without parameters) in the study."""
-    own = [step for step in existing.values() if step["step"] == name and not step["params"]]
-    return max(own, key=lambda step: step.get("round", 1))["id"]

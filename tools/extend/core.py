@@ -178,8 +178,10 @@ def _grow(root: str, state: dict, dag: dict, combinations: list, *, by: str, at:
     from mrender.core import add_steps
 
     round_no = record.next_round(state)
+    unfinished = {sid for sid, entry in state["steps"].items() if entry["state"] not in S.TERMINAL}
     try:
-        expansion = expand_combinations(dag, [row for _, row in combinations], round_no=round_no)
+        expansion = expand_combinations(dag, [row for _, row in combinations], round_no=round_no,
+                                        unfinished=unfinished)
     except RowError as err:
         raise InvalidInput(f"{where(combinations[err.row][0])}: {err}") from None
     if not expansion.steps:
