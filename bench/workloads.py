@@ -124,3 +124,4 @@ import bench_report  # noqa: E402,F401  (issue 6: mreport at 100k, and against `
 
 full_only("report")  # builds (and afterwards deletes) a rendered 100k-step study: minutes on a busy disk
 import workloads_run  # noqa: E402,F401  (issues 4.7, 5.7, 7.6: local runs, maestro run -fg, one pass, SLURM)
+import bench_extend  # noqa: E402,F401  (issue 18: mextend into a running loop, a 100-round loop in one study)
