@@ -293,3 +293,33 @@ def test_json_lines_and_csv():
 def test_input_that_is_not_combinations(data, fmt, message):
     with pytest.raises(InvalidInput, match=message):
         parse(data, "f", fmt)
+
+
+# ------------------------------------------------------------------ the loops' small view of the DAG
+def test_the_view_names_the_decide_instances_and_follows_dag_json(tmp_path):
+    from mextend import view
+
+    root = make(tmp_path)
+    assert view.load(root) == {"extend": {"decide": ["decide"], "max_rounds": None, "open": False,
+                                          "result": "result.json"}, "decide": ["decide"]}
+    assert os.path.exists(os.path.join(root, view.FILE))
+    finish(root, "setup", "decide")
+    open(os.path.join(root, "decide", "next.jsonl"), "w").write('{"X": 1}\n')
+    core.apply_requests(root, now=NOW)                       # a new dag.json: the view follows it
+    assert view.load(root)["decide"] == ["decide", "decide_ROUND.2"]
+
+
+def test_a_study_without_an_extend_block_is_told_without_parsing_its_dag(tmp_path, monkeypatch):
+    from mextend import view
+
+    root = make(tmp_path, """
+        description: {name: p, description: d}
+        study:
+          - {name: a, description: 'says "extend":{"decide":[', run: {cmd: 'echo "extend":{"decide":['}}
+        """)
+
+    def no_parse(_data):
+        raise AssertionError("parsed dag.json")
+
+    monkeypatch.setattr(view, "loads", no_parse)
+    assert view.load(root) == {"extend": None, "decide": []}

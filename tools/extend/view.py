@@ -14,6 +14,7 @@ from mshared.jsonio import dumps, loads, write_atomic
 
 FILE = os.path.join("meta", "extend-view.json")
 SCHEMA, VERSION = "maestro.extend-view", 1
+EXTEND_KEY = b'"extend":{"decide":['
 
 
 def signature(root: str) -> list | None:
@@ -39,7 +40,10 @@ def load(root: str) -> dict:
         pass
     try:
         with open(os.path.join(root, "dag.json"), "rb") as handle:
-            dag = loads(handle.read())
+            data = handle.read()
+        # the tools write dag.json compact with sorted keys, and a quote inside a string is
+        # escaped: without these bytes there is no extend block, and no need to parse a large DAG
+        dag = loads(data) if EXTEND_KEY in data else {}
     except (OSError, ValueError):
         return {"extend": None, "decide": []}
     extend = (dag.get("study") or {}).get("extend")
