@@ -89,3 +89,22 @@ def test_result_outside_a_json_step_list_is_a_usage_error(grown, args, message):
 def test_the_json_of_a_grown_study_matches_its_golden_file(grown, update_goldens):
     text = json.dumps(json.loads(run([grown, "--format", "json"]).stdout), indent=1, sort_keys=True) + "\n"
     check("extended-json", normalise(text, grown), update_goldens)
+
+
+def test_a_study_that_grows_between_reading_its_state_and_its_dag_is_read_again(grown, monkeypatch):
+    """mreport reads without the lock: mextend may commit between its two reads."""
+    from mreport import load
+
+    real = load.read_state
+    calls = []
+
+    def state_then_grow(root):
+        state = real(root)
+        if not calls:
+            extend_study(root, [(1, {"X": 9})], now=utcnow())
+        calls.append(1)
+        return state
+
+    monkeypatch.setattr(load, "read_state", state_then_grow)
+    doc = json.loads(run([grown, "--format", "json"]).stdout)
+    assert "sim_X.9" in {s["id"] for s in doc["steps"]} and len(calls) == 2

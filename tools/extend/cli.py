@@ -33,6 +33,7 @@ def main(study_dir, file, fmt, max_rounds, done):
     missing parameter, a value that is not a scalar), a cancelled study or one whose DAG changed,
     the round limit reached; 75 the study stayed locked.
     """
+    from mshared.jsonio import dumps
     from mshared.studydir import study_root
     from mshared.times import utcnow
 
@@ -52,11 +53,11 @@ def main(study_dir, file, fmt, max_rounds, done):
     else:
         data = _read(file)
     rows = combos.parse(data, source, fmt)
-    if max_rounds is not None or done:
+    if max_rounds is not None:
         set_limits(root, max_rounds=max_rounds)
+    if not rows:
+        info(f"{source}: no combination; nothing added")
     result = extend_study(root, rows, source=source, now=utcnow())
-    from mshared.jsonio import dumps
-
     stdout_bytes(b"".join(dumps(r) for r in result.records))
     for where, row, ids in result.duplicates:
         info(f"{where}: {dumps(row).decode().strip()} is in the study already ({', '.join(ids) or 'no instance'}); "

@@ -59,7 +59,11 @@ def extend_study(root: str, combinations: list, *, source: str = "<stdin>", now:
     reached; StateBusy (75) when the lock stays held.  Nothing changes when it raises.
     CLI twin: `mextend STUDY_DIR [FILE]`.
     """
-    from mshared.studydir import edit_study
+    from mshared.studydir import edit_study, study_root
+
+    if not combinations:
+        study_root(root)            # still a study directory, or the error that says it is not
+        return Extension(None, [])
 
     def change(state, dag):
         if record.cancelled(state):

@@ -14,10 +14,22 @@ RESULT_BYTES = 64 * 1024    # a result file is a small answer for a driver, not 
 
 def read_study(path: str, with_dag: bool) -> StudyFiles:
     """The study at ``path``: its state, and its DAG when ``with_dag`` (mshared.studydir checks it
-    against the state)."""
+    against the state).  A study that grew between the two reads (mextend replaces dag.json and
+    state.json together) is read again: the newer state names the newer DAG."""
+    from mshared.errors import InvalidInput
+    from mshared.statefile import head_checksum
+
     root = study_root(path)
     state = read_state(root)
-    return StudyFiles(root, state, read_dag(root, state) if with_dag else None)
+    if not with_dag:
+        return StudyFiles(root, state)
+    try:
+        return StudyFiles(root, state, read_dag(root, state))
+    except InvalidInput:
+        if head_checksum(root) == state.get("checksum", "").encode():
+            raise
+    state = read_state(root)
+    return StudyFiles(root, state, read_dag(root, state))
 
 
 def stderr_tails(study: StudyFiles, ids, lines: int) -> dict[str, dict]:
