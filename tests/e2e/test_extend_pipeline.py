@@ -176,3 +176,19 @@ def test_python_m_runs_the_tool(tool_name, tmp_path):
 
     proc = subprocess.run([sys.executable, "-m", tool_name, "--help"], capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0 and "mextend [OPTIONS] STUDY_DIR [FILE|-]" in proc.stdout
+
+
+def test_a_loop_waiting_for_mextend_ends_on_sigterm_as_a_running_one(tmp_path):
+    (tmp_path / "grows.yaml").write_text(OPEN)
+    root = str(tmp_path / "out")
+    run(["maestro", "run", "-n", "-o", root, "grows.yaml"], tmp_path)
+    loop = start(["maestro", "conductor", root], tmp_path)
+    try:
+        wait_for(lambda: os.path.exists(os.path.join(root, "conductor.pid")))
+        time.sleep(0.3)
+        assert loop.poll() is None                    # an open study with nothing to run: it waits
+        loop.send_signal(signal.SIGTERM)
+        assert loop.wait(timeout=10) == 128 + signal.SIGTERM
+    finally:
+        stop(loop)
+    assert "interrupted (SIGTERM)" in loop.stderr.read()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 
 from mextend.core import apply_requests, decide_ids, extend_block, loop_verdict, woken
+from mruntime.engine import signals
 from mruntime.engine.loop import run_loop
 from mruntime.engine.transitions import study_status
 from mshared import states as S
@@ -140,7 +141,8 @@ def monitor_loop(roots: list[str], *, interval=None, submit=True, on_pass=None, 
             except _Regroup:
                 statuses = {root: rounds.status.get(root, "RUNNING") for root in active}
         else:
-            rounds.wait()
+            with signals.ending_signals_raise():   # SIGTERM/SIGHUP end a waiting loop as a running one
+                rounds.wait()
             statuses = {}
         again = []
         for root in active + list(rounds.waiting):
