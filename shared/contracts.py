@@ -81,7 +81,8 @@ def validate_dag(doc: dict, source: str) -> None:
     if not isinstance(study, dict) or not isinstance(study.get("name"), str):
         raise InvalidInput(f"{source}: DAG has no study.name")
     _check_study(study, source)
-    if not isinstance(steps, list) or not steps:
+    # a study that takes its combinations later (an extend block) may start without an instance
+    if not isinstance(steps, list) or not steps and "extend" not in study:
         raise InvalidInput(f"{source}: DAG has no steps")
     seen: set[str] = set()
     for index, step in enumerate(steps):

@@ -5,6 +5,11 @@ A study directory is what mrender (or `maestro run`) made: `state.json`, `dag.js
 workspaces.  The state records the sha256 of the DAG it was rendered with (`study.dag_sha256`),
 so a reader trusts a DAG with that checksum without validating every step again, and refuses one
 that was edited or replaced after rendering.
+
+A study that grows (mextend) gets a new DAG and a new state in one commit (``edit_study``): the
+DAG is written aside (`meta/dag.next.json`), the state naming its checksum is the commit, and the
+DAG is then renamed over dag.json.  Until that rename (a crash between the two), readers take the
+DAG aside, which is the one the state names; the next edit finishes the rename.
 """
 
 import hashlib
@@ -13,11 +18,12 @@ import os
 
 from .contracts import DAG_SCHEMA, DAG_VERSION, MAX_DAG_BYTES, check_envelope, parse_dag
 from .errors import InvalidInput
-from .jsonio import loads_hashed
+from .jsonio import loads_hashed, write_atomic
 from .reading import open_regular, too_large
 from .statefile import STATE_FILE, lock_study, read_state, write_state
 
 DAG_FILE = "dag.json"
+PENDING_DAG = os.path.join("meta", "dag.next.json")   # a committed DAG not yet renamed into place
 LOCK_WAIT = 15   # seconds: a pass holds the lock briefly; an edit waits for it rather than fail
 
 
@@ -52,6 +58,8 @@ def read_dag(root: str, state: dict) -> dict:
         except ValueError:
             dag, digest = None, hashlib.sha256(data).hexdigest()
         if digest != expected:
+            dag, digest = _pending_dag(root, expected)
+        if digest != expected:
             raise InvalidInput(f"{path}: does not match the DAG this study was rendered from (it does not "
                                "match state.json's dag_sha256: edited or replaced?); restore it or render "
                                "the study again")
@@ -65,6 +73,21 @@ def read_dag(root: str, state: dict) -> dict:
         raise InvalidInput(f"{root}: state.json and dag.json do not describe the same steps; "
                            "restore the study's files")
     return dag
+
+
+def _pending_dag(root: str, expected: str):
+    """(the DAG written aside by an ``edit_study`` whose state was committed, its sha256), or
+    (None, None) when there is none with the state's checksum."""
+    try:
+        with open(os.path.join(root, PENDING_DAG), "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None, None
+    try:
+        dag, digest = loads_hashed(data)
+    except ValueError:
+        return None, None
+    return (dag, digest) if digest == expected else (None, None)
 
 
 def _map(path: str):
@@ -93,7 +116,49 @@ def edit_state(root: str, change, *, wait: float = LOCK_WAIT):
     """
     with lock_study(root, wait=True, timeout=wait):
         state = read_state(root)
+        settle_dag(root, state)
         dag = read_dag(root, state)
         result = change(state, dag)
         write_state(root, state)
         return result
+
+
+def edit_study(root: str, change, *, wait: float = LOCK_WAIT):
+    """``edit_state`` for a change that may also replace the DAG: ``change(state, dag)`` edits
+    ``state`` in place and returns ``(result, new_dag_bytes or None)``; returns ``result``.
+
+    The new DAG and the state are one commit: the DAG is written aside (fsync), then the state
+    with the DAG's sha256 (the commit), then the DAG is renamed over dag.json.  A crash before
+    the state is written leaves the study as it was (the file aside is no DAG of its state); a
+    crash after it leaves the committed DAG aside, which readers take (``read_dag``) and the next
+    edit renames.  Raises as ``edit_state``; if ``change`` raises, nothing is committed.
+    """
+    with lock_study(root, wait=True, timeout=wait):
+        state = read_state(root)
+        settle_dag(root, state)
+        dag = read_dag(root, state)
+        result, data = change(state, dag)
+        if data is None:
+            write_state(root, state)
+            return result
+        pending = os.path.join(root, PENDING_DAG)
+        current = os.path.join(root, DAG_FILE)
+        os.makedirs(os.path.dirname(pending), exist_ok=True)
+        write_atomic(pending, data, os.stat(current).st_mode & 0o777, durable=True)
+        state["study"]["dag_sha256"] = hashlib.sha256(data).hexdigest()
+        write_state(root, state)
+        os.replace(pending, current)
+        return result
+
+
+def settle_dag(root: str, state: dict) -> bool:
+    """Under the study lock: rename a committed DAG left aside by a crash over dag.json (True),
+    or leave the study alone (False)."""
+    expected = state["study"].get("dag_sha256")
+    pending = os.path.join(root, PENDING_DAG)
+    if not expected or not os.path.exists(pending):
+        return False
+    if _pending_dag(root, expected)[0] is None:
+        return False            # a DAG of an edit that never committed: the next one replaces it
+    os.replace(pending, os.path.join(root, DAG_FILE))
+    return True

@@ -8,7 +8,8 @@ import pytest
 
 DOCS = os.path.join(os.path.dirname(__file__), "..", "docs")
 TOOLS = {"mexpand": "mexpand.cli", "mrender": "mrender.cli", "msubmit": "msubmit.cli",
-         "mmonitor": "mmonitor.cli", "mreport": "mreport.cli", "maestro": "maestro_cli.cli"}
+         "mmonitor": "mmonitor.cli", "mreport": "mreport.cli", "mextend": "mextend.cli",
+         "maestro": "maestro_cli.cli"}
 
 
 def commands():
@@ -104,7 +105,8 @@ def test_the_python_api_shows_the_signatures_of_the_code():
 
 @pytest.mark.parametrize("tool,entry", [("mexpand", "mexpand.core.expand_file"), ("mrender", "mrender.core.write_study"),
                                         ("msubmit", "msubmit.core.submit_study"), ("mmonitor", "mmonitor.core.monitor_study"),
-                                        ("mreport", "mreport.core.report_studies"), ("maestro", "python-api.md")])
+                                        ("mreport", "mreport.core.report_studies"), ("mextend", "mextend.core.extend_study"),
+                                        ("maestro", "python-api.md")])
 def test_each_tool_page_names_its_python_twin(tool, entry):
     text = open(os.path.join(DOCS, f"{tool}.md"), encoding="utf-8").read()
     assert entry in text and "python-api.md" in text, f"docs/{tool}.md: link its core ({entry}) and python-api.md"

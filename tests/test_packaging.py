@@ -21,7 +21,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 DIST = "maestro-microtools"
-COMMANDS = ["mexpand", "mrender", "msubmit", "mmonitor", "mreport", "maestro"]
+COMMANDS = ["mexpand", "mrender", "msubmit", "mmonitor", "mreport", "mextend", "maestro"]
 SCRIPTS_DIR = Path(sysconfig.get_path("scripts"))
 
 
@@ -56,7 +56,7 @@ def _run(cmd, **kw) -> subprocess.CompletedProcess:
                           stdin=subprocess.DEVNULL, **kw)
 
 
-def test_console_scripts_are_the_six_tools():
+def test_console_scripts_are_the_seven_tools():
     assert sorted(_entry_points()) == sorted(COMMANDS)
 
 

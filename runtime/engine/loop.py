@@ -19,21 +19,26 @@ from .records import LoopMemory
 
 FAST = 0.02     # first wait while local jobs are in flight
 SLOW_LOCAL = 1.0
+WAKE_SLICE = 0.05      # seconds: how often a loop waiting on its own jobs asks ``wake``
 FULL_COLLECT = 60.0   # seconds between full garbage collections in a loop
 CSV_EVERY = 1.0  # seconds: status.csv is derived data; in a loop it is refreshed at most this often
 
 
 def run_loop(roots: list[str], *, interval: float | None = None, submit: bool = True, clock=utcnow,
-             on_pass=None, sleep=time.sleep, local_slots: int | None = None, on_outage=None) -> dict[str, str]:
+             on_pass=None, sleep=time.sleep, local_slots: int | None = None, on_outage=None,
+             wake=None) -> dict[str, str]:
     """Run passes over ``roots`` until each study ends; returns root -> final study status.
 
     A scheduler that cannot be reached does not end the loop (a study runs for weeks; a
     controller restarts in minutes): ``on_outage(root, message or None)`` is told when an outage
     starts and when it ends, and the loop keeps trying at the poll interval.  SIGTERM and SIGHUP
     end the loop between passes with Interrupted (SIGINT with KeyboardInterrupt), never within one.
+    ``wake()``, when given, is asked every WAKE_SLICE seconds while the loop waits on its own
+    jobs: True makes the next pass at once (a study grew: mmonitor's rounds).  ``sleep`` is the
+    other waits, and may return early itself.
     """
     loop = _Loop(roots, interval=interval, submit=submit, clock=clock, on_pass=on_pass,
-                 local_slots=local_slots, on_outage=on_outage)
+                 local_slots=local_slots, on_outage=on_outage, wake=wake)
     try:
         with signals.ending_signals_raise():
             while loop.running():
@@ -49,9 +54,10 @@ def run_loop(roots: list[str], *, interval: float | None = None, submit: bool = 
 class _Loop:
     """The passes of a loop: one round passes over every running study, then a wait."""
 
-    def __init__(self, roots, *, interval, submit, clock, on_pass, local_slots, on_outage):
+    def __init__(self, roots, *, interval, submit, clock, on_pass, local_slots, on_outage, wake=None):
         self.roots, self.interval, self.submit, self.clock = roots, interval, submit, clock
         self.on_pass, self.on_outage, self.local_slots = on_pass, on_outage, local_slots
+        self.wake = wake
         self.status = {root: "RUNNING" for root in roots}
         self.outages: dict[str, str] = {}
         self.adapters: dict[str, dict] = {root: {} for root in roots}
@@ -116,8 +122,14 @@ class _Loop:
         self.pause = FAST if changed else min(self.pause * 2, SLOW_LOCAL, slow)
         mine = [a for group in self.adapters.values() for a in group.values()
                 if a.offers(WAITS_HERE) and a.running_here]
-        if mine:
-            mine[0].wait_any(self.pause)   # our own children: wake the moment one ends
+        if mine:                           # our own children: wake the moment one ends
+            if self.wake is None:
+                mine[0].wait_any(self.pause)
+                return
+            deadline = time.monotonic() + self.pause
+            while not mine[0].wait_any(min(WAKE_SLICE, max(deadline - time.monotonic(), 0))):
+                if self.wake() or time.monotonic() >= deadline:
+                    return
         else:
             sleep(self.pause)
 

@@ -13,7 +13,7 @@ from maestro_cli.cli import main
 
 WRAPPER = os.path.join(os.path.dirname(__file__), "..", "..", "tools", "maestro")
 PROJECT = ("mshared", "mruntime", "mexpand", "mrender", "msubmit", "mmonitor", "mreport", "maestro_cli")
-CORES = {f"{tool}.core" for tool in ("mexpand", "mrender", "msubmit", "mmonitor", "mreport")}
+CORES = {f"{tool}.core" for tool in ("mexpand", "mrender", "msubmit", "mmonitor", "mreport", "mextend")}
 
 
 def imported_modules(path: str) -> list[tuple[int, str]]:

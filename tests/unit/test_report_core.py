@@ -121,7 +121,8 @@ def test_step_records_durations_count_to_now_while_running():
     assert record == {"id": "run_P.1.Q.x", "step": "run", "state": "RUNNING", "job_id": "7", "jobs": ["7"],
                       "workspace": "run/P.1.Q.x", "params": {"P": 1, "Q": "x"}, "exit_code": None,
                       "submitted": "2026-11-25T11:00:00Z", "started": "2026-11-25T11:30:00Z", "ended": None,
-                      "run_seconds": 1800, "elapsed_seconds": 3600, "restarts": 1, "attempts": 1, "reason": None}
+                      "run_seconds": 1800, "elapsed_seconds": 3600, "restarts": 1, "attempts": 1, "reason": None,
+                      "round": 1}
 
 
 def test_why_record():

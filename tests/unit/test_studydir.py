@@ -110,3 +110,112 @@ def test_edit_state_waits_for_the_lock_then_gives_up(root):
     with lock_study(root):
         with pytest.raises(StateBusy):
             edit_state(root, lambda state, dag: None, wait=0.2)
+
+
+# ------------------------------------------------------------------ edit_study: DAG and state in one commit
+def _grow(state, dag):
+    """A change that adds one step (a copy of the last, renamed) to the DAG and the state."""
+    from mshared.statefile import initial_step
+
+    step = dict(dag["steps"][-1], id="a_X.3", workspace="a/X.3", stem="a_X.3", params={"X": 3})
+    dag["steps"].append(step)
+    state["steps"]["a_X.3"] = initial_step()
+    return "grown", dumps(dag)
+
+
+def test_edit_study_commits_the_dag_and_the_state_together(root):
+    from mshared.studydir import PENDING_DAG, edit_study
+
+    assert edit_study(root, _grow) == "grown"
+    state = read_state(root)
+    data = open(os.path.join(root, "dag.json"), "rb").read()
+    assert state["study"]["dag_sha256"] == hashlib.sha256(data).hexdigest()
+    assert [s["id"] for s in read_dag(root, state)["steps"]][-1] == "a_X.3" and "a_X.3" in state["steps"]
+    assert not os.path.exists(os.path.join(root, PENDING_DAG))
+
+
+def test_edit_study_without_a_new_dag_writes_the_state_only(root):
+    from mshared.studydir import edit_study
+
+    before = open(os.path.join(root, "dag.json"), "rb").read()
+
+    def change(state, dag):
+        state["settings"]["throttle"] = 3
+        return None, None
+
+    edit_study(root, change)
+    assert read_state(root)["settings"]["throttle"] == 3
+    assert open(os.path.join(root, "dag.json"), "rb").read() == before
+
+
+def test_a_change_that_raises_commits_nothing(root):
+    from mshared.studydir import edit_study
+
+    before = [open(os.path.join(root, name), "rb").read() for name in ("dag.json", "state.json")]
+
+    def change(state, dag):
+        _grow(state, dag)
+        raise InvalidInput("no")
+
+    with pytest.raises(InvalidInput):
+        edit_study(root, change)
+    assert [open(os.path.join(root, name), "rb").read() for name in ("dag.json", "state.json")] == before
+
+
+def test_a_crash_before_the_state_is_written_leaves_the_study_as_it_was(root, monkeypatch):
+    """The DAG aside is written; the state write fails (a kill): readers see the old study, and
+    the next edit replaces the file aside."""
+    import mshared.studydir as studydir
+
+    before = read_dag(root, read_state(root))
+
+    def crash(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(studydir, "write_state", crash)
+    with pytest.raises(KeyboardInterrupt):
+        studydir.edit_study(root, _grow)
+    monkeypatch.undo()
+    assert os.path.exists(os.path.join(root, studydir.PENDING_DAG))
+    state = read_state(root)
+    assert read_dag(root, state) == before and "a_X.3" not in state["steps"]
+    assert studydir.edit_study(root, _grow) == "grown"
+    assert "a_X.3" in read_state(root)["steps"]
+
+
+def test_a_crash_after_the_commit_is_finished_by_readers_and_the_next_edit(root, monkeypatch):
+    """The state is committed, the rename of the DAG does not happen (a kill): every reader takes
+    the committed DAG aside, and the next edit renames it into place."""
+    import mshared.studydir as studydir
+
+    real_replace = os.replace
+
+    def crash(src, dst):
+        if str(dst).endswith("dag.json") and "dag.next" in str(src):
+            raise KeyboardInterrupt
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(studydir.os, "replace", crash)
+    with pytest.raises(KeyboardInterrupt):
+        studydir.edit_study(root, _grow)
+    monkeypatch.undo()
+    state = read_state(root)
+    assert "a_X.3" in state["steps"]
+    assert read_dag(root, state)["steps"][-1]["id"] == "a_X.3"      # from the DAG aside
+    assert studydir.edit_state(root, lambda s, d: None) is None       # the next edit settles it
+    assert not os.path.exists(os.path.join(root, studydir.PENDING_DAG))
+    data = open(os.path.join(root, "dag.json"), "rb").read()
+    assert hashlib.sha256(data).hexdigest() == read_state(root)["study"]["dag_sha256"]
+
+
+def test_a_stale_dag_aside_is_never_taken(root):
+    """A DAG aside that no state names (an edit that never committed) changes nothing."""
+    from mshared.studydir import PENDING_DAG, settle_dag
+
+    before = open(os.path.join(root, "dag.json"), "rb").read()
+    with open(os.path.join(root, PENDING_DAG), "wb") as handle:
+        handle.write(b'{"schema": "maestro.dag", "version": 1, "steps": []}\n')
+    state = read_state(root)
+    assert settle_dag(root, state) is False
+    assert read_dag(root, state)["steps"][0]["id"] == "a_X.1"
+    assert open(os.path.join(root, "dag.json"), "rb").read() == before

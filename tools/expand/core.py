@@ -19,9 +19,11 @@ from mshared.errors import InvalidInput
 from . import inputs as declared_inputs
 from . import naming
 from .envres import make_substituter, resolve_environment
+from .more import RowError  # noqa: F401 (a bad row of expand_combinations: part of this API)
 from .params import MAX_COMBINATIONS, table_from_spec
+from .rounds import ROUND_TOKENS, with_round
 from .tokens import typo_warnings
-from .validate import INT_KEYS, PRODUCT_BLOCK, validate_spec
+from .validate import EXTEND_BLOCK, INT_KEYS, PRODUCT_BLOCK, validate_spec
 
 WORKSPACE_REF = re.compile(r"\$\(([-!\$%\^&\*\(\)_\+\|~=`{}\[\]:;<>\?,\.\/\w]+)\.workspace\)")
 FUNNEL = re.compile(r"_\*|\*")
@@ -76,6 +78,34 @@ def expand(spec: dict, *, source: str, spec_text: str, spec_path: str | None, sp
                          specroot=specroot, cwd=cwd, hashws=hashws, pgen=pgen)
 
 
+def parse_yaml(text: str, source: str):
+    """YAML text read as mexpand reads a spec (a safe loader; caps on size, nesting and aliases);
+    InvalidInput (65) naming ``source`` when it is not sound.  Caller: mextend (encore.yaml)."""
+    from .specload import load_yaml
+
+    return load_yaml(text, source)
+
+
+def expand_combinations(dag: dict, rows: list, *, round_no: int, unfinished=()):
+    """More combinations for the study of ``dag`` (a DAG made by ``expand``, with any earlier
+    additions): ``rows`` are {parameter: value} dicts naming every parameter of the study;
+    ``unfinished`` the ids of the study's instances that have not ended (a round's funnel waits
+    for them too).
+
+    Returns a ``more.Expansion``: the new instances (parents first, each with its ``round``,
+    ``round_no``), the parameter table with the rows that added any, and for each row the ids it
+    added, or, for a combination the study has, the ids it has.  New instances are expanded by
+    the same code as the spec (names, labels from the spec's label templates, tokens, funnels;
+    rounds.py says what a funnel does).  Raises more.RowError (an InvalidInput, 65, with the
+    row's index) for a row with unknown or missing parameters, a value that is not a scalar or a
+    label that cannot name a workspace; InvalidInput for a study without parameters.
+    CLI twin: `mextend STUDY_DIR`.
+    """
+    from .more import combinations
+
+    return combinations(dag, rows, round_no, unfinished)
+
+
 def _expand_valid(spec: dict, warnings: list[str], env: dict, *, source: str, spec_text: str,
                   spec_path: str | None, specroot: str, cwd: str, hashws: bool, pgen: dict | None):
     """``expand`` for a spec already validated (``warnings``) with its resolved ``env``."""
@@ -83,6 +113,7 @@ def _expand_valid(spec: dict, warnings: list[str], env: dict, *, source: str, sp
     if not pgen:
         _check_combinations(spec, source)
     table = pgen["table"] if pgen else table_from_spec(spec.get("global.parameters"), spec.get(PRODUCT_BLOCK))
+    extend = _extend_block(spec, table, bool(pgen), source)
     _check_labels(table, source)
     steps = [_prepare_step(raw, substitute) for raw in spec["study"]]
     declared = declared_inputs.declared(spec, substitute)   # not seen when finding used parameters
@@ -90,11 +121,13 @@ def _expand_valid(spec: dict, warnings: list[str], env: dict, *, source: str, sp
         step["inputs"] = declared.get(step["name"])
     order = _topological_order(steps, source)
     try:
-        instances = _expand_steps(order, table, hashws, source)
+        instances = [with_round(inst, 1) for inst in _expand_steps(order, table, hashws, source)]
     except _StepError as err:
         raise InvalidInput(f"{source}: {err}") from None
     declared_inputs.resolve(instances, cwd, source, InvalidInput)
-    known = set(env["values"]) | set(table["order"]) | {s["name"] for s in steps}
+    if extend is not None:
+        _check_decide(extend, steps, source)
+    known = set(env["values"]) | set(table["order"]) | {s["name"] for s in steps} | set(ROUND_TOKENS)
     warnings += typo_warnings(instances, known, source)
     batch = dict(spec.get("batch") or {})
     batch.setdefault("type", "local")
@@ -117,8 +150,37 @@ def _expand_valid(spec: dict, warnings: list[str], env: dict, *, source: str, sp
         "pgen": None if not pgen else {k: pgen[k] for k in ("filename", "text", "pargs")},
         "hashws": hashws,
     }
+    if extend is not None:
+        study["extend"] = extend
     dag = {"schema": DAG_SCHEMA, "version": DAG_VERSION, "study": study, "steps": instances}
     return dag, list(dict.fromkeys(warnings))   # each warning once, in the order found
+
+
+def _extend_block(spec: dict, table: dict, pgen: bool, source: str) -> dict | None:
+    """The DAG's ``study.extend`` (None without the block).  ``extend.parameters`` names the
+    parameters of a study that starts without combinations: the table gets them, with no rows."""
+    block = spec.get(EXTEND_BLOCK)
+    if block is None:
+        return None
+    params = block.get("parameters")
+    if params:
+        if pgen:
+            raise InvalidInput(f"{source}: extend.parameters and --pgen both give the study's parameters; "
+                               "use one of them")
+        table["order"] = list(params)
+        table["params"] = {key: {"name": key, "values": [], "labels": []} for key in params}
+    decide = block.get("decide") or []
+    return {"decide": [decide] if isinstance(decide, str) else list(decide),
+            "max_rounds": block.get("max_rounds"), "result": block.get("result"),
+            "open": bool(block.get("open", False))}
+
+
+def _check_decide(extend: dict, steps: list[dict], source: str) -> None:
+    names = {step["name"] for step in steps}
+    for name in extend["decide"]:
+        if name not in names:
+            raise InvalidInput(f"{source}: extend.decide names '{name}', which is not a step of the study; "
+                               f"steps are: {', '.join(names)}")
 
 
 def _check_combinations(spec: dict, source: str) -> None:
@@ -241,7 +303,10 @@ def _used_params(step: dict, keys: list[str]) -> set[str]:
     return {key for key in keys if re.search(r"\$\(" + re.escape(key) + r"(\.\w+)?\)", blob)}
 
 
-def _expand_steps(order: list[dict], table: dict, hashws: bool, source: str) -> list[dict]:
+def _expand_steps(order: list[dict], table: dict, hashws: bool, source: str, trace: dict | None = None) -> list[dict]:
+    """The instances of the steps in ``order`` over ``table``.  ``trace`` (a dict), when given,
+    gets "rows" (instance id -> the table row it was made from) and "used" (step name -> the
+    parameters it uses): what expanding more combinations needs to know."""
     keys = table["order"]
     used: dict[str, set[str]] = {}
     instances_of: dict[str, list[str]] = {}
@@ -265,6 +330,8 @@ def _expand_steps(order: list[dict], table: dict, hashws: bool, source: str) -> 
         _uniquify_workspaces(instances)
         instances_of[name] = [inst["id"] for inst in instances]
         for inst, combo in ((i, i.pop("_combo_row")) for i in instances):
+            if trace is not None:
+                trace.setdefault("rows", {})[inst["id"]] = combo
             workspace_of[inst["id"]] = inst["workspace"]
             inst["depends"] = _instance_depends(step, combo, used, table, instances_of)
             inst["workspace_refs"] = {
@@ -272,6 +339,8 @@ def _expand_steps(order: list[dict], table: dict, hashws: bool, source: str) -> 
                 for ref in step["ws_refs"]
             }
             out.append(inst)
+    if trace is not None:
+        trace["used"] = used
     return out
 
 

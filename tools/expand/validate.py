@@ -14,6 +14,8 @@ from . import inputs
 
 TOP_LEVEL = ("description", "env", "batch", "study", "global.parameters")
 PRODUCT_BLOCK = "global.parameters.product"   # ours: a cross product without Python
+EXTEND_BLOCK = "extend"                         # ours: a study that takes new combinations (mextend)
+EXTEND_KEYS = ("parameters", "decide", "max_rounds", "result", "open")
 VAR_TOKEN = re.compile(r"^\$\(\w+\)$")
 
 # run key -> minimum for "integer or $(VAR)" keys
@@ -38,7 +40,7 @@ def validate_spec(spec, where: str) -> list[str]:
     if not isinstance(spec, dict):
         fail("a study spec must be a YAML mapping with 'description' and 'study' blocks")
     for key in spec:
-        if key not in TOP_LEVEL and key not in (PRODUCT_BLOCK, inputs.BLOCK):
+        if key not in TOP_LEVEL and key not in (PRODUCT_BLOCK, inputs.BLOCK, EXTEND_BLOCK):
             warnings.append(f"{where}: unknown top-level block '{key}' is ignored (Maestro ignores it too)")
     _check_description(spec, fail)
     _check_env(spec.get("env"), fail)
@@ -47,6 +49,7 @@ def validate_spec(spec, where: str) -> list[str]:
     _check_parameters(spec.get("global.parameters"), "global.parameters", True, fail)
     _check_parameters(spec.get(PRODUCT_BLOCK), PRODUCT_BLOCK, False, fail)
     inputs.check_block(spec.get(inputs.BLOCK), [s["name"] for s in spec["study"]], fail)
+    _check_extend(spec, fail)
     return warnings
 
 
@@ -280,3 +283,52 @@ def _check_parameters(block, name, label_required, fail):
             elif len(values) != length:
                 fail(f"Global parameter '{key}' is not the same length as other parameters "
                      f"({len(values)} values, others have {length}); parameters are zipped by index")
+
+
+def _check_extend(spec, fail):
+    """The extend block (ours, docs/mextend.md): how the study grows once it runs."""
+    block = spec.get(EXTEND_BLOCK)
+    if block is None:
+        return
+    if not isinstance(block, dict):
+        fail(f"'{EXTEND_BLOCK}' must be a mapping with any of {', '.join(EXTEND_KEYS)}")
+    for key in block:
+        if key not in EXTEND_KEYS:
+            fail(f"Unrecognized key '{key}' found in {EXTEND_BLOCK}; allowed: {', '.join(EXTEND_KEYS)}")
+    params = block.get("parameters")
+    if params is not None:
+        if spec.get("global.parameters") or spec.get(PRODUCT_BLOCK):
+            fail(f"{EXTEND_BLOCK}.parameters is for a study that starts without combinations; this "
+                 "spec has global.parameters: label those there and remove extend.parameters")
+        if not isinstance(params, dict) or not params:
+            fail(f"{EXTEND_BLOCK}.parameters must be a mapping of PARAMETER: {{label: PARAMETER.%%}}")
+        for key, entry in params.items():
+            here = f"{EXTEND_BLOCK}.parameters.{key}"
+            if not isinstance(key, str) or not re.fullmatch(r"[\w-]+", key):
+                fail(f"{EXTEND_BLOCK}.parameters: parameter name {key!r} must be letters, digits, '_' or '-'")
+            entry = {} if entry is None else entry
+            if not isinstance(entry, dict) or set(entry) - {"label"}:
+                fail(f"{here} must be a mapping with at most 'label' (e.g. {{label: {key}.%%}})")
+            label = entry.get("label", f"{key}.%%")
+            if not isinstance(label, str) or not label or any(ord(ch) < 32 for ch in label):
+                fail(f"{here}.label must be a non-empty one-line string such as '{key}.%%'")
+    decide = block.get("decide")
+    names = [decide] if isinstance(decide, str) else decide
+    if decide is not None and (not isinstance(names, list) or not names
+                               or not all(isinstance(n, str) and n for n in names)):
+        fail(f"{EXTEND_BLOCK}.decide must be a step name or a list of step names")
+    limit = block.get("max_rounds")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        fail(f"{EXTEND_BLOCK}.max_rounds must be a whole number >= 1, not {limit!r}")
+    result = block.get("result")
+    if result is not None and not is_result_name(result):
+        fail(f"{EXTEND_BLOCK}.result must be a file name inside the workspace (such as result.json), "
+             f"not {result!r}")
+    if "open" in block and not isinstance(block["open"], bool):
+        fail(f"{EXTEND_BLOCK}.open must be true or false")
+
+
+def is_result_name(name) -> bool:
+    """A result file's name: relative, inside the workspace, one line."""
+    return (isinstance(name, str) and bool(name) and not name.startswith("/")
+            and ".." not in name.split("/") and not any(ord(ch) < 32 for ch in name))

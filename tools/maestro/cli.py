@@ -127,15 +127,30 @@ def _foreground(root: str, interval, started_by: str) -> int:
     from .progress import Progress
 
     bar = Progress()
+
+    def rounds(_root, outcomes):
+        _rounds(_root, outcomes, newline=bar.tty)
+        bar.grew()
+
     try:
         statuses = conduct.conduct(root, interval=interval, on_pass=bar.update, on_outage=_outage,
-                                   started_by=started_by)
+                                   started_by=started_by, on_round=rounds)
     except (KeyboardInterrupt, Interrupted) as err:
         bar.interrupted()
         conduct.say_left_running(command_name(), root, conduct.signal_of(err), bar.in_flight())
         conduct.exit_interrupted(conduct.signal_of(err))
     bar.close(statuses[root])
     return exit_code(statuses)
+
+
+def _rounds(root: str, outcomes, newline: bool = False) -> None:
+    """Tell of the decide steps' requests a loop read (problems as warnings)."""
+    from mextend.core import describe
+
+    for outcome in outcomes:
+        problem, line = describe(outcome)
+        if line:
+            click.echo(("\n" if newline else "") + f"maestro: {'warning: ' if problem else ''}{line}", err=True)
 
 
 @main.command(context_settings=CONTEXT_SETTINGS)
@@ -170,7 +185,7 @@ def conductor(study_dir, sleep):
 
     try:
         statuses = conduct.conduct(root, interval=sleep, on_pass=log, on_outage=_outage,
-                                   started_by="maestro conductor")
+                                   started_by="maestro conductor", on_round=_rounds)
     except (KeyboardInterrupt, Interrupted) as err:
         conduct.say_left_running(command_name(), root, conduct.signal_of(err), None)
         conduct.exit_interrupted(conduct.signal_of(err))

@@ -20,7 +20,7 @@ from mshared.printable import visible
 from mshared.statefile import read_state
 
 
-def conduct(root: str, *, interval, on_pass, on_outage, started_by: str) -> dict:
+def conduct(root: str, *, interval, on_pass, on_outage, started_by: str, on_round=None) -> dict:
     """``mmonitor.core.monitor_loop`` over ``root`` as its conductor; returns {root: status}.
     Why it ended goes into logs/conductor.log (finished, interrupted by a signal, an error);
     whatever ended it is raised again."""
@@ -29,7 +29,8 @@ def conduct(root: str, *, interval, on_pass, on_outage, started_by: str) -> dict
     write_pid(root)
     log_line(root, f"started ({started_by})")
     try:
-        statuses = monitor_loop([root], interval=interval, on_pass=on_pass, on_outage=on_outage)
+        statuses = monitor_loop([root], interval=interval, on_pass=on_pass, on_outage=on_outage,
+                                on_round=on_round)
     except KeyboardInterrupt:
         log_line(root, "interrupted by SIGINT; jobs in flight run on")
         raise

@@ -21,8 +21,8 @@ class Progress:
         if self.states is None:   # once; then the events say what changed (the loop may not have
             self.states = {sid: e["state"] for sid, e in read_state(root)["steps"].items()}  # saved yet)
             self.counts = Counter(self.states.values())
-        for event in events:
-            self.counts[self.states[event["step"]]] -= 1
+        for event in events:   # a step the study gained since (mextend) comes with its first event
+            self.counts[self.states.get(event["step"], event["from"])] -= 1
             self.states[event["step"]] = event["to"]
             self.counts[event["to"]] += 1
         total = len(self.states)
@@ -55,6 +55,10 @@ class Progress:
                 self.stream.flush()
         except OSError:
             pass      # the terminal is gone (SIGHUP)
+
+    def grew(self) -> None:
+        """The study gained steps: count them from the state at the next update."""
+        self.states = None
 
     def close(self, status: str) -> None:
         if self.tty and self.last:

@@ -2,7 +2,7 @@
 
 import click
 
-from mshared.clitools import (CONTEXT_SETTINGS, default_sigpipe, one_line, stdout_bytes, tool_errors,
+from mshared.clitools import (CONTEXT_SETTINGS, default_sigpipe, info, one_line, stdout_bytes, tool_errors, warn,
                               without_cyclic_gc)
 from mshared.errors import EXIT_TEMPFAIL, StateBusy
 
@@ -21,7 +21,9 @@ def main(study_dirs, no_submit, loop, interval):
     One scheduler query per scheduler per pass.  Applies Maestro's rules (failures fail the
     subtree, timeouts restart with the restart script up to the limit, cancel requests), then
     submits the steps that became ready.  Every change is an NDJSON event on stdout and in
-    events.jsonl; status.csv is rewritten.  A pass that changes nothing prints nothing.
+    events.jsonl; status.csv is rewritten.  A pass that changes nothing prints nothing.  The
+    requests of decide steps that finished (extend.decide) are applied after the pass; with
+    --loop, a study that grows runs on and an open one waits for mextend until it is done.
 
     \b
     Exit codes: 0 ok (with --loop: finished), 2 (--loop) a step failed, 3 (--loop) cancelled,
@@ -39,13 +41,21 @@ def main(study_dirs, no_submit, loop, interval):
         click.echo(one_line(f"mmonitor: warning: {root}: {message}; trying again each pass" if message
                             else f"mmonitor: {root}: the scheduler answers again"), err=True)
 
+    def rounds(root, outcomes):
+        from mextend.core import describe
+
+        for outcome in outcomes:
+            problem, line = describe(outcome)
+            if line:
+                (warn if problem else info)(f"{root}: {line}")
+
     if loop:
-        raise SystemExit(exit_code(monitor_loop(list(study_dirs), interval=interval,
-                                                submit=not no_submit, on_pass=emit, on_outage=outage)))
+        raise SystemExit(exit_code(monitor_loop(list(study_dirs), interval=interval, submit=not no_submit,
+                                                on_pass=emit, on_outage=outage, on_round=rounds)))
     busy = False
     for root in study_dirs:
         try:
-            result = monitor_study(root, submit=not no_submit)
+            result = monitor_study(root, submit=not no_submit, on_round=rounds)
         except StateBusy:
             busy = True   # quietly: cron runs us again
             continue

@@ -16,7 +16,7 @@ from datetime import datetime
 import yaml
 
 from mruntime import scripts
-from mshared import statefile
+from mshared import extension, statefile
 from mshared.contracts import CONTROL, dump_dag
 from mshared.errors import InvalidInput
 from mshared.jsonio import dumps
@@ -113,6 +113,29 @@ def show_plan(plan, dag: dict, root: str | None, fmt: str = "table") -> bytes:
     return whyplan.plan_table(plan).encode("utf-8")
 
 
+def add_steps(dag: dict, steps: list[dict], root: str, *, scripts_dir: str | None = None) -> list[str]:
+    """Write the workspaces and scripts of ``steps``, new instances (from
+    mexpand.core.expand_combinations) of the study at ``root`` whose DAG is ``dag``: the scripts
+    ``write_study`` would have written for them, in their workspaces or, for a study rendered with
+    --usetmp, in its ``scripts_dir`` (the state's).  Returns the directories it needed.  Nothing
+    the study uses changes until the caller commits the new DAG and state (mrender.more).
+    Raises InvalidInput (65) for a workspace that would take the name of the study's own files,
+    or a file in the way.  Caller: mextend.
+    """
+    from .more import add_tree
+
+    study = dag["study"]
+    flat = bool(scripts_dir) and scripts_dir != root
+    plan = Plan(root=root, flat_scripts=flat)
+    _plan_steps(plan, steps, _batch(study), root, flat=flat)
+    spec_name, pgen_name = _root_copies(study)
+    _check_top_level(plan, steps, spec_name, pgen_name)
+    add_tree(root, plan.dirs, [] if flat else plan.scripts)
+    if flat:
+        add_tree(scripts_dir, [], plan.scripts)
+    return plan.dirs
+
+
 def study_dir_name(name: str, stamp: str) -> str:
     """Maestro's `<name>_<YYYYmmdd-HHMMSS>`: spaces become '_', unsafe characters go."""
     safe = "".join(ch for ch in name.replace(" ", "_") if ch in _SAFE).strip(".") or "study"
@@ -188,6 +211,8 @@ def render(dag: dict, *, root: str, settings: dict, now: datetime) -> Plan:
         {"name": study["name"], "root": root, "dag_sha256": dag_sha, "scheduler": kind,
          "scripts_dir": None},
         settings, (s["id"] for s in dag["steps"]), now)
+    if study.get("extend") is not None:     # a study that grows: its record from the start
+        plan.state[extension.KEY] = extension.new_record(bool(dag["steps"]), study["extend"].get("max_rounds"))
     return plan
 
 

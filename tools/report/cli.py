@@ -81,13 +81,16 @@ class _Command(click.Command):
 @click.option("-w", "--width", type=click.IntRange(min=0), metavar="N",
               help="Fit tables to N columns, 0 for no limit.  [default: the terminal's width; "
                    "no limit into a pipe or file unless COLUMNS is set]")
+@click.option("--result", "result", metavar="FILE",
+              help="With --format json or ndjson: show each step's FILE (in its workspace, at most 64 KiB) "
+                   "as 'result' (JSON, or text).  [default: the spec's extend.result]")
 @click.option("--pager", is_flag=True, help="Show the output through a pager ($PAGER, else less).")
 @click.option("--now", "now_text", hidden=True, help="Report as of this UTC time (tests).")
 @tool_errors
 @default_sigpipe
 @without_cyclic_gc
 def main(study_dirs, fmt, layout, states, steps, group_by, summary, why, lines, check, quiet, width,
-         pager, now_text):
+         result, pager, now_text):
     """Report the status of each STUDY_DIR: a summary line and Maestro's status table, or the
     same facts as JSON, NDJSON, CSV, Markdown or Graphviz.
 
@@ -101,10 +104,12 @@ def main(study_dirs, fmt, layout, states, steps, group_by, summary, why, lines, 
     from .core import overall_check, report_studies
 
     view = _view(fmt, summary, group_by, why, len(study_dirs))
+    if result is not None:
+        _check_result(result, fmt, view)
     outputs, codes, error = [], [], 0
     for one in report_studies(study_dirs, now=_now(now_text), fmt=fmt, view=view, layout=layout,
                               width=_width(width), states=states, steps=steps, group_by=group_by,
-                              why_lines=lines if why else None, keep_going=True):
+                              why_lines=lines if why else None, keep_going=True, result=result):
         if one.error is not None:
             click.echo(f"{click.get_current_context().command_path}: error: {one_line(str(one.error))}", err=True)
             error = error or one.error.exit_code
@@ -121,6 +126,13 @@ def main(study_dirs, fmt, layout, states, steps, group_by, summary, why, lines, 
         raise SystemExit(error)
     if check:
         raise SystemExit(overall_check(codes))
+
+
+def _check_result(name: str, fmt: str, view: str) -> None:
+    if fmt not in ("json", "ndjson") or view != "steps":
+        raise click.UsageError("--result goes with the step list in --format json or ndjson")
+    if not name or name.startswith("/") or ".." in name.split("/") or any(ord(ch) < 32 for ch in name):
+        raise click.BadParameter("give a file name inside the workspace, such as result.json", param_hint="--result")
 
 
 def _view(fmt, summary, group_by, why, count) -> str:

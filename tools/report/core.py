@@ -64,6 +64,7 @@ class Report:
     check: int
     group_by: list[str] = field(default_factory=list)
     groups: list[dict] | None = None
+    results: dict | None = None             # id -> {"result", "result_error"} (--result)
 
 
 @dataclass
@@ -78,13 +79,16 @@ class StudyOutput:
 
 def report_studies(paths, *, now: datetime, fmt: str = "table", view: str = "steps", layout: str = "flat",
                    width: int | None = None, states=(), steps=(), group_by=(),
-                   why_lines: int | None = None, keep_going: bool = False) -> Iterator[StudyOutput]:
+                   why_lines: int | None = None, keep_going: bool = False,
+                   result: str | None = None) -> Iterator[StudyOutput]:
     """The report of each study directory in ``paths``, in order, in the output format ``fmt``
     (one of OUTPUT_FORMATS) and ``view`` ("steps", "summary" or "groups"; see VIEWS).
 
     ``layout`` (LAYOUTS) and ``width`` (None: no limit) shape tables; ``states``, ``steps`` and
     ``group_by`` are mreport's filters; ``why_lines`` (N) adds the --why details with the last N
-    lines of stderr.  In the table and md formats a blank line leads every report but the first.
+    lines of stderr.  ``result`` names a file in each workspace whose content the json and ndjson
+    step records show (``result``, ``result_error``; at most RESULT_BYTES); without it the spec's
+    extend.result, if any.  In the table and md formats a blank line leads every report but the first.
     Studies are read without the lock and never changed.  An MError (InvalidInput, 65: not a
     study, a newer version; BadOption, 2) is raised, or with ``keep_going`` yielded as the
     study's ``error`` and the next study is reported.  CLI twins: `mreport`, `maestro status`.
@@ -99,6 +103,9 @@ def report_studies(paths, *, now: datetime, fmt: str = "table", view: str = "ste
                 study = load.read_study(path, with_dag=needs_dag(view, steps, fmt))
                 report = build(study, now, states=states, steps=steps, group_by=group_by)
                 tails = None if why_lines is None else load.stderr_tails(study, why_ids(report), why_lines)
+                name = result_file(study, result) if fmt in ("json", "ndjson") and view == "steps" else None
+                if name:
+                    report.results = load.read_results(study, report.ids, name)
                 output = render(report, fmt, view, layout=layout, width=width, tails=tails)
             except (TypeError, ValueError, KeyError, AttributeError) as err:
                 raise load.unexpected_shape(path, err) from err
@@ -111,6 +118,13 @@ def report_studies(paths, *, now: datetime, fmt: str = "table", view: str = "ste
             output = b"\n" + output
         first = False
         yield StudyOutput(path, output, report.check)
+
+
+def result_file(study: StudyFiles, given: str | None) -> str | None:
+    """The result file a JSON step list shows: --result, else the spec's extend.result."""
+    if given:
+        return given
+    return ((study.dag or {}).get("study", {}).get("extend") or {}).get("result")
 
 
 def overall_check(codes) -> int:
@@ -238,7 +252,7 @@ def step_records(steps: list[dict], entries: dict, times: Times) -> list[dict]:
         "jobs": e.get("jobs") or [], "workspace": s["workspace"], "params": s["params"],
         "exit_code": e.get("exit_code"), "submitted": sub, "started": start, "ended": end,
         "run_seconds": run, "elapsed_seconds": wait, "restarts": e.get("restarts", 0),
-        "attempts": e.get("attempts", 0), "reason": e.get("reason"),
+        "attempts": e.get("attempts", 0), "reason": e.get("reason"), "round": s.get("round", 1),
     } for s, e, sub, start, end, run, wait in zip(
         steps, got, submitted, started, ended, times.spans(started, finish), times.spans(submitted, finish))]
 
@@ -266,8 +280,22 @@ def why_record(entry: dict, tail: dict | None) -> dict:
 
 def study_info(study: StudyFiles) -> dict:
     info = study.state["study"]
-    return {"name": info.get("name"), "root": study.root, "scheduler": info.get("scheduler"),
-            "created": info.get("created"), "updated": study.state.get("updated")}
+    out = {"name": info.get("name"), "root": study.root, "scheduler": info.get("scheduler"),
+           "created": info.get("created"), "updated": study.state.get("updated")}
+    extension = extension_info(study)
+    if extension is not None:
+        out["extension"] = extension
+    return out
+
+
+def extension_info(study: StudyFiles) -> dict | None:
+    """How the study grew (state.extension, mshared.extension), for a study that did or can."""
+    record = study.state.get("extension")
+    if record is None:
+        return None
+    return {"round": record.get("round", 1), "max_rounds": record.get("max_rounds"),
+            "done": bool(record.get("done")), "rounds": record.get("rounds", []),
+            "requests": record.get("requests", {})}
 
 
 def report_doc(report: Report, steps: list[dict] | None) -> dict:

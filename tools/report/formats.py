@@ -49,6 +49,9 @@ def _json(report, view, tails, lines: bool) -> bytes:
         entries = report.study.state["steps"]
         steps = core.step_records(core.chosen_steps(report), entries, times)
         reused.annotate(steps, entries)
+        if report.results is not None:
+            for record in steps:
+                record.update(report.results[record["id"]])
         if tails is not None:
             for record in steps:
                 if record["state"] in core.WHY_STATES:

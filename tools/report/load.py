@@ -8,7 +8,7 @@ from mshared.contracts import check_stem, check_workspace
 from mshared.errors import InvalidInput
 from mshared.printable import visible
 from mshared.reading import open_regular
-from mshared.statefile import read_state
+from mshared.statefile import head_checksum, read_state
 from mshared.studydir import read_dag, study_root
 
 from .core import StudyFiles
@@ -16,14 +16,28 @@ from .core import StudyFiles
 TAIL_BLOCK = 64 * 1024
 TAIL_MAX_BYTES = 1024 * 1024    # --why reads at most this much of the end of a stderr file
 LINE_MAX_CHARS = 1000           # a longer stderr line is shown cut in the middle
+RESULT_BYTES = 64 * 1024    # a result file is a small answer for a driver, not a data set
 
 
 def read_study(path: str, with_dag: bool) -> StudyFiles:
     """The study at ``path``: its state, and its DAG when ``with_dag`` (mshared.studydir checks it
-    against the state)."""
+    against the state).  A study that grew between the two reads (mextend replaces dag.json and
+    state.json together) is read again: the newer state names the newer DAG."""
+    from mshared.errors import InvalidInput
+    from mshared.statefile import head_checksum
+
     root = study_root(path)
     state = read_state(root)
-    return StudyFiles(root, state, read_dag(root, state) if with_dag else None, conductor(root).why_not)
+    why_not = conductor(root).why_not
+    if not with_dag:
+        return StudyFiles(root, state, None, why_not)
+    try:
+        return StudyFiles(root, state, read_dag(root, state), why_not)
+    except InvalidInput:
+        if head_checksum(root) == state.get("checksum", "").encode():
+            raise
+    state = read_state(root)      # it grew between the two reads (mextend): read both again
+    return StudyFiles(root, state, read_dag(root, state), why_not)
 
 
 def stderr_tails(study: StudyFiles, ids, lines: int) -> dict[str, dict]:
@@ -103,3 +117,37 @@ def unexpected_shape(path: str, err: Exception) -> InvalidInput:
         raise err
     return InvalidInput(f"{path}: state.json or dag.json holds a value the tools never write "
                         f"({type(err).__name__}: {err}); was it edited by hand? restore it")
+
+
+def read_results(study: StudyFiles, ids, name: str) -> dict[str, dict]:
+    """For each step id: {"result": the content of ``<workspace>/<name>`` (its JSON value, or its
+    text when it is not JSON; null when it cannot be shown), "result_error": null or why not}."""
+    from mshared.jsonio import loads
+
+    index = {s["id"]: s for s in study.dag["steps"]}
+    out = {}
+    for sid in ids:
+        path = os.path.join(study.root, index[sid]["workspace"], name)
+        value, error = None, None
+        try:
+            with open(open_regular(path, "the result file"), "rb") as handle:   # never a FIFO or device
+                data = handle.read(RESULT_BYTES + 1)
+        except FileNotFoundError:
+            error = "missing"
+        except InvalidInput:
+            error = "not a regular file"
+        except OSError as err:
+            error = f"cannot read: {err.strerror}"
+        else:
+            if len(data) > RESULT_BYTES:
+                error = f"larger than {RESULT_BYTES} bytes"
+            else:
+                try:
+                    value = loads(data)
+                except ValueError:
+                    try:
+                        value = data.decode("utf-8").rstrip("\n")
+                    except UnicodeDecodeError:
+                        error = "not JSON and not UTF-8 text"
+        out[sid] = {"result": value, "result_error": error}
+    return out

@@ -1,0 +1,1 @@
+"""mextend: add parameter combinations to a live or finished study (mextend.core)."""
