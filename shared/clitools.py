@@ -49,6 +49,11 @@ def tool_errors(func):
                 raise
             click.echo(f"{_prog()}: error: {one_line(_os_error(err))}", err=True)
             sys.exit(EXIT_FAILURE)
+        except MemoryError:
+            click.echo(f"{_prog()}: error: out of memory: the study is too large for the memory this "
+                       "process may use (the machine's, or a ulimit); use fewer combinations, or run "
+                       "where there is more memory", err=True)
+            sys.exit(EXIT_FAILURE)
         except Exception as err:  # noqa: BLE001 - last resort: one line, never a traceback
             import os
 

@@ -65,6 +65,23 @@ def dump_dag(dag: dict, source: str, pretty: bool = False) -> bytes:
                            "to use it as text") from None
 
 
+def write_dag(dag: dict, stream, source: str, chunk: int = 2000) -> None:
+    """Write ``dump_dag(dag, source)``'s bytes to the binary ``stream`` a few thousand steps at a
+    time: the same bytes, without one buffer the size of the whole DAG (a large study's DAG is
+    hundreds of MB, and a failed allocation of one that size crashes the JSON encoder)."""
+    steps = dag["steps"]
+    rest = {key: value for key, value in dag.items() if key != "steps"}
+    before = {key: value for key, value in rest.items() if key < "steps"}
+    after = {key: value for key, value in rest.items() if key > "steps"}
+    head = dump_dag(before, source)[:-2] + b',"steps":[' if before else b'{"steps":['   # '{...' without '}\n'
+    stream.write(head)
+    for start in range(0, len(steps), chunk):
+        part = dump_dag(steps[start:start + chunk], source)[1:-2]   # the items, without '[' and ']\n'
+        stream.write((b"," if start else b"") + part)
+    tail = dump_dag(after, source)
+    stream.write(b"]" + (b"," + tail[1:] if after else b"}\n"))
+
+
 def parse_dag(data: bytes, source: str) -> dict:
     """Parse and check a DAG: envelope, fields, ids unique, parents known and earlier."""
     try:

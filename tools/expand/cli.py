@@ -8,6 +8,8 @@ from mshared.clitools import (CONTEXT_SETTINGS, check_pargs, default_sigpipe, st
                               warn, without_cyclic_gc)
 from mshared.printable import visible
 
+from .params import MAX_INSTANCES
+
 
 @click.command(name="mexpand", context_settings=CONTEXT_SETTINGS)
 @click.argument("spec", default="-", metavar="[SPEC|-]")
@@ -17,10 +19,11 @@ from mshared.printable import visible
 @click.option("--format", "fmt", type=click.Choice(["json", "dot"]), default="json", show_default=True, help="json: the DAG contract; dot: the graph for Graphviz.")
 @click.option("--pretty", is_flag=True, help="Indent the JSON (same content, two-space indent).")
 @click.option("--summary", is_flag=True, help="Print step and instance counts on stderr before the output.")
+@click.option("--max-instances", type=click.IntRange(min=1), envvar="MAESTRO_MAX_INSTANCES", default=MAX_INSTANCES, show_default=True, help="Refuse a spec that makes more step instances than this (env MAESTRO_MAX_INSTANCES).")
 @tool_errors
 @default_sigpipe
 @without_cyclic_gc
-def main(spec, pgen, pargs, hashws, fmt, pretty, summary):
+def main(spec, pgen, pargs, hashws, fmt, pretty, summary, max_instances):
     """Expand a Maestro study SPEC (YAML; - or nothing reads stdin) into a DAG on stdout.
 
     The DAG is a JSON document {"schema": "maestro.dag", "version": 1, "study": ..., "steps": [...]}
@@ -34,18 +37,22 @@ def main(spec, pgen, pargs, hashws, fmt, pretty, summary):
     import sys
 
     from mshared import dot
-    from mshared.contracts import dump_dag
+    from mshared.contracts import dump_dag, write_dag
 
     from .core import expand_file
 
     check_pargs(pgen, pargs)
     dag, warnings = expand_file(spec, cwd=os.getcwd(), stdin=sys.stdin.buffer, pgen=pgen, pargs=pargs,
-                                hashws=hashws)
+                                hashws=hashws, max_instances=max_instances)
     for message in warnings:
         warn(message)
     if summary:
         _print_summary(dag)
     source = "<stdin>" if spec == "-" else spec
+    if fmt == "json" and not pretty:
+        write_dag(dag, sys.stdout.buffer, source)
+        sys.stdout.buffer.flush()
+        return
     stdout_bytes(dot.dag_to_dot(dag) if fmt == "dot" else dump_dag(dag, source, pretty=pretty))
 
 

@@ -13,6 +13,7 @@ import hashlib
 import os
 import re
 
+from mshared import memory
 from mshared.contracts import CONTROL, DAG_SCHEMA, DAG_VERSION
 from mshared.errors import InvalidInput
 
@@ -20,11 +21,15 @@ from . import inputs as declared_inputs
 from . import naming
 from .envres import make_substituter, resolve_environment
 from .more import RowError  # noqa: F401 (a bad row of expand_combinations: part of this API)
-from .params import MAX_COMBINATIONS, table_from_spec
+from .params import MAX_COMBINATIONS, MAX_INSTANCES, table_from_spec
 from .rounds import ROUND_TOKENS, with_round
 from .tokens import typo_warnings
 from .validate import EXTEND_BLOCK, INT_KEYS, PRODUCT_BLOCK, validate_spec
 
+# Memory to expand a study, for the check against the process's limit (bench/README.md has the
+# figures behind these): a base, and per instance a fixed part plus its text a few times over.
+BASE_MEMORY = 200 << 20
+INSTANCE_MEMORY = 1536
 WORKSPACE_REF = re.compile(r"\$\(([-!\$%\^&\*\(\)_\+\|~=`{}\[\]:;<>\?,\.\/\w]+)\.workspace\)")
 FUNNEL = re.compile(r"_\*|\*")
 RESOURCE_KEYS = (*INT_KEYS, "walltime", "exclusive", "reservation", "qos", "bind", "bind gpus",
@@ -32,7 +37,7 @@ RESOURCE_KEYS = (*INT_KEYS, "walltime", "exclusive", "reservation", "qos", "bind
 
 
 def expand_file(spec: str, *, cwd: str, stdin=None, pgen: str | None = None, pargs=(),
-                hashws: bool = False) -> tuple[dict, list[str]]:
+                hashws: bool = False, max_instances: int = MAX_INSTANCES) -> tuple[dict, list[str]]:
     """The DAG and the warnings of the spec file ``spec`` (a path, or '-' to read ``stdin``, a
     binary stream, sys.stdin.buffer by default), as the mexpand command makes them.
 
@@ -41,7 +46,8 @@ def expand_file(spec: str, *, cwd: str, stdin=None, pgen: str | None = None, par
     ``pgen`` is a Python file defining get_custom_generator(env, **kwargs), run here with
     ``pargs`` ("KEY:VALUE" strings); its parameters replace the spec's, as Maestro's --pgen.
     Raises InvalidInput (exit 65) for a file that cannot be read, is too large, is not UTF-8 or
-    YAML, or is not a valid spec, and for a failing pgen.  CLI twin: `mexpand SPEC`.
+    YAML, or is not a valid spec, and for a failing pgen, and for a spec that would make more
+    than ``max_instances`` step instances (checked before any is made).  CLI twin: `mexpand SPEC`.
     """
     from .specload import load_yaml, read_spec
 
@@ -62,11 +68,12 @@ def expand_file(spec: str, *, cwd: str, stdin=None, pgen: str | None = None, par
         parent = os.path.normpath(os.path.join(cwd, (env["output_path"] or ".").replace("$(SPECROOT)", specroot)))
         generated = run_pgen(pgen, parse_pargs(pargs), {**env["typed"], "OUTPUT_PATH": parent}, parent, specroot)
     return _expand_valid(data, warnings, env, source=source, spec_text=text, spec_path=path,
-                         specroot=specroot, cwd=cwd, hashws=hashws, pgen=generated)
+                         specroot=specroot, cwd=cwd, hashws=hashws, pgen=generated, max_instances=max_instances)
 
 
 def expand(spec: dict, *, source: str, spec_text: str, spec_path: str | None, specroot: str,
-           cwd: str, hashws: bool = False, pgen: dict | None = None) -> tuple[dict, list[str]]:
+           cwd: str, hashws: bool = False, pgen: dict | None = None,
+           max_instances: int = MAX_INSTANCES) -> tuple[dict, list[str]]:
     """Expand ``spec`` (loaded YAML) into a DAG; returns (dag, warnings), each warning once.
 
     ``pgen``, when given, is {"filename", "text", "pargs", "table"} and replaces the spec's
@@ -75,7 +82,7 @@ def expand(spec: dict, *, source: str, spec_text: str, spec_path: str | None, sp
     warnings = validate_spec(spec, source)
     env = resolve_environment(spec.get("env"), specroot, cwd, source)
     return _expand_valid(spec, warnings, env, source=source, spec_text=spec_text, spec_path=spec_path,
-                         specroot=specroot, cwd=cwd, hashws=hashws, pgen=pgen)
+                         specroot=specroot, cwd=cwd, hashws=hashws, pgen=pgen, max_instances=max_instances)
 
 
 def parse_yaml(text: str, source: str):
@@ -107,7 +114,8 @@ def expand_combinations(dag: dict, rows: list, *, round_no: int, unfinished=()):
 
 
 def _expand_valid(spec: dict, warnings: list[str], env: dict, *, source: str, spec_text: str,
-                  spec_path: str | None, specroot: str, cwd: str, hashws: bool, pgen: dict | None):
+                  spec_path: str | None, specroot: str, cwd: str, hashws: bool, pgen: dict | None,
+                  max_instances: int = MAX_INSTANCES):
     """``expand`` for a spec already validated (``warnings``) with its resolved ``env``."""
     substitute = make_substituter(env["values"])
     if not pgen:
@@ -120,6 +128,7 @@ def _expand_valid(spec: dict, warnings: list[str], env: dict, *, source: str, sp
     for step in steps:
         step["inputs"] = declared.get(step["name"])
     order = _topological_order(steps, source)
+    _check_instances(order, table, max_instances, source)
     try:
         instances = [with_round(inst, 1) for inst in _expand_steps(order, table, hashws, source)]
     except _StepError as err:
@@ -194,6 +203,47 @@ def _check_combinations(spec: dict, source: str) -> None:
         if total > MAX_COMBINATIONS:
             raise InvalidInput(f"{source}: the parameters make more than {MAX_COMBINATIONS} combinations "
                                "(global.parameters.product multiplies them); reduce them")
+
+
+def _check_instances(order: list[dict], table: dict, cap: int, source: str) -> None:
+    """Refuse a study of more than ``cap`` step instances before making any: each instance costs
+    memory here and files in the study.  The count is exact (a step that uses some of the
+    parameters has one instance per distinct combination of those), worked out from the labels
+    only when the quick bound (every table row for every step that uses a parameter) is over."""
+    keys, rows = table["order"], table["count"]
+    used: dict[str, set[str]] = {}
+    for step in order:
+        params = _used_params(step, keys)
+        for parent in step["depends"]:
+            params.update(used[parent])
+        for ref in step["ws_refs"]:
+            if ref not in set(step["funnels"]):
+                params.update(used[ref])
+        used[step["name"]] = params
+    total = sum(rows if params else 1 for params in used.values())
+    if total > cap:
+        total = _exact_instances(used, keys, rows, table)
+    if total > cap:
+        raise InvalidInput(f"{source}: the study would have {total:,} step instances, more than the {cap:,} "
+                           "allowed (each takes memory while it is expanded, and files in the study); use "
+                           "fewer combinations, or raise the cap with --max-instances N (or "
+                           "MAESTRO_MAX_INSTANCES=N)")
+    text = max((sum(len(v) for v in step["fields"].values() if isinstance(v, str)) for step in order), default=0)
+    need = BASE_MEMORY + total * (INSTANCE_MEMORY + 3 * text)
+    fits, limit = memory.fits(need)
+    if not fits:
+        raise InvalidInput(f"{source}: the study's {total:,} step instances need about {need / 2**30:.1f} GiB "
+                           f"to expand, more than the {limit / 2**30:.1f} GiB this process may use (ulimit "
+                           "-v or -d); use fewer combinations, or raise the limit")
+
+
+def _exact_instances(used: dict, keys: list[str], rows: int, table: dict) -> int:
+    """Instances of every step: a step that uses some parameters has one per distinct combination."""
+    total = 0
+    for params in used.values():
+        labels = [table["params"][k]["labels"] for k in sorted(params)]
+        total += len(set(zip(*labels))) if params and len(params) < len(keys) else (rows if params else 1)
+    return total
 
 
 def _check_labels(table: dict, source: str) -> None:

@@ -9,6 +9,9 @@ import itertools
 LABEL_TOKEN = "%%"
 # Combinations a parameter table may have (spec or pgen), refused before the table is built.
 MAX_COMBINATIONS = 1_000_000
+# Step instances a study may have by default (combinations times the steps that use them): a
+# million of them expand in under 2 GB here (bench/README.md); mexpand --max-instances raises it.
+MAX_INSTANCES = 2_000_000
 
 
 def label_for(template, value, index):

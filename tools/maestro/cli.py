@@ -41,6 +41,7 @@ def main():
 @click.option("-o", "--out", type=click.Path(file_okay=False), help="Study directory, used as is (no timestamp).")
 @click.option("-fg", "--foreground", "foreground", is_flag=True, help="Run the monitor loop here with a progress bar; exit 0 finished, 2 failure, 3 cancelled.")
 @click.option("--hashws", is_flag=True, help="Name instance workspaces <step>_instance_<k>.")
+@click.option("--max-instances", type=click.IntRange(min=1), envvar="MAESTRO_MAX_INSTANCES", help="Refuse a spec that makes more step instances than this (default 2,000,000; env MAESTRO_MAX_INSTANCES).")
 @click.option("-y", "--autoyes", is_flag=True, help="Answer yes to the prompts (launch; move an existing study that has ended aside).")
 @click.option("-n", "--autono", is_flag=True, help="Answer no: expand and render, submit nothing.")
 @click.option("--usetmp", is_flag=True, help="Write step scripts to a temporary directory instead of the workspaces.")
@@ -51,8 +52,8 @@ def main():
 @tool_errors
 @default_sigpipe
 @without_cyclic_gc
-def run(spec, attempts, rlimit, throttle, sleeptime, dry, pgen, pargs, out, foreground, hashws, autoyes,
-        autono, usetmp, force, reuse, why):
+def run(spec, attempts, rlimit, throttle, sleeptime, dry, pgen, pargs, out, foreground, hashws, max_instances,
+        autoyes, autono, usetmp, force, reuse, why):
     """Expand and render SPEC into a study directory, then submit and monitor it until it ends.
 
     By default the monitor loop runs in the background, detached from the terminal (its pid in
@@ -71,7 +72,7 @@ def run(spec, attempts, rlimit, throttle, sleeptime, dry, pgen, pargs, out, fore
     if why and not reuse:
         raise click.UsageError("--why and --why-json show what --reuse OLD would do; give --reuse")
     check_pargs(pgen, pargs)
-    dag, warnings = launch.expand_spec(spec, pgen=pgen, pargs=pargs, hashws=hashws)
+    dag, warnings = launch.expand_spec(spec, pgen=pgen, pargs=pargs, hashws=hashws, max_instances=max_instances)
     for message in warnings:
         warn(message)
     now = utcnow()

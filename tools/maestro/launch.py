@@ -11,11 +11,12 @@ import sys
 from mshared.conductor import LOG_FILE, PID_FILE, conductor_alive, write_pid  # noqa: F401 (this API)
 
 
-def expand_spec(spec: str, *, pgen: str | None, pargs: tuple, hashws: bool):
+def expand_spec(spec: str, *, pgen: str | None, pargs: tuple, hashws: bool, max_instances: int | None = None):
     """The DAG and the warnings of mexpand for ``spec``, relative to this working directory."""
-    from mexpand.core import expand_file
+    from mexpand.core import MAX_INSTANCES, expand_file
 
-    return expand_file(spec, cwd=os.getcwd(), pgen=pgen, pargs=pargs, hashws=hashws)
+    return expand_file(spec, cwd=os.getcwd(), pgen=pgen, pargs=pargs, hashws=hashws,
+                       max_instances=max_instances or MAX_INSTANCES)
 
 
 def render_study(dag: dict, root: str, settings: dict, *, force: bool, now, reuse=None) -> str:
