@@ -323,3 +323,23 @@ def test_a_study_without_an_extend_block_is_told_without_parsing_its_dag(tmp_pat
 
     monkeypatch.setattr(view, "loads", no_parse)
     assert view.load(root) == {"extend": None, "decide": []}
+
+
+def test_a_grown_study_keeps_its_content_keys_up_to_date(tmp_path):
+    """Issue 19 with 18: after mextend, meta/keys.json names the new DAG and every instance, and
+    the new instances' keys are those a full computation gives (so `--reuse` of a grown study
+    works, and reuses its finished rounds)."""
+    import json
+
+    from mrender import keys
+
+    root = make(tmp_path)
+    core.extend_study(root, rows({"X": 1}, {"X": 2}), source="c.jsonl", now=NOW)
+    core.extend_study(root, rows({"X": 3}), source="c.jsonl", now=NOW)
+    state = read_state(root)
+    doc = json.load(open(os.path.join(root, keys.KEYS_FILE)))
+    assert doc["dag_sha256"] == state["study"]["dag_sha256"]
+    assert set(doc["steps"]) == set(state["steps"])
+    fresh = keys.instance_keys(read_dag(root, state))
+    assert {sid: r["key"] for sid, r in doc["steps"].items()} == {sid: r["key"] for sid, r in fresh.items()}
+    assert keys.read_keys(root, state) is not None

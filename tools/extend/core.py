@@ -65,10 +65,13 @@ def extend_study(root: str, combinations: list, *, source: str = "<stdin>", now:
         study_root(root)            # still a study directory, or the error that says it is not
         return Extension(None, [])
 
+    grown = _Grown()
+
     def change(state, dag):
         if record.cancelled(state):
             raise InvalidInput(f"{root}: the study was cancelled; it takes no new combinations "
                                "(`maestro rerun` lifts a cancel)")
+        grown.start(state, dag)
         growth = _grow(root, state, dag, combinations, by="mextend", at=iso_utc(now),
                        where=lambda line: f"{source}:{line}")
         out = _records(growth, combinations, dag, source)
@@ -76,7 +79,7 @@ def extend_study(root: str, combinations: list, *, source: str = "<stdin>", now:
 
     result = edit_study(root, change)
     if result.round:
-        _after_commit(root)
+        _after_commit(root, grown)
     return result
 
 
@@ -88,7 +91,10 @@ def apply_requests(root: str, *, now: datetime) -> list[dict]:
     Raises InvalidInput (65) for a study that is not sound, StateBusy (75)."""
     from mshared.studydir import edit_study
 
+    grown = _Grown()
+
     def change(state, dag):
+        grown.start(state, dag)
         names = set((dag["study"].get("extend") or {}).get("decide") or ())
         done = record.get(state)["requests"]
         steps = state["steps"]
@@ -106,7 +112,7 @@ def apply_requests(root: str, *, now: datetime) -> list[dict]:
 
     outcomes = edit_study(root, change)
     if any(o["status"] == "applied" for o in outcomes):
-        _after_commit(root)
+        _after_commit(root, grown)
     return outcomes
 
 
@@ -255,7 +261,29 @@ def _records(growth: _Growth, combinations: list, dag: dict, source: str) -> Ext
     return Extension(growth.round, records, duplicates)
 
 
-def _after_commit(root: str) -> None:
+class _Grown:
+    """What one commit added, for the derived data made after it (the content keys)."""
+
+    def __init__(self):
+        self.old_sha, self.dag, self.old_ids = None, None, set()
+
+    def start(self, state: dict, dag: dict) -> None:
+        self.old_sha, self.dag, self.old_ids = state["study"].get("dag_sha256"), dag, set(state["steps"])
+
+    @property
+    def steps(self) -> list[dict]:
+        return [s for s in self.dag["steps"] if s["id"] not in self.old_ids] if self.dag else []
+
+
+def _after_commit(root: str, grown: _Grown | None = None) -> None:
     """Derived data and the wake-up, once the commit is on disk."""
     view.load(root)            # remake the small view for the loops, from the new dag.json
     wake(root)
+    if grown is not None and grown.steps and grown.old_sha:
+        from mrender.core import add_keys
+        from mshared.statefile import read_state
+
+        try:                   # derived: a later --reuse computes stale keys again
+            add_keys(root, grown.old_sha, grown.dag, grown.steps, read_state(root)["study"]["dag_sha256"])
+        except (OSError, InvalidInput):
+            pass

@@ -319,3 +319,31 @@ def _dependencies(study: dict, root: str) -> tuple[list[dict], list[dict]]:
                 raise InvalidInput(f"git dependency '{dep['name']}': {key} {git[-1][key]!r} starts with '-', "
                                    "which git would read as an option; fix the spec")
     return paths, git
+
+
+def add_keys(root: str, old_dag_sha256: str, dag: dict, steps: list[dict], new_dag_sha256: str) -> bool:
+    """Bring meta/keys.json up to date after ``steps`` joined the study at ``root`` (its DAG, whose
+    sha256 was ``old_dag_sha256``, now ``dag``): the old records stay, the new instances' keys are
+    computed with their parents' (``keys.instance_keys(known=...)``).  Derived data: returns False,
+    and leaves the file, when the old keys are not those of the old DAG (a later ``--reuse``
+    computes them all again from dag.json).  Caller: mextend, after its commit."""
+    import os
+
+    from mshared.jsonio import loads, write_atomic
+
+    from . import keys
+
+    path = os.path.join(root, keys.KEYS_FILE)
+    try:
+        with open(path, "rb") as handle:
+            doc = loads(handle.read())
+    except (OSError, ValueError):
+        return False
+    if not isinstance(doc, dict) or doc.get("dag_sha256") != old_dag_sha256 \
+            or doc.get("version") != keys.KEYS_VERSION or not isinstance(doc.get("steps"), dict):
+        return False
+    records = doc["steps"]
+    known = {sid: record["key"] for sid, record in records.items()}
+    records.update(keys.instance_keys({"study": dag["study"], "steps": steps}, known=known))
+    write_atomic(path, dumps(keys.keys_document(records, new_dag_sha256)), durable=False)
+    return True
