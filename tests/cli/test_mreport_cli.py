@@ -362,3 +362,12 @@ def test_a_running_study_without_a_conductor_says_so_in_the_table_layouts(render
     finished = make(rendered, tmp_path, steps={i: {"state": "FINISHED"} for i in IDS}, name="done")
     os.unlink(os.path.join(finished, "conductor.pid"))
     assert "No conductor" not in run([finished, "--summary"]).stdout
+
+
+def test_a_quiet_check_reads_state_json_only(rendered, tmp_path):
+    """`mreport --check -q` is the answer alone: the state file gives it (issue 16.3: under 3 s at
+    1,000,000 steps), so dag.json is not read; a missing one shows it."""
+    root = make(rendered, tmp_path, MIXED)
+    os.rename(os.path.join(root, "dag.json"), os.path.join(root, "dag.json.away"))
+    run([root, "--check", "-q"], code=3)
+    run([root, "--check"], code=65)                                   # the table needs the DAG

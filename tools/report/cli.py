@@ -104,6 +104,8 @@ def main(study_dirs, fmt, layout, states, steps, group_by, summary, why, lines, 
     from .core import overall_check, report_studies
 
     view = _view(fmt, summary, group_by, why, len(study_dirs))
+    if check and quiet and not (group_by or why) and "summary" in VIEWS[fmt]:
+        view = "summary"     # only the exit code is asked for: state.json alone answers it
     if result is not None:
         _check_result(result, fmt, view)
     outputs, codes, error = [], [], 0
