@@ -1,1 +1,1 @@
-"""mshared: the library every m* tool shares (contracts, JSON I/O, errors, state file, schedulers)."""
+"""mshared: the contract library every m* tool shares (errors and exit codes, JSON I/O, contracts and schemas, states, the state file, its journal and lock, study directories, status rows)."""

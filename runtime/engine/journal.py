@@ -1,19 +1,17 @@
-"""The intent journal, `<root>/intents.jsonl`: a loop's intents to submit, on disk before any job.
+"""`<root>/intents.jsonl`: the intents of loops of earlier releases (before the state's journal).
 
-Exactly once needs a trace on disk before the scheduler sees a job.  A single pass writes its
-intents into state.json; a loop, which makes a pass for every finished local job, appends them
-here instead: one short line per step, where a state.json rewrite serialises the whole study.
-The lines are written and read under the study lock only.  Whoever reads state.json from disk
-merges the journal into it (``merge``); once a state.json that holds them is written, the lines
-are spent and the journal is emptied (``clear``).  A line whose step has moved on since (it has
-a job, an intent or another attempt) is stale and ignored, so a left-over line is harmless.
+Those releases appended a loop's intents here, one line per step, before any job existed, and
+emptied the file once a state.json holding them was written.  A study started by such a release
+may still hold live lines: whoever reads the state from disk merges them (``merge``), and the
+next write of state.json empties the file (``clear``).  A line whose step has moved on since (it
+has a job, an intent or another attempt) is stale and ignored, so a left-over line is harmless.
+Nothing writes new lines: intents are now lines of the state's journal (mshared.statejournal).
 """
 
 import os
 
 import orjson
 
-from mshared.jsonio import append, dumps
 from mshared.reading import read_regular
 from mshared.statefile import MAX_STATE_BYTES
 
@@ -23,22 +21,6 @@ SCHEMA, VERSION = "maestro.intent", 1
 
 def path(root: str) -> str:
     return os.path.join(root, FILE)
-
-
-def record(root: str, steps: dict, step_ids: list[str], durable: bool) -> int:
-    """Append the intents of ``step_ids`` (already set in ``steps``); fsync when ``durable``.
-    Returns the journal's new size."""
-    # the leading newline ends a line torn by a crash mid-write, so it cannot swallow these
-    lines = b"\n" + b"".join(dumps({"schema": SCHEMA, "version": VERSION, "step": sid, "jobs": len(steps[sid]["jobs"]),
-                            **steps[sid]["intent"]}) for sid in step_ids)
-    size = append(path(root), lines)
-    if durable:
-        fd = os.open(path(root), os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    return size
 
 
 def merge(root: str, steps: dict) -> list[str]:

@@ -11,12 +11,10 @@ parent of it (whatever the flags); a directory that is not a study only with an 
 
 import os
 import shutil
-import subprocess
-import time
 
 import pytest
 
-from reliability_helpers import chain_spec, one_line_error, proc_run, runs, scaled, states, tool, wait_for
+from reliability_helpers import chain_spec, one_line_error, proc_run, runs, scaled, states, wait_for
 
 WRITERS = {"msubmit": ["msubmit", "{root}"], "mmonitor": ["mmonitor", "{root}"],
            "mmonitor --loop": ["mmonitor", "--loop", "{root}"], "maestro conductor": ["maestro", "conductor", "{root}"],

@@ -12,12 +12,11 @@ import pytest
 
 from mexpand.core import expand
 from mexpand.specload import load_yaml
-from mrender import core as render_core
-from mrender import writer
 from mruntime.engine import loop, passes, store, submission, view
 from mruntime.engine import study as pass_study
 from mruntime.schedulers.base import JobStatus
 from mshared import states as S
+from engine_helpers import FakeScheduler, render_study
 from mshared import statejournal
 from mshared.jsonio import loads
 from mshared.statefile import read_state
@@ -38,20 +37,14 @@ study:
 """
 
 
-class Scripted:
+class Scripted(FakeScheduler):
     """A deterministic scheduler: jobs get ids 1, 2, ... in submission order; a job is RUNNING
     from its first query and ends at its second to fifth (by its id, so that parents end in
     different passes), FAILED when its stem is that of `bad` with P=3."""
 
-    key = "local"
-
     def __init__(self, batch=None, **kwargs):
-        self.jobs, self.seen = {}, {}
-
-    def submit(self, script, workspace, stem):
-        job_id = str(len(self.jobs) + 1)
-        self.jobs[job_id] = stem
-        return job_id
+        super().__init__()
+        self.seen = {}
 
     def status(self, refs):
         out = {}
@@ -65,18 +58,6 @@ class Scripted:
                 out[ref.job_id] = JobStatus(ref.job_id, S.FINISHED, 0)
         return out
 
-    def cancel(self, refs):
-        pass
-
-    def find(self, workspaces):
-        return []
-
-    def close(self):
-        pass
-
-    def offers(self, capability):
-        return False
-
 
 BATCH = """
 batch: {type: slurm, queue: q}
@@ -84,11 +65,7 @@ batch: {type: slurm, queue: q}
 
 
 def _render(tmp_path, name="study", spec=SPEC) -> str:
-    dag, _ = expand(load_yaml(spec, "s"), source="s", spec_text=spec, spec_path=None, specroot="/",
-                    cwd="/", hashws=False)
-    root = str(tmp_path / name)
-    plan = render_core.render(dag, root=root, settings={}, now=NOW)
-    return writer.carry_out(plan, root, force=False, stamp="x")
+    return render_study(tmp_path, spec, name)
 
 
 def _copy(root: str, name: str) -> str:

@@ -1,5 +1,7 @@
-"""The intent journal: a loop's intents on disk before any job exists, merged by whoever reads the
-state, ignored once stale, emptied when a state that holds them is written."""
+"""The intent journal of earlier releases (intents.jsonl): merged by whoever reads the state,
+ignored once stale, emptied when a state that holds them is written."""
+
+import orjson
 
 from mruntime.engine import journal
 from mshared.statefile import initial_step
@@ -11,11 +13,21 @@ def steps(*ids):
     return {sid: initial_step() for sid in ids}
 
 
+def record(root, steps_, ids):
+    """Lines as earlier releases appended them: a newline first (it ends a torn line), then one
+    line per step."""
+    lines = b"\n" + b"".join(orjson.dumps({"schema": journal.SCHEMA, "version": journal.VERSION, "step": sid,
+                                            "jobs": len(steps_[sid]["jobs"]), **steps_[sid]["intent"]}) + b"\n"
+                              for sid in ids)
+    with open(journal.path(root), "ab") as handle:
+        handle.write(lines)
+
+
 def test_live_lines_are_merged_and_stale_or_torn_ones_ignored(tmp_path):
     mine = steps("a", "b", "c", "d")
     for sid in mine:
         mine[sid]["intent"] = {"attempt": 1, "at": AT}
-    journal.record(str(tmp_path), mine, ["a", "b", "c", "d"], durable=True)
+    record(str(tmp_path), mine, ["a", "b", "c", "d"])
     with open(journal.path(str(tmp_path)), "ab") as handle:
         handle.write(b'{"schema": "maestro.intent", "step": "a", "att')   # a writer killed mid-line
     on_disk = steps("a", "b", "c", "d")
@@ -24,7 +36,7 @@ def test_live_lines_are_merged_and_stale_or_torn_ones_ignored(tmp_path):
     on_disk["d"]["intent"] = {"attempt": 1, "at": "2026-01-02T03:04:00Z"}     # already in the state
     more = steps("e")
     more["e"]["intent"] = {"attempt": 1, "at": AT}
-    journal.record(str(tmp_path), more, ["e"], durable=False)               # after the torn line
+    record(str(tmp_path), more, ["e"])               # after the torn line
     on_disk["e"] = initial_step()
     assert journal.merge(str(tmp_path), on_disk) == ["a", "e"]
     assert on_disk["a"]["intent"] == {"attempt": 1, "at": AT}
@@ -45,7 +57,7 @@ def test_clear_empties_it_and_a_missing_journal_is_empty(tmp_path):
     journal.clear(str(tmp_path))
     mine = steps("a")
     mine["a"]["intent"] = {"attempt": 1, "at": AT}
-    size = journal.record(str(tmp_path), mine, ["a"], durable=False)
-    assert size == (tmp_path / journal.FILE).stat().st_size > 0
+    record(str(tmp_path), mine, ["a"])
+    assert (tmp_path / journal.FILE).stat().st_size > 0
     journal.clear(str(tmp_path))
     assert (tmp_path / journal.FILE).read_bytes() == b""

@@ -7,12 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from mexpand.core import expand
-from mexpand.specload import load_yaml
-from mrender import core as render_core
-from mrender import writer
 from mruntime.engine import passes, transitions
 from mruntime.schedulers.base import FoundJob, JobStatus
+from engine_helpers import render_study
 from mshared import states as S
 from mshared.errors import Interrupted
 from mshared.statefile import read_state, write_state
@@ -65,10 +62,7 @@ class Recorder:
 
 
 def _study(tmp_path, spec):
-    dag, _ = expand(load_yaml(spec, "s"), source="s", spec_text=spec, spec_path=None, specroot="/",
-                    cwd="/", hashws=False)
-    root = str(tmp_path / "study")
-    return writer.carry_out(render_core.render(dag, root=root, settings={}, now=NOW), root, force=False, stamp="x")
+    return render_study(tmp_path, spec)
 
 
 def _pass(root, adapter, **kw):

@@ -3,13 +3,10 @@ re-run of a step in flight is kept until the step has ended (F18)."""
 
 from datetime import datetime, timezone
 
-from mexpand.core import expand
-from mexpand.specload import load_yaml
 from mmonitor import core as monitor
-from mrender import core as render_core
-from mrender import writer
 from mruntime.engine import passes
 from mruntime.schedulers.base import JobStatus
+from engine_helpers import FakeScheduler, render_study
 from mshared import states as S
 from mshared.statefile import read_state
 
@@ -23,41 +20,19 @@ study:
 """
 
 
-class Scheduler:
+class Scheduler(FakeScheduler):
     """Jobs stay where the test puts them (RUNNING by default)."""
 
-
     def __init__(self):
-        self.jobs: dict[str, str] = {}     # job id -> stem
+        super().__init__()
         self.states: dict[str, str] = {}   # stem -> state to report
-        self.cancelled: list[str] = []
-
-    def submit(self, script, workspace, stem):
-        job_id = str(len(self.jobs) + 1)
-        self.jobs[job_id] = stem
-        return job_id
 
     def status(self, refs):
         return {r.job_id: JobStatus(r.job_id, self.states.get(r.stem, S.RUNNING), 0) for r in refs}
 
-    def cancel(self, refs):
-        self.cancelled += [r.stem for r in refs]
-
-    def find(self, workspaces):
-        return []
-
-    def close(self):
-        pass
-
-    def offers(self, capability):
-        return False
-
 
 def _study(tmp_path):
-    dag, _ = expand(load_yaml(SPEC, "s"), source="s", spec_text=SPEC, spec_path=None, specroot="/",
-                    cwd="/", hashws=False)
-    root = str(tmp_path / "study")
-    return writer.carry_out(render_core.render(dag, root=root, settings={}, now=NOW), root, force=False, stamp="x")
+    return render_study(tmp_path, SPEC)
 
 
 def _pass(root, scheduler, submit=True, poll=True):

@@ -1,21 +1,6 @@
-"""`mexpand` (the console script) and `python -m mexpand`: Ctrl-C during start-up is one line (mshared.startup)."""
+"""`python -m mexpand`: the console script `mexpand` (mshared.entrypoints)."""
 
-try:  # first: from here on a Ctrl-C waits (SIGINT blocked) until the start-up handler is in place
-    import _signal
-
-    _MASK = _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGINT})
-except KeyboardInterrupt:   # it came just before the block
-    import os
-
-    os.write(2, b"mexpand: interrupted\n")
-    os._exit(130)
-
-from mshared.startup import console  # noqa: E402
-
-
-def main():
-    return console("mexpand", "mexpand.cli", prog_name="mexpand", mask=_MASK)
-
+from mshared.entrypoints import mexpand
 
 if __name__ == "__main__":
-    main()
+    mexpand()

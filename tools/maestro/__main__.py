@@ -1,21 +1,6 @@
-"""`maestro` (the console script) and `python -m maestro_cli`: Ctrl-C during start-up is one line (mshared.startup)."""
+"""`python -m maestro_cli`: the console script `maestro` (mshared.entrypoints)."""
 
-try:  # first: from here on a Ctrl-C waits (SIGINT blocked) until the start-up handler is in place
-    import _signal
-
-    _MASK = _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGINT})
-except KeyboardInterrupt:   # it came just before the block
-    import os
-
-    os.write(2, b"maestro: interrupted\n")
-    os._exit(130)
-
-from mshared.startup import console  # noqa: E402
-
-
-def main():
-    return console("maestro", "maestro_cli.cli", prog_name="maestro", mask=_MASK)
-
+from mshared.entrypoints import maestro
 
 if __name__ == "__main__":
-    main()
+    maestro()

@@ -1,21 +1,6 @@
-"""`mrender` (the console script) and `python -m mrender`: Ctrl-C during start-up is one line (mshared.startup)."""
+"""`python -m mrender`: the console script `mrender` (mshared.entrypoints)."""
 
-try:  # first: from here on a Ctrl-C waits (SIGINT blocked) until the start-up handler is in place
-    import _signal
-
-    _MASK = _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGINT})
-except KeyboardInterrupt:   # it came just before the block
-    import os
-
-    os.write(2, b"mrender: interrupted\n")
-    os._exit(130)
-
-from mshared.startup import console  # noqa: E402
-
-
-def main():
-    return console("mrender", "mrender.cli", prog_name="mrender", mask=_MASK)
-
+from mshared.entrypoints import mrender
 
 if __name__ == "__main__":
-    main()
+    mrender()

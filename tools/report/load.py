@@ -24,7 +24,6 @@ def read_study(path: str, with_dag: bool) -> StudyFiles:
     against the state).  A study that grew between the two reads (mextend replaces dag.json and
     state.json together) is read again: the newer state names the newer DAG."""
     from mshared.errors import InvalidInput
-    from mshared.statefile import head_checksum
 
     root = study_root(path)
     state = read_state(root)

@@ -1,21 +1,6 @@
-"""`msubmit` (the console script) and `python -m msubmit`: Ctrl-C during start-up is one line (mshared.startup)."""
+"""`python -m msubmit`: the console script `msubmit` (mshared.entrypoints)."""
 
-try:  # first: from here on a Ctrl-C waits (SIGINT blocked) until the start-up handler is in place
-    import _signal
-
-    _MASK = _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGINT})
-except KeyboardInterrupt:   # it came just before the block
-    import os
-
-    os.write(2, b"msubmit: interrupted\n")
-    os._exit(130)
-
-from mshared.startup import console  # noqa: E402
-
-
-def main():
-    return console("msubmit", "msubmit.cli", prog_name="msubmit", mask=_MASK)
-
+from mshared.entrypoints import msubmit
 
 if __name__ == "__main__":
-    main()
+    msubmit()
