@@ -19,29 +19,19 @@ except KeyboardInterrupt:   # it came just before the block
 from .startup import console  # noqa: E402
 
 
-def mexpand():
-    return console("mexpand", "mexpand.cli", prog_name="mexpand", mask=_MASK)
+def _script(tool: str, module: str):
+    def run():
+        return console(tool, module, prog_name=tool, mask=_MASK)
+
+    run.__name__ = run.__qualname__ = tool.replace("-", "_")
+    run.__doc__ = f"The `{tool}` command ({module}.main)."
+    return run
 
 
-def mrender():
-    return console("mrender", "mrender.cli", prog_name="mrender", mask=_MASK)
-
-
-def msubmit():
-    return console("msubmit", "msubmit.cli", prog_name="msubmit", mask=_MASK)
-
-
-def mmonitor():
-    return console("mmonitor", "mmonitor.cli", prog_name="mmonitor", mask=_MASK)
-
-
-def mreport():
-    return console("mreport", "mreport.cli", prog_name="mreport", mask=_MASK)
-
-
-def mextend():
-    return console("mextend", "mextend.cli", prog_name="mextend", mask=_MASK)
-
-
-def maestro():
-    return console("maestro", "maestro_cli.cli", prog_name="maestro", mask=_MASK)
+mexpand = _script("mexpand", "mexpand.cli")
+mrender = _script("mrender", "mrender.cli")
+msubmit = _script("msubmit", "msubmit.cli")
+mmonitor = _script("mmonitor", "mmonitor.cli")
+mreport = _script("mreport", "mreport.cli")
+mextend = _script("mextend", "mextend.cli")
+maestro = _script("maestro", "maestro_cli.cli")
