@@ -34,6 +34,13 @@ VIEWS = {"table": {"steps", "summary", "groups"}, "md": {"steps", "summary", "gr
 # formats that put a blank line between the reports of two studies
 SEPARATED = ("table", "md")
 
+# Bundles (many steps in one batch job, one worker a node): a bundled step's state entry names the
+# allocation (``alloc``, the scheduler's id of that batch job) and the ``node`` it ran on.  Tables get these columns after Job ID, and the CSV at its
+# end, only for a study with a bundled step; JSON step records get the fields where they are known.
+BUNDLE_FIELDS = ("alloc", "node")
+BUNDLE_HEADERS = ("Allocation", "Node")
+NO_VALUE = "--"
+
 # mreport --check: the exit code of one study, and of several (the first that applies wins)
 CHECK_FINISHED, CHECK_ACTIVE, CHECK_FAILED = 0, 3, 4
 WHY_STATES = S.FAILURES   # FAILED, TIMEDOUT, CANCELLED
@@ -247,7 +254,7 @@ def step_records(steps: list[dict], entries: dict, times: Times) -> list[dict]:
     submitted = [e.get("submitted") for e in got]
     ended = [e.get("ended") for e in got]
     finish = times.finish(ended)
-    return [{
+    records = [{
         "id": s["id"], "step": s["step"], "state": e["state"], "job_id": e.get("job_id"),
         "jobs": e.get("jobs") or [], "workspace": s["workspace"], "params": s["params"],
         "exit_code": e.get("exit_code"), "submitted": sub, "started": start, "ended": end,
@@ -255,6 +262,22 @@ def step_records(steps: list[dict], entries: dict, times: Times) -> list[dict]:
         "attempts": e.get("attempts", 0), "reason": e.get("reason"), "round": s.get("round", 1),
     } for s, e, sub, start, end, run, wait in zip(
         steps, got, submitted, started, ended, times.spans(started, finish), times.spans(submitted, finish))]
+    for record, e in zip(records, got):
+        if "alloc" in e or "node" in e:      # a bundled step: where it ran, as far as known
+            record.update((k, e[k]) for k in BUNDLE_FIELDS if e.get(k))
+    return records
+
+
+def bundled(state: dict) -> bool:
+    """Whether a step of the study went in a bundle (its entry has an ``alloc``): then tables
+    and the CSV show the Allocation and Node columns, for every chosen step."""
+    return any(e.get("alloc") for e in state["steps"].values())
+
+
+def bundle_columns(steps: list[dict], entries: dict) -> list[list[str]]:
+    """The Allocation and Node cells of ``steps`` ('--' where not known)."""
+    got = [entries[s["id"]] for s in steps]
+    return [[e.get(k) or NO_VALUE for e in got] for k in BUNDLE_FIELDS]
 
 
 def why_ids(report: Report) -> list[str]:

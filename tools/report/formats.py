@@ -6,7 +6,7 @@ import re
 
 from mshared import jsonio
 from mshared.dot import dag_to_dot
-from mshared.printable import csv_cell, visible, visible_column
+from mshared.printable import csv_cell, csv_column, visible, visible_column
 from mshared.statusrows import TABLE_COLUMNS, Times, status_csv
 
 from . import core, layouts, reused
@@ -24,6 +24,8 @@ def render(report: core.Report, fmt: str, view: str, *, layout: str = "flat", wi
             return _groups_csv(report)
         steps, entries = core.chosen_steps(report), report.study.state["steps"]
         text = status_csv(steps, entries, report.now)
+        if core.bundled(report.study.state):    # status.csv's columns stay Maestro's: these go after
+            text = _add_csv_columns(text, core.BUNDLE_HEADERS, core.bundle_columns(steps, entries))
         extra = reused.column(steps, entries)
         return (text if extra is None else reused.add_csv_column(text, extra)).encode("utf-8")
     md = fmt == "md"
@@ -39,6 +41,16 @@ def render(report: core.Report, fmt: str, view: str, *, layout: str = "flat", wi
         if tails is not None:
             parts += ["", _why_text(report, tails, md)]
     return ("\n".join(parts) + "\n").encode("utf-8")
+
+
+def _add_csv_columns(text: str, headers, columns: list[list[str]]) -> str:
+    """CSV ``text`` (header + one row per step, in order) with ``columns`` appended."""
+    rows = list(csv.reader(io.StringIO(text)))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(rows[0] + list(headers))
+    writer.writerows(row + list(cells) for row, cells in zip(rows[1:], zip(*map(csv_column, columns))))
+    return out.getvalue()
 
 
 # ------------------------------------------------------------------ JSON
@@ -84,15 +96,20 @@ def _steps_table(report, md: bool, layout: str, width) -> str:
     steps = core.chosen_steps(report)
     columns = [visible_column(c) for c in times.columns(steps, entries, params=False)]
     root = visible(report.study.root)
-    headers, extra = TABLE_COLUMNS, reused.column(steps, entries)
+    headers = TABLE_COLUMNS
+    if core.bundled(report.study.state):    # where bundled steps ran: two columns after Job ID
+        at = TABLE_COLUMNS.index("Job ID") + 1
+        headers = (*TABLE_COLUMNS[:at], *core.BUNDLE_HEADERS, *TABLE_COLUMNS[at:])
+        columns[at:at] = [visible_column(c) for c in core.bundle_columns(steps, entries)]
+    extra = reused.column(steps, entries)
     if extra is not None:       # steps brought over by --reuse: one more column, only then
-        headers, columns = (*TABLE_COLUMNS, reused.HEADER), columns + [visible_column(extra)]
+        headers, columns = (*headers, reused.HEADER), columns + [visible_column(extra)]
     if md:
         return _markdown(headers, zip(*columns))
     if layout == "legacy":
         return layouts.legacy(root, columns, headers)
     if layout == "narrow":
-        return layouts.narrow(root, columns, [_visible_params(s["params"]) for s in steps], width)
+        return layouts.narrow(root, columns, [_visible_params(s["params"]) for s in steps], width, headers)
     return layouts.flat(root, columns, width, headers)
 
 
@@ -147,6 +164,8 @@ def _why_text(report, tails: dict, md: bool) -> str:
             what += f", exit code {entry['exit_code']}"
         if entry.get("job_id"):
             what += f", job {entry['job_id']}"
+        if entry.get("alloc"):      # a bundled step: where it ran
+            what += f", allocation {entry['alloc']}" + (f" on node {entry['node']}" if entry.get("node") else "")
         if entry.get("reason") and entry["reason"] != f"exit code {entry.get('exit_code')}":
             what += f": {entry['reason']}"
         shown, what = visible(sid), visible(what)

@@ -10,9 +10,13 @@ import textwrap
 
 from mshared.statusrows import TABLE_COLUMNS
 
+from . import reused
+from .core import BUNDLE_HEADERS
+
 FAST_ROWS = 1000
-# Columns the flat table may fold to fit the terminal, and the narrowest they get.
-TEXT_FLOORS = {"Step Name": 16, "Workspace": 16, "Reused From": 16}
+# Columns the flat table may fold to fit the terminal, and the narrowest they get (Job ID: a
+# bundled step's ticket, <bundle>.<stem>, is as long as its name; scheduler ids are shorter).
+TEXT_FLOORS = {"Step Name": 16, "Job ID": 16, "Workspace": 16, "Reused From": 16}
 TIME_FLOORS = {"Start Time": 10, "Submit Time": 11, "End Time": 10}   # date over time
 _LAST_BREAK = re.compile(r"[._/:-][^._/:-]*$")   # with endpos: the last break before it
 
@@ -149,25 +153,31 @@ def legacy(title: str, columns: list[list[str]], headers=TABLE_COLUMNS) -> str:
 
 _DETAILS = ("State", "Job ID", "Run Time", "Elapsed Time")
 _SCHEDULER = ("Submit Time", "Start Time", "End Time", "Number Restarts")
-_INDEX = {name: i for i, name in enumerate(TABLE_COLUMNS)}
+# lines under STEP and WORKSPACE, each for a step that has a value ('--': none) in its column
+_OPTIONAL = tuple(zip(("ALLOCATION:", "NODE:", "REUSED FROM:"), (*BUNDLE_HEADERS, reused.HEADER)))
 
 
-def narrow(title: str, columns: list[list[str]], params: list[dict], limit: int | None) -> str:
+def narrow(title: str, columns: list[list[str]], params: list[dict], limit: int | None,
+           headers=TABLE_COLUMNS) -> str:
     """Maestro's narrow layout: one block a step (docs/mreport.md shows one); ``params`` are
-    the steps' parameters, in the order of the rows."""
+    the steps' parameters, in the order of the rows; ``headers`` name the ``columns`` (the
+    table's, with any optional ones: Allocation, Node, Reused From)."""
     rule = "-" * min(limit or 100, 100)
     out = [f"STUDY: {title}".center(len(rule)).rstrip(), ""]
     room = max((limit or 0) - 15, 20) if limit else None
+    index = {name: i for i, name in enumerate(headers)}
+    optional = [(label, index[name]) for label, name in _OPTIONAL if name in index]
     for r, step_params in zip(zip(*columns), params):
-        came = r[len(TABLE_COLUMNS)] if len(r) > len(TABLE_COLUMNS) else "--"   # --reuse: where from
-        for label, value in (("STEP:", r[0]), ("WORKSPACE:", r[2])) + ((("REUSED FROM:", came),) if came != "--" else ()):
+        lines = [("STEP:", r[index["Step Name"]]), ("WORKSPACE:", r[index["Workspace"]])]
+        lines += [(label, r[i]) for label, i in optional if r[i] != "--"]
+        for label, value in lines:
             parts = fold(value, room) if room else [value]
             out.append(f"  {label:<13}{parts[0]}")
             out.extend(" " * 15 + p for p in parts[1:])
-        left = max([19] + [len(r[_INDEX[k]]) + 2 for k in _DETAILS])
+        left = max([19] + [len(r[index[k]]) + 2 for k in _DETAILS])
         out.append(" " * 25 + "Step Details" + " " * (left + 5) + "Scheduler Details")
         for d, s in zip(_DETAILS, _SCHEDULER):
-            out.append(f"{'':17}{d:<15}{r[_INDEX[d]]:<{left}}{s:<18}{r[_INDEX[s]]}".rstrip())
+            out.append(f"{'':17}{d:<15}{r[index[d]]:<{left}}{s:<18}{r[index[s]]}".rstrip())
         if step_params:
             out.append(" " * 24 + "Step Parameters")
             items = [(str(k), str(v)) for k, v in sorted(step_params.items())]
