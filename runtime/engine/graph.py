@@ -4,20 +4,30 @@ import os
 from functools import cached_property
 
 from mruntime.schedulers import registry
+from mshared.bundlesettings import bundled
 
 from ..scripts import runs_scheduled, script_names
+
+BUNDLE = "bundle"   # the adapter key of steps handed to the study's bundle (mruntime.bundle)
 
 
 class _AdapterKeys(dict):
     """id -> the adapter that runs it, worked out on first use (a pass looks at few steps)."""
 
-    def __init__(self, steps: dict, scheduler: str):
+    def __init__(self, steps: dict, scheduler: str, bundle: dict | None = None):
         super().__init__()
-        self._steps, self._scheduler = steps, scheduler
+        self._steps, self._scheduler, self._bundle = steps, scheduler, bundle
 
     def __missing__(self, sid: str) -> str:
         # Steps without nodes/procs run locally even under a batch scheduler, as in Maestro.
-        key = self[sid] = self._scheduler if runs_scheduled(self._steps[sid], self._scheduler) else "local"
+        step = self._steps[sid]
+        if not runs_scheduled(step, self._scheduler):
+            key = "local"
+        elif self._bundle is not None and bundled(step, self._bundle):
+            key = BUNDLE
+        else:
+            key = self._scheduler
+        self[sid] = key
         return key
 
 
@@ -37,8 +47,18 @@ class Graph:
         self.steps = steps            # id -> DAG step
         self.order = order            # ids in topological order
         self.scheduler = scheduler    # the study's batch.type
+        self.bundle: dict | None = None   # the bundle settings in force (bundlesettings.effective)
         self.adapter_keys = (_AdapterKeys(steps, scheduler) if registry.unit(scheduler).batch
                              else _AllLocal())
+
+    def use_bundle(self, settings: dict | None) -> bool:
+        """Hand the steps that fit to a bundle under ``settings`` (None: none); True when that
+        changed which adapter runs a step."""
+        if settings == self.bundle or not registry.unit(self.scheduler).batch:
+            return False
+        self.bundle = settings
+        self.adapter_keys = _AdapterKeys(self.steps, self.scheduler, settings)
+        return True
 
     @classmethod
     def from_dag(cls, dag: dict) -> "Graph":

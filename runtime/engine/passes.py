@@ -16,7 +16,7 @@ from mshared import states as S
 from mshared.statefile import lock_study
 from mshared.times import iso_utc, utcnow
 
-from . import requests, signals, summary
+from . import bundling, requests, signals, summary
 from . import transitions as T
 from .records import LoopMemory, PassResult
 from .store import CSV_RATE, Store, status_csv_mtime, status_csv_size, write_status_csv
@@ -81,6 +81,7 @@ def load_study(root: str) -> PassStudy:
 
 def do_work(study: PassStudy, now: datetime, *, poll_jobs: bool, submit: bool, local_slots: int) -> None:
     """The work of a pass, in memory (only submissions reach the disk first, as intents)."""
+    study.now = now
     if poll_jobs:
         requests.carry_out(study, now)
         poll(study, now)
@@ -89,6 +90,7 @@ def do_work(study: PassStudy, now: datetime, *, poll_jobs: bool, submit: bool, l
     if submit and not requests.cancel_pending(study.state["requests"]):
         submit_ready(study, now, local_slots)
         repair_if_stranded(study, now)
+    bundling.tend(study, now, submit=submit)
 
 
 def repair_if_stranded(study: PassStudy, now: datetime) -> None:
@@ -141,11 +143,11 @@ def poll(study: PassStudy, now: datetime) -> None:
     groups: dict[str, list[str]] = {}
     for sid in study.synced_index().flying():
         if steps[sid].get("job_id"):
-            groups.setdefault(study.graph.adapter_key(sid), []).append(sid)
+            groups.setdefault(study.job_key(sid), []).append(sid)
     for key, sids in groups.items():
         answers = study.answers.get(key)     # asked already, by the quiet-pass check
         if answers is None:
-            answers = study.adapter(sids[0]).status([study.ref(s) for s in sids])
+            answers = study.adapter_by_key(key).status([study.ref(s) for s in sids])
         for sid in sids:
             status = answers.get(steps[sid]["job_id"])
             if status is not None:

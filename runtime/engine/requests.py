@@ -116,6 +116,6 @@ def _cancel_jobs(study, step_ids: list[str]) -> None:
     """One cancel call per scheduler for the jobs of ``step_ids``."""
     by_adapter: dict[str, list[str]] = {}
     for sid in step_ids:
-        by_adapter.setdefault(study.graph.adapter_key(sid), []).append(sid)
-    for sids in by_adapter.values():
-        study.adapter(sids[0]).cancel([study.ref(s) for s in sids])
+        by_adapter.setdefault(study.job_key(sid), []).append(sid)
+    for key, sids in by_adapter.items():
+        study.adapter_by_key(key).cancel([study.ref(s) for s in sids])

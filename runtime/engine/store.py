@@ -24,7 +24,7 @@ import glob
 import os
 from datetime import datetime
 
-from mshared import statejournal
+from mshared import bundlesettings, statejournal
 from mshared.errors import InvalidInput
 from mshared.jsonio import append, dumps, write_atomic
 from mshared.reading import read_regular
@@ -80,8 +80,9 @@ class Store:
             self.snapshot_size = _size(os.path.join(root, STATE_FILE))
             self.legacy_intents = bool(journal.merge(root, state["steps"])) or _size(journal.path(root)) > 0
         dag, graph, fresh_dag = self._load_dag(state)
-        if fresh_dag:
-            index = None
+        settings = bundlesettings.effective(dag["study"].get("bundle"), state["settings"].get("bundle"))
+        if graph.use_bundle(settings) or fresh_dag:
+            index = None          # the index groups waiting steps by the adapter that runs them
         if index is None:
             _check_same_steps(root, state, graph)
             index = StepIndex(state, graph)

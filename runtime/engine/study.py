@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import re
+
+from mruntime.bundle import files as bundle_files
 from mruntime.schedulers.base import JobRef
 from mruntime.schedulers.registry import get_adapter
 
+from .graph import BUNDLE
 from .records import Changes
 
 if TYPE_CHECKING:
@@ -37,6 +41,8 @@ class PassStudy:
         self.changes = Changes()
         self.held = None              # the signals held while the pass runs (signals.HeldSignals)
         self.answers: dict = {}       # scheduler key -> answers already asked for in this pass
+        self.now = None               # the pass's time (set by do_work)
+        self._bundle = None           # the bundle's adapter, made when first needed (per pass)
 
     def interrupted(self) -> bool:
         """A signal that ends the command came during the pass: stop at the next whole state."""
@@ -57,7 +63,29 @@ class PassStudy:
         return self.state["study"].get("scripts_dir")
 
     def adapter(self, step_id: str):
-        return adapter_for(self.adapters, self.graph.adapter_key(step_id), self.dag["study"].get("batch") or {})
+        return self.adapter_by_key(self.graph.adapter_key(step_id))
+
+    def adapter_by_key(self, key: str):
+        batch = self.dag["study"].get("batch") or {}
+        if key != BUNDLE:
+            return adapter_for(self.adapters, key, batch)
+        if self._bundle is None:
+            from mruntime.bundle.adapter import BundleAdapter
+            from mshared.times import utcnow
+
+            inner = adapter_for(self.adapters, self.graph.scheduler, batch)
+            name = re.sub(r"[^A-Za-z0-9_.-]", "_", self.state["study"].get("name") or "study")
+            self._bundle = BundleAdapter(self.root, self.graph.bundle, inner, self.graph.scheduler, batch,
+                                         name, self.now or utcnow())
+        return self._bundle
+
+    def job_key(self, step_id: str) -> str:
+        """The adapter that has the step's current job: a ticket is the bundle's, whatever the
+        settings say now (bundling may have been turned on or off since it was submitted)."""
+        if bundle_files.is_ticket(self.state["steps"][step_id].get("job_id")):
+            return BUNDLE
+        key = self.graph.adapter_key(step_id)
+        return self.graph.scheduler if key == BUNDLE else key
 
     def ref(self, step_id: str) -> JobRef:
         return JobRef(self.state["steps"][step_id]["job_id"], self.graph.workspace(step_id, self.root),

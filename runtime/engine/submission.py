@@ -25,7 +25,10 @@ from mshared import states as S
 from mshared.errors import SchedulerUnavailable
 from mshared.times import iso_utc
 
+from mshared.bundlesettings import needs
+
 from . import transitions as T
+from .graph import BUNDLE
 
 MAX_BACKOFF = 300  # seconds between submission attempts, at most
 # After a crash mid-submission, a job can surface a moment later (a runner still starting, an
@@ -95,8 +98,11 @@ def _submit_all(study, chosen: list[str], at: str, now: datetime) -> None:
                 stop.set()
             return "down", err
 
-    batch = [sid for sid in chosen if keys[sid] != "local"]
     outcomes = {}
+    bundled = [sid for sid in chosen if keys[sid] == BUNDLE]
+    if bundled:
+        outcomes.update(_hand_to_bundle(study, bundled))
+    batch = [sid for sid in chosen if keys[sid] not in ("local", BUNDLE)]
     if len(batch) > 1:
         from concurrent.futures import ThreadPoolExecutor
 
@@ -117,6 +123,24 @@ def _submit_all(study, chosen: list[str], at: str, now: datetime) -> None:
                 T.update(study.state, sid, study.events, intent=None)   # never reached the scheduler
     if failure is not None:
         raise failure
+
+
+def _hand_to_bundle(study, chosen: list[str]) -> dict:
+    """Tickets for ``chosen`` (one file): the bundle's workers take them from there."""
+    items = []
+    for sid in chosen:
+        entry, step = study.state["steps"][sid], study.graph.steps[sid]
+        need = needs(step)
+        items.append({"step": sid, "stem": step["stem"], "workspace": study.graph.workspace(sid, study.root),
+                      "script": study.graph.script(sid, study.root, study.scripts_dir,
+                                                   restart=bool(entry.get("use_restart"))),
+                      "cores": need.cores, "gpus": need.gpus, "walltime": need.walltime})
+    try:
+        tickets = study.adapter_by_key(BUNDLE).submit_many(items)
+    except OSError as err:
+        down = SchedulerUnavailable(f"cannot write the bundle's tickets: {err.strerror or err}")
+        return {sid: ("down", down) for sid in chosen}
+    return {sid: ("ok", ticket) for sid, ticket in zip(chosen, tickets)}
 
 
 def _call_submit(study, sid: str) -> str:

@@ -40,6 +40,8 @@ def make(study, result: PassResult, *, submitted: bool, local_slots: int) -> dic
     index = study.synced_index()
     if state["settings"].get("dry") or state["requests"].get("queue"):
         return None
+    if graph.bundle is not None or os.path.isdir(os.path.join(study.root, "meta", "bundle")):
+        return None       # a bundled study's passes also tend its allocations: none is quiet
     if any(steps[sid].get("intent") for sid in index.intents):
         return None
     checksum = head_checksum(study.root)

@@ -101,6 +101,8 @@ def apply_status(state: dict, graph, step_id: str, status, at: str, events: list
     entry = state["steps"][step_id]
     if entry["state"] not in S.IN_FLIGHT or status.job_id != entry["job_id"]:
         return  # already settled, or an answer about an older job of this step
+    if status.alloc is not None and (entry.get("alloc"), entry.get("node")) != (status.alloc, status.node):
+        update(state, step_id, events, alloc=status.alloc, node=status.node)   # a bundled step's place
     new = status.state
     if new in (S.PENDING, S.QUEUED, S.WAITING):
         move(state, step_id, new, at, events)

@@ -20,8 +20,10 @@ from mshared.reading import read_regular
 from mshared.statusrows import params_text
 
 FILE = os.path.join("meta", "dag-view.json")
-SCHEMA, VERSION = "maestro.dag-view", 1
+SCHEMA, VERSION = "maestro.dag-view", 2
 _FLAGS = ("after_failed_parents", "restart", "scheduled")
+# what decides whether a scheduled step fits a bundle (mshared.bundlesettings.needs)
+_NEEDS = ("nodes", "procs", "cores_per_task", "gpus", "walltime")
 
 
 def signature(info: os.stat_result) -> list:
@@ -49,9 +51,15 @@ def make(dag: dict, dag_sha256: str, dag_info: os.stat_result) -> dict:
         slim = {"id": step["id"], "step": step["step"], "stem": step["stem"], "workspace": step["workspace"],
                 "depends": step["depends"], "params_text": params_text(step)}
         slim.update((flag, True) for flag in _FLAGS if step.get(flag))
+        if step.get("scheduled"):
+            resources = step.get("resources") or {}
+            slim["resources"] = {key: resources[key] for key in _NEEDS if key in resources}
         steps.append(slim)
+    study = {"batch": dag["study"].get("batch")}
+    if dag["study"].get("bundle"):
+        study["bundle"] = dag["study"]["bundle"]
     return {"schema": SCHEMA, "version": VERSION, "dag_sha256": dag_sha256, "dag_file": signature(dag_info),
-            "study": {"batch": dag["study"].get("batch")}, "steps": steps}
+            "study": study, "steps": steps}
 
 
 def save(root: str, view: dict) -> None:

@@ -63,6 +63,8 @@ class JobStatus:
     reason: str | None = None       # the scheduler's words: "NonZeroExitCode", "TimeLimit", ...
     started: str | None = None      # UTC ISO-8601 'Z' when the scheduler reports it
     ended: str | None = None
+    alloc: str | None = None        # a bundled step's: the allocation's job id and the node it ran on
+    node: str | None = None
 
 
 @dataclass(frozen=True)
@@ -295,6 +297,17 @@ class Scheduler:
     ``header(step, batch, shell)`` gives the header of a scheduled step (shebang included) and
     ``parallelize(step, batch, procs, nodes)`` the launcher command for $(LAUNCHER); both are None
     where every step runs as a plain shell script (local).
+
+    ``allocation(batch, settings, name, workdir, worker, shell)`` (optional; None: the scheduler
+    cannot run bundles) gives the whole text of a bundle's allocation script: one batch job of
+    ``settings["nodes"]`` nodes for ``settings["walltime"]`` seconds (``settings`` as
+    mshared.bundlesettings normalises them; ``gpus`` and ``cores`` are per node) that exports
+    MAESTRO_BUNDLE_END and starts the command ``worker`` (an argv) once on each node with the
+    scheduler's own launcher, waits for all of them and exits with the launcher's status.
+    ``batch`` is the study's batch block, ``name`` the job name (filename-safe), ``workdir`` the
+    absolute directory the job runs in and writes its output to, ``shell`` the shebang's shell.
+    Submit it with ``adapter.submit(script, workdir, stem)``, the script written in ``workdir``
+    as ``<anything><script_suffix>``: Flux's ``find`` learns job names from those files.
     """
 
     key: str                  # batch.type, and the registry key
@@ -302,6 +315,7 @@ class Scheduler:
     adapter: type[Adapter]
     header: Callable[[dict, dict, str], str] | None = None
     parallelize: Callable[[dict, dict, int, int | None], str] | None = None
+    allocation: Callable[[dict, dict, str, str, list[str], str], str] | None = None
 
     def __post_init__(self):
         # the adapter learns its key and script suffix from here, so each is written once

@@ -1,0 +1,86 @@
+"""The bundle's part of a pass (after the steps' own part): allocations, the workers' outlook, a cancel.
+
+Ready bundled steps became tickets in ``submission``; their ends came back through the bundle's
+adapter in ``poll``.  Here the pass submits allocations while tickets wait (``Allocations.provision``),
+tells the workers how many bundled steps still wait for parents (``outlook.json``: an idle worker
+with nothing more to come ends at once), and when the study was cancelled asks every worker to stop
+and cancels the allocations.  When bundling was turned off, tickets no worker took yet are taken
+back and their steps go as their own jobs.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+
+from mruntime.bundle import files as F
+from mshared import states as S
+from mshared.errors import SchedulerUnavailable
+from mshared.times import iso_utc
+
+from . import transitions as T
+from .graph import BUNDLE
+
+
+def tend(study, now: datetime, *, submit: bool) -> None:
+    root = study.root
+    if study.graph.bundle is None and not os.path.isdir(F.base(root)):
+        return                                   # never bundled: nothing to look at
+    steps = study.state["steps"]
+    index = study.synced_index()
+    queued = [sid for sid in index.in_flight
+              if steps[sid]["state"] == S.PENDING and F.is_ticket(steps[sid].get("job_id"))]
+    adapter = study.adapter_by_key(BUNDLE)
+    allocations = adapter.allocations
+    if study.state["requests"].get("cancel"):
+        if not os.path.exists(F.path(root, F.STOP)):
+            F.make_dirs(root)
+            F.put_json(F.path(root, F.STOP), {"at": iso_utc(now)})
+        allocations.poll(now)
+        allocations.cancel_all()
+    else:
+        _lift_stop(root)
+        if study.graph.bundle is None:
+            _take_back(study, queued, now)
+        elif submit:
+            allocations.provision(len(queued), now, idle_cores=_idle_cores(root, now))
+        _tell_outlook(root, index, now)
+    if allocations.changed:
+        allocations.save()
+    if allocations.alarm:
+        raise SchedulerUnavailable(allocations.alarm)   # said once, when it happens; the study goes on
+
+
+def _lift_stop(root: str) -> None:
+    """A study run again after a cancel: the old stop no longer holds (kept, under another name)."""
+    stop = F.path(root, F.STOP)
+    if os.path.exists(stop):
+        os.rename(stop, f"{stop}.lifted-{F.new_token()}")
+
+
+def _take_back(study, queued: list[str], now: datetime) -> None:
+    at = iso_utc(now)
+    for sid in queued:
+        if F.claim(study.root, study.state["steps"][sid]["job_id"], {"worker": F.PASS_CLAIM, "at": at}):
+            T.move(study.state, sid, S.INITIALIZED, at, study.events, intent=None,
+                   reason="bundling was turned off before a worker took it: it goes as its own job")
+
+
+def _idle_cores(root: str, now: datetime) -> int:
+    """Cores that live workers reported free at their last heartbeat."""
+    from mruntime.bundle.adapter import LEASE_TTL
+
+    free = 0
+    for name in F.names(F.path(root, F.LEASES)):
+        lease = F.get_json(F.path(root, F.LEASES, name)) or {}
+        if not lease.get("ended") and now.timestamp() - (lease.get("beat") or 0) < LEASE_TTL:
+            free += lease.get("free") or 0
+    return free
+
+
+def _tell_outlook(root: str, index, now: datetime) -> None:
+    waiting = index.live[BUNDLE] if BUNDLE in index.waiting else 0
+    target = F.path(root, F.OUTLOOK)
+    if (F.get_json(target) or {}).get("waiting") != waiting:
+        F.make_dirs(root)
+        F.put_json(target, {"waiting": waiting, "at": iso_utc(now)})

@@ -1,0 +1,142 @@
+"""Bundles end to end in the engine: real passes, real workers, a stand-in batch scheduler whose
+allocations are processes of this machine (tests/slurm has the same against real SLURM)."""
+
+import glob
+import os
+import time
+
+import pytest
+
+from bundle_helpers import (ProcessScheduler, bundled_study, flat_spec, run_until_done, steps_by_state,
+                            use_plain_allocations)
+from mruntime.bundle import files as F
+from mruntime.engine.passes import run_pass
+from mshared.jsonio import loads
+from mshared.statefile import read_state
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="the worker waits on pidfds (Linux 5.3+)")
+
+
+@pytest.fixture
+def scheduler(monkeypatch):
+    use_plain_allocations(monkeypatch)
+    fake = ProcessScheduler()
+    yield fake
+    fake.stop_all()
+
+
+def ran(root: str) -> dict[str, int]:
+    """workspace -> how many times its step's script ran (each run leaves one .out file)."""
+    counts = {}
+    for path in glob.glob(os.path.join(root, "work", "*", "work_*.b-*.out")):
+        counts[os.path.dirname(path)] = counts.get(os.path.dirname(path), 0) + 1
+    return counts
+
+
+def test_every_bundled_step_runs_exactly_once_through_few_allocations(tmp_path, scheduler):
+    root = bundled_study(tmp_path, flat_spec(24), allocations=2)
+    assert run_until_done(root, scheduler) == "FINISHED"
+    state = read_state(root)
+    assert steps_by_state(root) == {"FINISHED": 24}
+    assert sorted(ran(root).values()) == [1] * 24
+    assert scheduler.submitted <= 2                   # at most `allocations` allocations
+    for entry in state["steps"].values():
+        assert entry["job_id"].startswith("b-") and entry["alloc"] in ("1000", "1001") and entry["node"]
+    for entry in state["steps"].values():
+        out = glob.glob(os.path.join(root, "work", "*", f"*.{entry['job_id']}.out"))
+        assert len(out) == 1
+    assert open(glob.glob(os.path.join(root, "work", "X.3", "*.out"))[0]).read() == ""
+    assert open(os.path.join(root, "work", "X.3", "out.txt")).read() == "3\n"
+
+
+def test_workers_end_themselves_when_nothing_more_can_come(tmp_path, scheduler):
+    root = bundled_study(tmp_path, flat_spec(4), allocations=1, linger=300)
+    assert run_until_done(root, scheduler) == "FINISHED"
+    deadline = time.monotonic() + 20
+    while any(p.poll() is None for p in scheduler.procs.values()) and time.monotonic() < deadline:
+        run_pass(root, poll_jobs=True, submit=True, adapters={"slurm": scheduler})
+        time.sleep(0.2)
+    assert all(p.poll() is not None for p in scheduler.procs.values()), "an idle allocation burns its hours"
+    lease = loads(open(glob.glob(F.path(root, F.LEASES, "*.json"))[0], "rb").read())
+    assert lease["ended"] and lease["ran"] == 4
+
+
+def test_a_step_that_fails_fails_alone_and_keeps_its_exit_code(tmp_path, scheduler):
+    root = bundled_study(tmp_path, flat_spec(3, cmd="exit $(X)"))
+    assert run_until_done(root, scheduler) == "FAILURE"
+    steps = read_state(root)["steps"]
+    codes = sorted((e["state"], e["exit_code"]) for e in steps.values())
+    assert codes == [("FAILED", 1), ("FAILED", 2), ("FINISHED", 0)]
+
+
+def test_a_step_past_its_walltime_is_stopped_by_its_worker_and_timed_out(tmp_path, scheduler):
+    root = bundled_study(tmp_path, flat_spec(1, cmd="sleep 30", walltime="00:00:01"))
+    assert run_until_done(root, scheduler, timeout=40) == "FAILURE"
+    (entry,) = read_state(root)["steps"].values()
+    assert entry["state"] == "TIMEDOUT"
+
+
+def test_a_cancelled_study_stops_its_workers_and_its_allocations(tmp_path, scheduler):
+    from mruntime.engine.requests import ask_cancel
+    from mshared.studydir import edit_state
+
+    root = bundled_study(tmp_path, flat_spec(4, cmd="echo $(X); sleep 30"), allocations=1)
+    adapters = {"slurm": scheduler}
+    deadline = time.monotonic() + 20
+    while "RUNNING" not in steps_by_state(root) and time.monotonic() < deadline:
+        run_pass(root, poll_jobs=True, submit=True, adapters=adapters)
+        time.sleep(0.2)
+    assert steps_by_state(root).get("RUNNING") == 2
+    edit_state(root, lambda state, dag: ask_cancel(state, None))
+    assert run_until_done(root, scheduler, timeout=30) == "CANCELLED"
+    assert steps_by_state(root) == {"CANCELLED": 4}
+    assert os.path.exists(F.path(root, F.STOP))
+    deadline = time.monotonic() + 20
+    while any(p.poll() is None for p in scheduler.procs.values()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert all(p.poll() is not None for p in scheduler.procs.values())
+    assert ran(root) and all(n == 1 for n in ran(root).values())
+
+
+def test_an_allocation_at_its_walltime_times_out_the_steps_it_ran_and_later_ones_finish_the_study(tmp_path, scheduler):
+    root = bundled_study(tmp_path, flat_spec(3, cmd="sleep $(X)0"), allocations=1, cores=1)
+    adapters = {"slurm": scheduler}
+    deadline = time.monotonic() + 20
+    while "RUNNING" not in steps_by_state(root) and time.monotonic() < deadline:
+        run_pass(root, poll_jobs=True, submit=True, adapters=adapters)
+        time.sleep(0.2)
+    scheduler.expire("1000")
+    states = {}
+
+    def quicken(number):    # the steps that were not running yet need not wait ten seconds each
+        pass
+
+    status = run_until_done(root, scheduler, timeout=60, between=quicken)
+    for sid, entry in read_state(root)["steps"].items():
+        states[sid] = (entry["state"], entry["alloc"])
+    timed_out = [s for s, (state, alloc) in states.items() if state == "TIMEDOUT"]
+    assert len(timed_out) == 1 and states[timed_out[0]][1] == "1000"
+    assert status == "FAILURE"
+    assert sum(1 for state, _ in states.values() if state == "FINISHED") == 2
+    assert all(n == 1 for n in ran(root).values())
+
+
+def test_a_killed_worker_fails_its_step_once_and_never_runs_it_again(tmp_path, scheduler):
+    import signal
+
+    root = bundled_study(tmp_path, flat_spec(3, cmd="echo $(X); sleep 2"), allocations=1, cores=1)
+    adapters = {"slurm": scheduler}
+    deadline = time.monotonic() + 20
+    while "RUNNING" not in steps_by_state(root) and time.monotonic() < deadline:
+        run_pass(root, poll_jobs=True, submit=True, adapters=adapters)
+        time.sleep(0.2)
+    lease = loads(open(glob.glob(F.path(root, F.LEASES, "*.json"))[0], "rb").read())
+    os.kill(lease["pid"], signal.SIGKILL)
+    status = run_until_done(root, scheduler, timeout=60)
+    states = sorted(e["state"] for e in read_state(root)["steps"].values())
+    assert states == ["FAILED", "FINISHED", "FINISHED"]
+    failed = next(e for e in read_state(root)["steps"].values() if e["state"] == "FAILED")
+    assert "worker" in failed["reason"] and "not run again" in failed["reason"]
+    assert status == "FAILURE"
+    assert all(n == 1 for n in ran(root).values())
+    assert scheduler.submitted == 2        # a later allocation finished the study
