@@ -37,7 +37,8 @@ import shlex
 
 from mshared import states as S
 from mshared.errors import InvalidInput
-from ..scripts.headers import exclusive, header_value, job_name, resources, walltime_seconds
+from ..scripts.headers import (allocation_owner, allocation_script, exclusive, header_value, job_name,
+                               quote_argv, resources, walltime_seconds)
 from . import _parse as P
 from .base import Adapter, Answer, FoundJob, JobRef, JobStatus, Scheduler, read_script
 
@@ -320,4 +321,40 @@ def parallelize(step: dict, batch: dict, procs: int, nodes: int | None) -> str:
     return " ".join(args)
 
 
-UNIT = Scheduler(key="flux", extension="flux.sh", adapter=FluxAdapter, header=header, parallelize=parallelize)
+def allocation(batch: dict, settings: dict, name: str, workdir: str, worker: list[str], shell: str) -> str:
+    """A bundle's allocation: a ``flux batch`` instance of ``settings["nodes"]`` whole nodes
+    (``--exclusive``; one slot per node, of ``cores`` cores and ``gpus`` GPUs when given) for
+    ``settings["walltime"]`` seconds, plus batch.allocation_args as in the step headers.
+
+    The worker line follows flux-core's job parameters (doc/man1/common/job-param-common.rst,
+    job-param-pertask.rst): ``-N`` with ``-n`` spreads the tasks evenly over the nodes, so
+    ``-N n -n n`` is one task per node, each holding one core (``-c`` defaults to 1).  ``-n`` is
+    given on purpose: ``-N`` alone would make the job exclusive and take whole nodes, and the
+    ``flux run`` of the steps the worker starts would find nothing free.  flux run waits for the
+    job and exits with its exit status, the largest task exit status (submit-exit-status.rst).
+    """
+    owner = allocation_owner(name)
+    nodes = int(settings["nodes"])
+    job = header_value(name, "the job name", owner, quoted=True)
+    lines = [f"#flux: -N {nodes}", f"#flux: -n {nodes}"]
+    if settings.get("cores"):
+        lines.append(f"#flux: -c {int(settings['cores'])}")
+    if settings.get("gpus"):
+        lines.append(f"#flux: -g {int(settings['gpus'])}")
+    lines.append("#flux: --exclusive")
+    lines.append(f"#flux: -t {int(settings['walltime'])}s")
+    if batch.get("queue"):
+        lines.append(f"#flux: -q {header_value(batch['queue'], 'batch.queue', owner)}")
+    if batch.get("bank"):
+        lines.append(f"#flux: --bank={header_value(batch['bank'], 'batch.bank', owner)}")
+    lines.append(f'#flux: --job-name="{job}"')
+    lines.append(f"#flux: --output={job}.{{{{id}}}}.out")
+    lines.append(f"#flux: --error={job}.{{{{id}}}}.err")
+    for arg in render_args(_args(batch, "allocation_args"), allocation=True):
+        lines.append(f"#flux: {header_value(arg, 'batch.allocation_args', owner)}")
+    launch = f"flux run -N {nodes} -n {nodes} {quote_argv(worker)}"
+    return allocation_script(owner, shell, lines, workdir, settings["walltime"], [launch])
+
+
+UNIT = Scheduler(key="flux", extension="flux.sh", adapter=FluxAdapter, header=header, parallelize=parallelize,
+                 allocation=allocation)

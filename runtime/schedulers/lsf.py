@@ -30,7 +30,8 @@ import re
 
 from mshared import states as S
 from mshared.errors import InvalidInput
-from ..scripts.headers import array_safe, header_value, job_name, resources
+from ..scripts.headers import (allocation_owner, allocation_script, array_safe, header_value, job_name,
+                               quote_argv, resources)
 from . import _parse as P
 from .base import Adapter, Answer, FoundJob, JobRef, JobStatus, Scheduler, read_script
 
@@ -252,4 +253,66 @@ def parallelize(step: dict, batch: dict, procs: int, nodes: int | None) -> str:
     return " ".join(args)
 
 
-UNIT = Scheduler(key="lsf", extension="lsf.sh", adapter=LsfAdapter, header=header, parallelize=parallelize)
+# batch.bundle_launcher: how an allocation starts its workers (jsrun, the default, or blaunch)
+BUNDLE_LAUNCHERS = ("jsrun", "blaunch")
+
+
+def allocation(batch: dict, settings: dict, name: str, workdir: str, worker: list[str], shell: str) -> str:
+    """A bundle's allocation: ``settings["nodes"]`` hosts for ``settings["walltime"]`` seconds
+    (``-W`` in whole minutes, rounded up), one worker per host.
+
+    ``batch.bundle_launcher`` picks the launcher.  ``jsrun`` (the default) is IBM Job Step
+    Manager's, under LSF with IBM CSM, where the step scripts run (their ``-nnodes`` is a CSM
+    option and their $(LAUNCHER) is jsrun, as in Maestro's LSF adapter): the header asks for
+    ``-nnodes`` compute nodes, whole ones under CSM.  ``blaunch`` is LSF's own launcher for any
+    other LSF cluster: the header asks for one slot on each of N hosts (``-n N -R
+    "span[ptile=1]"``) and the hosts to itself (``-x``).
+    """
+    owner = allocation_owner(name)
+    nodes = int(settings["nodes"])
+    launcher = batch.get("bundle_launcher") or "jsrun"
+    if launcher not in BUNDLE_LAUNCHERS:
+        raise InvalidInput(f"batch.bundle_launcher {launcher!r}: an LSF bundle starts its workers with "
+                           "jsrun (LSF with CSM, the default) or blaunch")
+
+    def value(key):
+        return header_value(batch[key], f"batch.{key}", owner)
+
+    job = header_value(name, "the job name", owner)
+    if launcher == "jsrun":
+        lines = [f"#BSUB -nnodes {nodes}"]
+    else:
+        lines = [f"#BSUB -n {nodes}", '#BSUB -R "span[ptile=1]"', "#BSUB -x"]
+        if settings.get("gpus"):
+            lines.append(f'#BSUB -gpu "num={int(settings["gpus"])}"')
+    if batch.get("queue"):
+        lines.append(f"#BSUB -q {value('queue')}")
+    if batch.get("bank"):
+        lines.append(f"#BSUB -G {value('bank')}")
+    minutes = -(-int(settings["walltime"]) // 60)
+    lines.append(f"#BSUB -W {minutes // 60:02d}:{minutes % 60:02d}")
+    lines.append(f"#BSUB -J {array_safe(job)}")
+    lines.append(f"#BSUB -o {job}.%J.out")
+    if batch.get("reservation"):
+        lines.append(f"#BSUB -U {value('reservation')}")
+    lines.append(f"#BSUB -e {job}.%J.err")
+    if launcher == "jsrun":
+        # IBM Spectrum LSF 10.1 Job Step Manager, jsrun: --nrs resource sets, --rs_per_host 1 puts
+        # one on each compute node, --tasks_per_rs 1 starts one task in each; the worker's set
+        # holds one core and no GPU (--cpu_per_rs 1 --gpu_per_rs 0) so the jsrun calls of its
+        # steps find the rest of the node, and --bind none leaves it and its children unbound.
+        # jsrun returns when the tasks of its job step have ended (OLCF's jsrun quick start guide
+        # describes the same resource-set options).
+        launch = f"jsrun --nrs {nodes} --rs_per_host 1 --tasks_per_rs 1 --cpu_per_rs 1 --gpu_per_rs 0 --bind none"
+    else:
+        # IBM Spectrum LSF 10.1 command reference, blaunch: given no host names it starts the
+        # command once per job slot on every host of the allocation, so with one slot per host
+        # (span[ptile=1]) once per host.  The tasks run through LSF's RES/sbatchd, so LSF tracks
+        # (and kills) them with the job; blaunch returns when they have ended.
+        launch = "blaunch"
+    return allocation_script(owner, shell, lines, workdir, settings["walltime"],
+                             [f"{launch} {quote_argv(worker)}"])
+
+
+UNIT = Scheduler(key="lsf", extension="lsf.sh", adapter=LsfAdapter, header=header, parallelize=parallelize,
+                 allocation=allocation)

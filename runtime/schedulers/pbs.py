@@ -45,7 +45,8 @@ import re
 
 from mshared import states as S
 from mshared.errors import InvalidInput
-from ..scripts.headers import array_safe, exclusive, header_value, hms, job_name, resources, walltime_seconds
+from ..scripts.headers import (END_VARIABLE, allocation_owner, allocation_script, array_safe, exclusive,
+                               header_value, hms, job_name, quote_argv, resources, walltime_seconds)
 from . import _parse as P
 from .base import Adapter, Answer, FoundJob, JobRef, JobStatus, Scheduler, unavailable
 
@@ -324,4 +325,41 @@ def parallelize(step: dict, batch: dict, procs: int, nodes: int | None) -> str:
     return header_value(_PLACEHOLDER.sub(fill, template), "batch.launcher", step, spaces=True)
 
 
-UNIT = Scheduler(key="pbs", extension="pbs.sh", adapter=PbsAdapter, header=header, parallelize=parallelize)
+def allocation(batch: dict, settings: dict, name: str, workdir: str, worker: list[str], shell: str) -> str:
+    """A bundle's allocation: ``settings["nodes"]`` chunks, one per host and the hosts to itself
+    (``place=scatter:excl``), each of ``cores`` CPUs (1 without them: give bundle.cores, PBS
+    may confine the job to the CPUs it asked for) and ``gpus`` GPUs, for ``settings["walltime"]``
+    seconds.  Always the select form (the adapter needs PBS Professional / OpenPBS anyway):
+    ``batch.resource_style: nodes`` would make each chunk ``ppn`` lines of $PBS_NODEFILE, and
+    pbsdsh one worker per line.  No ``-o``/``-e``: the logs are PBS's ``<name>.o<seq>`` /
+    ``.e<seq>`` in the directory qsub ran in, the work directory.
+
+    The worker line follows pbsdsh(1B) and tm(3) of OpenPBS (doc/man1/pbsdsh.1B, doc/man3/tm.3,
+    src/cmds/pbsdsh.c): pbsdsh spawns the program once for each line of $PBS_NODEFILE (one per
+    chunk here: ``mpiprocs=1``), through the MoMs' task manager, and waits for every task to end.
+    A task spawned that way gets the job's environment as the MoM set it up, not the batch
+    script's, and starts in the home directory; so MAESTRO_BUNDLE_END goes through env(1) on
+    the command line and ``sh -c`` changes to the work directory before it runs the worker.
+    pbsdsh exits 0 once its tasks have ended, whatever their exit status (it prints the non-zero
+    ones): under PBS the allocation's exit status does not say that a worker failed.
+    """
+    owner = allocation_owner(name)
+    nodes = int(settings["nodes"])
+    job = pbs_job_name({"stem": header_value(name, "the job name", owner)})
+    chunk = f"{nodes}:ncpus={int(settings.get('cores') or 1)}:mpiprocs=1"
+    if settings.get("gpus"):
+        chunk += f":ngpus={int(settings['gpus'])}"
+    lines = [f"#PBS -N {job}", f"#PBS -l select={chunk}", "#PBS -l place=scatter:excl",
+             f"#PBS -l walltime={hms(settings['walltime'])}"]
+    if batch.get("queue"):
+        lines.append(f"#PBS -q {header_value(batch['queue'], 'batch.queue', owner)}")
+    if batch.get("bank"):
+        lines.append(f"#PBS -A {header_value(batch['bank'], 'batch.bank', owner)}")
+    in_workdir = quote_argv(["/bin/sh", "-c", 'cd "$1" && shift && exec "$@"', "sh", workdir])
+    launch = (f'pbsdsh -- /usr/bin/env "{END_VARIABLE}=${END_VARIABLE}" {in_workdir} '
+              + quote_argv(worker))
+    return allocation_script(owner, shell, lines, workdir, settings["walltime"], [launch])
+
+
+UNIT = Scheduler(key="pbs", extension="pbs.sh", adapter=PbsAdapter, header=header, parallelize=parallelize,
+                 allocation=allocation)

@@ -27,7 +27,8 @@ local time zone (the one the client used to print them) to UTC ISO 'Z'.
 from __future__ import annotations
 
 from mshared import states as S
-from ..scripts.headers import comment_text, exclusive, header_value, job_name, resources
+from ..scripts.headers import (allocation_owner, allocation_script, comment_text, exclusive, header_value,
+                               hms, job_name, quote_argv, resources)
 from . import _parse as P
 from .base import Adapter, Answer, FoundJob, JobRef, JobStatus, Scheduler, unavailable
 
@@ -305,5 +306,51 @@ def parallelize(step: dict, batch: dict, procs: int, nodes: int | None) -> str:
     return " ".join(args)
 
 
+def allocation(batch: dict, settings: dict, name: str, workdir: str, worker: list[str], shell: str) -> str:
+    """A bundle's allocation: ``settings["nodes"]`` whole nodes (``--exclusive``, as a step's
+    ``exclusive: true``) for ``settings["walltime"]`` seconds, one worker per node.
+
+    The worker line follows srun(1) of Slurm 22.05 (the man page of Debian 12's slurm-client):
+    ``--ntasks-per-node=1`` with ``--nodes``/``--ntasks`` gives one task per node; without
+    ``--exact`` a step gets every CPU (and the GRES the job asked for) of its nodes, so the worker
+    and what it starts are not confined to one CPU; ``--overlap`` lets other steps share those
+    resources, and ``SLURM_OVERLAP=1`` (srun's environment form of ``--overlap``), exported before
+    it, is inherited by the worker and so by the srun calls of the steps it runs: without it they
+    would wait for resources the worker's step holds.  ``--kill-on-bad-exit=0``: one worker that
+    fails does not end the others.  srun waits for all its tasks and exits with the highest task
+    exit status (srun(1), "RETURN VALUE"), which is the script's.
+    """
+    owner = allocation_owner(name)
+    nodes = int(settings["nodes"])
+
+    def value(key, quoted=False):
+        return header_value(batch[key], f"batch.{key}", owner, quoted)
+
+    job = header_value(name, "the job name", owner, quoted=True)
+    logs = job.replace("%", "%%")
+    lines = [f"#SBATCH --nodes={nodes}", "#SBATCH --ntasks-per-node=1"]
+    if batch.get("queue"):
+        lines.append(f"#SBATCH --partition={value('queue')}")
+    if batch.get("bank"):
+        lines.append(f"#SBATCH --account={value('bank')}")
+    lines.append(f"#SBATCH --time={hms(settings['walltime'])}")
+    lines.append(f'#SBATCH --job-name="{job}"')
+    lines.append(f'#SBATCH --output="{logs}.%j.out"')
+    lines.append(f'#SBATCH --error="{logs}.%j.err"')
+    if batch.get("reservation"):
+        lines.append(f'#SBATCH --reservation="{value("reservation", quoted=True)}"')
+    if settings.get("gpus"):
+        lines.append(f"#SBATCH --gres=gpu:{int(settings['gpus'])}")
+    if settings.get("cores"):
+        lines.append(f"#SBATCH --mincpus={int(settings['cores'])}")
+    lines.append("#SBATCH --exclusive")
+    if batch.get("qos"):
+        lines.append(f"#SBATCH --qos={value('qos')}")
+    launch = ["export SLURM_OVERLAP=1",
+              f"srun --nodes={nodes} --ntasks={nodes} --ntasks-per-node=1 --overlap --kill-on-bad-exit=0 "
+              + quote_argv(worker)]
+    return allocation_script(owner, shell, lines, workdir, settings["walltime"], launch)
+
+
 UNIT = Scheduler(key="slurm", extension="slurm.sh", adapter=SlurmAdapter, header=header,
-                 parallelize=parallelize)
+                 parallelize=parallelize, allocation=allocation)

@@ -3,10 +3,15 @@
 Header lines are built from user data (batch block, step resources, description).  A line break
 in any of them would start a new directive, so every value goes through ``header_value`` (refuse)
 or ``comment_text`` (clean); job and file names come from the DAG's filename-safe ``stem``.
+
+A bundle's allocation script (``Scheduler.allocation``) has its header from the same values and
+the body every scheduler's allocation shares (``allocation_script``).
 """
 
 import math
+import os
 import re
+import shlex
 
 from mshared.errors import InvalidInput
 
@@ -26,12 +31,17 @@ def header_value(value, what: str, step: dict, quoted: bool = False, spaces: boo
     if _CONTROL.search(text) or (quoted and ('"' in text or "\\" in text)):
         bad = ("a line break or control character" if _CONTROL.search(text)
                else "a quote" if '"' in text else "a backslash")
-        raise InvalidInput(f"step '{step['id']}': {what} {text!r} contains {bad}, which cannot go "
+        raise InvalidInput(f"{owner(step)}: {what} {text!r} contains {bad}, which cannot go "
                            "in a scheduler header")
     if not quoted and not spaces and any(ch.isspace() for ch in text):
-        raise InvalidInput(f"step '{step['id']}': {what} {text!r} contains white space, which would "
+        raise InvalidInput(f"{owner(step)}: {what} {text!r} contains white space, which would "
                            "add options to the scheduler header; remove it")
     return text
+
+
+def owner(step: dict) -> str:
+    """Whose value an error is about: "step 'id'", or what ``allocation_owner`` says."""
+    return step.get("owner") or f"step '{step['id']}'"
 
 
 def comment_text(text: str | None) -> str:
@@ -116,3 +126,40 @@ def hms(seconds) -> str:
 def _bad_walltime(value, step: dict) -> InvalidInput:
     return InvalidInput(f"step '{step['id']}': walltime {value!r} is not a number of minutes or "
                         "[D-]HH:MM:SS")
+
+
+# ---------------------------------------------------------------------- bundle allocations
+END_VARIABLE = "MAESTRO_BUNDLE_END"
+
+
+def allocation_owner(name: str) -> dict:
+    """What ``header_value`` is given for the values of a bundle's allocation, so that a refusal
+    names the allocation ("bundle allocation 'x': batch.queue ...") rather than a step."""
+    return {"id": name, "stem": name, "owner": f"bundle allocation '{name}'"}
+
+
+def allocation_script(owner: dict, shell: str, header: list[str], workdir: str, walltime: int,
+                      launch: list[str]) -> str:
+    """The whole text of a bundle's allocation script: the shebang and ``header`` (directive lines),
+    then the body every scheduler's allocation shares: go to ``workdir``; export
+    MAESTRO_BUNDLE_END, the epoch second at which the allocation's ``walltime`` runs out (the
+    worker stops claiming steps before it); then ``launch``, whose last line starts one worker per
+    node and waits for all of them.  That line is the script's last command, so the script exits
+    with the launcher's exit status."""
+    if not os.path.isabs(workdir):
+        raise ValueError(f"an allocation's work directory must be absolute, not {workdir!r}")
+    seconds = int(walltime)
+    if seconds < 1:
+        raise ValueError(f"an allocation's walltime must be at least a second, not {walltime!r}")
+    body = [f"cd {shlex.quote(workdir)} || exit 1",
+            f"export {END_VARIABLE}=$(( $(date +%s) + {seconds} ))"]
+    shebang = header_value(shell, "batch.shell", owner, spaces=True)
+    return "\n".join([f"#!{shebang}", *header, "", *body, *launch]) + "\n"
+
+
+def quote_argv(argv) -> str:
+    """A command line for a POSIX shell: every element quoted (shlex.quote)."""
+    words = [str(word) for word in argv]
+    if not words:
+        raise ValueError("the worker command is empty")
+    return " ".join(shlex.quote(word) for word in words)
