@@ -28,9 +28,10 @@ class BundleAdapter:
     key = KEY
     capabilities = frozenset()
 
-    def __init__(self, root: str, settings: dict | None, inner, scheduler: str, batch: dict, name: str, now: datetime):
+    def __init__(self, root: str, settings: dict | None, inner, scheduler: str, batch: dict, name: str,
+                 now: datetime, poll_interval: float = 0):
         self.root, self.settings, self.inner, self.now = root, settings, inner, now
-        self.allocations = Allocations(root, settings or {}, inner, scheduler, batch, name)
+        self.allocations = Allocations(root, settings or {}, inner, scheduler, batch, name, poll_interval)
 
     def offers(self, capability: str) -> bool:
         return False
@@ -69,16 +70,11 @@ class BundleAdapter:
 
     # ------------------------------------------------------------------ how they stand
     def status(self, jobs: list[JobRef]) -> dict[str, JobStatus]:
-        allocations = self.allocations.poll(self.now)          # 1. the scheduler, once
-        leases = {}
-        for name in F.names(F.path(self.root, F.LEASES)):     # 2. the workers
-            lease = F.get_json(F.path(self.root, F.LEASES, name))
-            if isinstance(lease, dict):
-                leases[lease.get("worker")] = lease
+        allocations = self.allocations.poll(self.now)          # 1. the scheduler (once per poll interval)
+        leases = self._leases()                                # 2. the workers
         done = set(F.names(F.path(self.root, F.DONE)))         # 3. what ended
         claims = set(F.names(F.path(self.root, F.CLAIMS)))     # 4. what was taken
         out = {}
-        now = self.now.timestamp()
         for ref in jobs:
             ticket = ref.job_id
             record = F.get_json(F.path(self.root, F.DONE, ticket + ".json")) if ticket + ".json" in done else None
@@ -87,10 +83,26 @@ class BundleAdapter:
             elif ticket not in claims:
                 out[ticket] = JobStatus(ticket, S.PENDING)
             else:
-                out[ticket] = self._claimed(ticket, leases, allocations, now)
+                found = self._claimed(ticket, leases, allocations)
+                if found is None:      # its worker looks gone: ask the scheduler now, then look again
+                    allocations = self.allocations.poll(self.now, force=True)
+                    leases = self._leases()
+                    found = self._claimed(ticket, leases, allocations, settle=True)
+                out[ticket] = found
         return out
 
-    def _claimed(self, ticket: str, leases: dict, allocations: dict, now: float) -> JobStatus:
+    def _leases(self) -> dict:
+        leases = {}
+        for name in F.names(F.path(self.root, F.LEASES)):
+            lease = F.get_json(F.path(self.root, F.LEASES, name))
+            if isinstance(lease, dict):
+                leases[lease.get("worker")] = lease
+        return leases
+
+    def _claimed(self, ticket: str, leases: dict, allocations: dict, settle: bool = False) -> JobStatus | None:
+        """How a claimed ticket stands; None (unless ``settle``) when its worker looks gone, so that
+        the caller asks the scheduler how its allocation ended first."""
+        now = self.now.timestamp()
         who = F.claimant(self.root, ticket) or {}
         if who.get("worker") == F.PASS_CLAIM:
             return JobStatus(ticket, S.CANCELLED, reason="cancelled before a worker took it")
@@ -99,13 +111,18 @@ class BundleAdapter:
         alive = allocation.get("state") not in ENDED
         lease = leases.get(who.get("worker"))
         beat = (lease or {}).get("beat") or 0
-        if alive and lease is not None and now - beat < LEASE_TTL:
+        if alive and lease is not None and not lease.get("ended") and now - beat < LEASE_TTL:
             return JobStatus(ticket, S.RUNNING, started=who.get("at"), **where)
         if alive and lease is None and now - _seconds(who.get("at")) < LEASE_TTL:
             return JobStatus(ticket, S.RUNNING, started=who.get("at"), **where)
         record = F.get_json(F.path(self.root, F.DONE, ticket + ".json"))   # one more look, by name
         if record is not None:
             return _ended(ticket, record)
+        if not settle:
+            return None
+        if alive and lease is not None and now - beat < LEASE_TTL:
+            # the worker ended (a signal) but its allocation has not yet: how it ends tells
+            return JobStatus(ticket, S.RUNNING, started=who.get("at"), **where)
         job = who.get("alloc") or "?"
         end = allocation.get("state")
         if end == S.TIMEDOUT:

@@ -31,8 +31,10 @@ ENDED = frozenset(S.TERMINAL) | {LOST}
 class Allocations:
     """One pass's view of the study's allocations (made per pass: nothing is kept between)."""
 
-    def __init__(self, root: str, settings: dict, inner, scheduler: str, batch: dict, name: str):
+    def __init__(self, root: str, settings: dict, inner, scheduler: str, batch: dict, name: str,
+                 poll_interval: float = 0):
         self.root, self.settings, self.inner = root, settings, inner
+        self.poll_interval = poll_interval
         self.scheduler, self.batch, self.name = scheduler, batch, name
         self.doc = F.get_json(F.path(root, F.ALLOCATIONS)) or {}
         if self.doc.get("schema") != SCHEMA:
@@ -55,10 +57,15 @@ class Allocations:
         return F.path(self.root, F.ALLOC, record["id"])
 
     # ------------------------------------------------------------------ polling
-    def poll(self, now: datetime) -> dict[str, dict]:
-        """Ask the scheduler (once a pass) how the live allocations stand; id -> record."""
-        if not self.polled:
+    def poll(self, now: datetime, force: bool = False) -> dict[str, dict]:
+        """Ask the scheduler how the live allocations stand; id -> record.  At most once a pass,
+        and once per poll interval unless ``force``d (a worker looks gone: how did it end?):
+        passes that only read what workers finished ask the scheduler nothing."""
+        due = iso_utc(now - timedelta(seconds=self.poll_interval)) >= (self.doc.get("polled") or "")
+        if not self.polled and (force or due):
             self.polled = True
+            self.doc["polled"] = iso_utc(now)
+            self.changed = True
             self._reconcile(now)
             refs = [JobRef(r["job_id"], self.workdir(r), r["id"]) for r in self.live() if r.get("job_id")]
             if refs:

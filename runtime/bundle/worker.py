@@ -36,6 +36,8 @@ RESCAN = 0.5         # seconds between looks for new tickets while a core is fre
 IDLE_GRACE = 2.0     # seconds an idle worker waits when no bundled step waits for parents
 KILL_GRACE = 5.0     # seconds between SIGTERM and SIGKILL for a step that must stop
 JOB_ID_VARIABLES = ("SLURM_JOB_ID", "LSB_JOBID", "FLUX_JOB_ID", "PBS_JOBID")
+_WORKER_SHAPE = frozenset({"SLURM_NTASKS", "SLURM_NPROCS", "SLURM_NTASKS_PER_NODE", "SLURM_TASKS_PER_NODE",
+                           "SLURM_STEP_NUM_TASKS", "SLURM_STEP_TASKS_PER_NODE"})
 
 
 @dataclass
@@ -72,6 +74,8 @@ class Worker:
         self.queue: deque[str] = deque()
         self.terminated = False
         self.ran = 0
+        # a step's own srun must not inherit the worker's one-task-per-node step shape
+        self.env = {k: v for k, v in os.environ.items() if k not in _WORKER_SHAPE}
 
     # ------------------------------------------------------------------ the loop
     def run(self) -> int:
@@ -183,9 +187,9 @@ class Worker:
     def _start(self, ticket: dict, now: float) -> None:
         cores = min(ticket.get("cores") or 1, self.cores)
         gpus = [self.free_gpus.pop(0) for _ in range(ticket.get("gpus") or 0)]
-        env = None
+        env = self.env
         if gpus:
-            env = dict(os.environ, CUDA_VISIBLE_DEVICES=",".join(map(str, gpus)),
+            env = dict(env, CUDA_VISIBLE_DEVICES=",".join(map(str, gpus)),
                        ROCR_VISIBLE_DEVICES=",".join(map(str, gpus)))
         workspace, stem, tid = ticket["workspace"], ticket["stem"], ticket["ticket"]
         try:
@@ -288,7 +292,9 @@ class Worker:
 
 
 def _node_cores() -> int:
-    for name in ("SLURM_CPUS_ON_NODE", "LSB_MAX_NUM_PROCESSORS", "NCPUS"):
+    # (LSF's LSB_MAX_NUM_PROCESSORS counts every host's, PBS's NCPUS what was asked: neither is
+    # this node's; docs/bundles.md asks for `cores` there)
+    for name in ("SLURM_CPUS_ON_NODE",):
         value = os.environ.get(name, "")
         if value.isdigit() and int(value) > 0:
             return int(value)

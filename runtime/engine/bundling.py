@@ -36,7 +36,7 @@ def tend(study, now: datetime, *, submit: bool) -> None:
         if not os.path.exists(F.path(root, F.STOP)):
             F.make_dirs(root)
             F.put_json(F.path(root, F.STOP), {"at": iso_utc(now)})
-        allocations.poll(now)
+        allocations.poll(now, force=True)
         allocations.cancel_all()
     else:
         _lift_stop(root)
@@ -49,6 +49,13 @@ def tend(study, now: datetime, *, submit: bool) -> None:
         allocations.save()
     if allocations.alarm:
         raise SchedulerUnavailable(allocations.alarm)   # said once, when it happens; the study goes on
+
+
+def ends_dir(root: str) -> str | None:
+    """Where this study's workers record what ended, if it has bundles: a loop waiting between
+    passes looks at it, and passes again as soon as a step ended."""
+    path = F.path(root, F.DONE)
+    return path if os.path.isdir(path) else None
 
 
 def _lift_stop(root: str) -> None:

@@ -6,6 +6,7 @@ study's poll interval.  The lock is never held while waiting.
 """
 
 import gc
+import os
 import time
 
 from mruntime.schedulers.base import WAITS_HERE
@@ -13,7 +14,7 @@ from mshared import states as S
 from mshared.errors import SchedulerUnavailable, StateBusy
 from mshared.times import utcnow
 
-from . import signals
+from . import bundling, signals
 from .passes import close_adapters, cores, run_pass
 from .records import LoopMemory
 
@@ -117,7 +118,11 @@ class _Loop:
         changes (on our own children: until one ends)."""
         slow = max(self.interval if self.interval is not None else self.poll_interval, 0.1)
         if not local_jobs:
-            sleep(slow)
+            watched = [d for d in (bundling.ends_dir(r) for r in self.roots if self.status[r] == "RUNNING") if d]
+            if watched:
+                _wait_for_an_end(watched, slow, sleep)
+            else:
+                sleep(slow)
             return
         self.pause = FAST if changed else min(self.pause * 2, SLOW_LOCAL, slow)
         mine = [a for group in self.adapters.values() for a in group.values()
@@ -137,6 +142,25 @@ class _Loop:
         close_adapters(self.adapters.values())
         for memory in self.memories.values():
             memory.lock.close()
+
+
+def _wait_for_an_end(directories: list[str], timeout: float, sleep) -> None:
+    """Wait up to ``timeout`` seconds, less once a bundle's worker recorded a step's end (a new
+    name in one of ``directories`` changes its modification time): its children may be ready."""
+    def stamp():
+        out = []
+        for directory in directories:
+            try:
+                out.append(os.stat(directory).st_mtime_ns)
+            except OSError:
+                out.append(None)
+        return out
+
+    before, deadline = stamp(), time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sleep(min(WAKE_SLICE, max(deadline - time.monotonic(), 0)))
+        if stamp() != before:
+            return
 
 
 def _quick(adapters: dict) -> int:

@@ -76,7 +76,8 @@ class PassStudy:
             inner = adapter_for(self.adapters, self.graph.scheduler, batch)
             name = re.sub(r"[^A-Za-z0-9_.-]", "_", self.state["study"].get("name") or "study")
             self._bundle = BundleAdapter(self.root, self.graph.bundle, inner, self.graph.scheduler, batch,
-                                         name, self.now or utcnow())
+                                         name, self.now or utcnow(),
+                                         self.state["settings"].get("poll_interval", 60))
         return self._bundle
 
     def job_key(self, step_id: str) -> str:

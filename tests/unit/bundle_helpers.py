@@ -51,6 +51,7 @@ class ProcessScheduler:
         self.start = start                     # False: jobs stay PENDING (a full cluster)
         self.held: list[tuple[str, str]] = []
         self.submitted = 0
+        self.queries = 0
 
     def submit(self, script, workspace, stem):
         job_id = str(1000 + self.submitted)
@@ -75,6 +76,7 @@ class ProcessScheduler:
         self.start = True
 
     def status(self, refs):
+        self.queries += 1
         out = {}
         for ref in refs:
             proc = self.procs.get(ref.job_id)
@@ -138,14 +140,14 @@ def flat_spec(count: int, cmd: str = "echo $(X) > out.txt", walltime: str = "00:
     """)
 
 
-def bundled_study(tmp_path, spec: str, **settings) -> str:
+def bundled_study(tmp_path, spec: str, poll_interval: int = 0, **settings) -> str:
     """``spec`` rendered, with bundling turned on by the state's override (``settings``)."""
     root = render_study(tmp_path, spec)
     bundle = {"nodes": 1, "walltime": "00:10:00", "allocations": 2, "cores": 2, "linger": 5, "margin": 5, **settings}
 
     def change(state, dag):
         state["settings"]["bundle"] = bundle
-        state["settings"]["poll_interval"] = 0
+        state["settings"]["poll_interval"] = poll_interval
 
     edit_state(root, change)
     return root

@@ -107,11 +107,7 @@ def test_an_allocation_at_its_walltime_times_out_the_steps_it_ran_and_later_ones
         time.sleep(0.2)
     scheduler.expire("1000")
     states = {}
-
-    def quicken(number):    # the steps that were not running yet need not wait ten seconds each
-        pass
-
-    status = run_until_done(root, scheduler, timeout=60, between=quicken)
+    status = run_until_done(root, scheduler, timeout=60)
     for sid, entry in read_state(root)["steps"].items():
         states[sid] = (entry["state"], entry["alloc"])
     timed_out = [s for s, (state, alloc) in states.items() if state == "TIMEDOUT"]
@@ -140,3 +136,32 @@ def test_a_killed_worker_fails_its_step_once_and_never_runs_it_again(tmp_path, s
     assert status == "FAILURE"
     assert all(n == 1 for n in ran(root).values())
     assert scheduler.submitted == 2        # a later allocation finished the study
+
+
+CHAIN = """
+description: {name: chain, description: d}
+batch: {type: slurm, queue: debug}
+study:
+  - {name: a, description: d, run: {cmd: echo a, procs: 1}}
+  - {name: b, description: d, run: {cmd: echo b, procs: 1, depends: [a]}}
+  - {name: c, description: d, run: {cmd: echo c, procs: 1, depends: [b]}}
+"""
+
+
+def test_a_loop_passes_when_a_bundled_step_ends_and_asks_the_scheduler_once_per_poll_interval(
+        tmp_path, scheduler, monkeypatch):
+    from mruntime.engine import loop
+
+    root = bundled_study(tmp_path, CHAIN, poll_interval=60, allocations=1, linger=30)
+    started = time.monotonic()
+    real = loop._Loop.__init__
+
+    def with_stand_in(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        self.adapters = {r: {"slurm": scheduler} for r in self.roots}
+
+    monkeypatch.setattr(loop._Loop, "__init__", with_stand_in)
+    assert loop.run_loop([root]) == {root: "FINISHED"}
+    assert time.monotonic() - started < 20       # not three poll intervals of 60 s
+    assert scheduler.submitted == 1
+    assert scheduler.queries <= 2                 # the allocation, asked about at most once a minute
