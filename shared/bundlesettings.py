@@ -13,6 +13,8 @@ allocation's less the ``margin``.  Every other step goes as its own job, as with
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 
 from .errors import InvalidInput
@@ -22,6 +24,9 @@ REQUIRED = ("nodes", "walltime", "allocations")
 DEFAULTS = {"cores": None, "gpus": 0, "steps": None, "linger": 30, "margin": 30}
 KEYS = (*REQUIRED, *DEFAULTS)
 _MINIMUM = {"nodes": 1, "allocations": 1, "cores": 1, "gpus": 0, "linger": 0, "margin": 0}
+NUMERIC = tuple(_MINIMUM)        # the keys whose values are whole numbers
+OFF = "off"                      # the override {"off": true}: no bundle for this study
+_DIGITS = re.compile(r"[0-9]+")  # str.isdigit() takes '²', which int() refuses
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,7 @@ def seconds(value, what: str) -> float | None:
     if isinstance(value, bool):
         raise _bad_time(value, what)
     if isinstance(value, (int, float)):
-        if value < 0:
+        if value < 0 or value > _MAX_MINUTES or not math.isfinite(value):   # order: a huge int has no float
             raise _bad_time(value, what)
         return float(value) * 60
     text = str(value).strip()
@@ -64,7 +69,8 @@ def seconds(value, what: str) -> float | None:
         parts = [float(p) for p in text.split(":")]
     except ValueError:
         raise _bad_time(value, what) from None
-    if not parts or len(parts) > 3 or any(p < 0 for p in parts):
+    # float() reads 'nan', 'infinity' and '1e999' too: no walltime is any of those
+    if not parts or len(parts) > 3 or any(not math.isfinite(p) or p < 0 for p in parts):
         raise _bad_time(value, what)
     if len(parts) == 1 and not days:
         return parts[0] * 60
@@ -72,6 +78,9 @@ def seconds(value, what: str) -> float | None:
         parts += [0.0] * (3 - len(parts))
     total = sum(p * 60.0 ** i for i, p in enumerate(reversed(parts)))
     return total + days * 86400
+
+
+_MAX_MINUTES = 1e12     # beyond this a float cannot hold the seconds to the second
 
 
 def _bad_time(value, what: str) -> InvalidInput:
@@ -95,7 +104,7 @@ def normalize(block, where: str = BLOCK) -> dict:
         value = out[key]
         if value is None:
             continue
-        if isinstance(value, str) and value.strip().isdigit():
+        if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise InvalidInput(f"{where}.{key}: {out[key]!r} is not a whole number of at least {low}")
@@ -144,38 +153,173 @@ def bundled(step: dict, settings: dict | None) -> bool:
 
 def check_steps(settings: dict, steps: list[dict], where: str = BLOCK) -> None:
     """Refuse settings under which a step named in ``steps`` can never fit, or no step could:
-    a bundle that would never run anything is a mistake, said before anything is submitted."""
+    a bundle that would never run anything is a mistake, said before anything is submitted.
+
+    ``steps`` are the DAG's instances; none (a study that starts without combinations) checks
+    nothing here.  A step that gives no walltime fits any allocation's."""
+    if not steps:
+        return
     names = settings["steps"]
     scheduled = [s for s in steps if s.get("scheduled")]
     if names is not None:
         known = {s["step"] for s in steps}
+        on_scheduler = {s["step"] for s in scheduled}
         for name in names:
             if name not in known:
                 raise InvalidInput(f"{where}.steps: there is no step {name!r} in the study")
+            if name not in on_scheduler:
+                raise InvalidInput(f"{where}.steps: step {name!r} has no nodes or procs, so it runs "
+                                   "locally and never in a bundle; remove it from the list")
+        chosen = set(names)
         for step in scheduled:
-            if step["step"] in names:
+            if step["step"] in chosen:
                 why = why_not(step, settings)
                 if why is not None:
                     raise InvalidInput(f"{where}.steps: step '{step['id']}' can never fit a bundle: {why}")
-        for name in names:
-            if not any(s["step"] == name for s in scheduled) and any(s["step"] == name for s in steps):
-                raise InvalidInput(f"{where}.steps: step {name!r} has no nodes or procs, so it runs "
-                                   "locally and never in a bundle; remove it from the list")
         return
-    walls = [w for w in (needs(s).walltime for s in scheduled) if w is not None]
-    if walls and min(walls) > settings["walltime"] - settings["margin"]:
+    if not scheduled:
+        raise InvalidInput(f"{where}: no step of the study has nodes or procs, so none runs under the "
+                           "scheduler and a bundle would run nothing; remove the block or give steps nodes or procs")
+    first = None
+    for step in scheduled:
+        why = why_not(step, settings)
+        if why is None:
+            return
+        first = first or (step, why)
+    walls = [needs(s).walltime for s in scheduled]
+    room = settings["walltime"] - settings["margin"]
+    if None not in walls and min(walls) > room:
         raise InvalidInput(f"{where}.walltime: {settings['walltime']} s (less the {settings['margin']} s margin) "
                            f"is shorter than the shortest step's walltime ({min(walls):.0f} s): no step would fit")
+    step, why = first
+    raise InvalidInput(f"{where}: no step of the study fits a bundle, so it would run nothing "
+                       f"(step '{step['id']}': {why})")
 
 
-def effective(spec_settings: dict | None, override: dict | None) -> dict | None:
+def clock(total: int) -> str:
+    """Whole seconds as 'H:MM:SS' (hours past 24 stay hours), which ``seconds`` reads back."""
+    total = int(total)
+    return f"{total // 3600}:{total % 3600 // 60:02d}:{total % 60:02d}"
+
+
+def effective(spec_settings: dict | None, override: dict | None,
+              where: str = "the bundle override in state.json") -> dict | None:
     """The bundle settings a pass uses: the spec's (``dag.json`` study.bundle), changed by the
     command line's override (``state.json`` settings.bundle): ``{"off": true}`` turns bundling
     off, other keys replace the spec's (a study without the block needs nodes, walltime and
-    allocations there)."""
-    if override:
-        if override.get("off"):
-            return None
-        merged = {**(spec_settings or {}), **{k: v for k, v in override.items() if k != "off"}}
-        return normalize(merged, "the bundle override in state.json")
-    return spec_settings
+    allocations there).  Raises InvalidInput naming ``where`` for settings that are not sound."""
+    if not override:
+        return spec_settings
+    if override.get(OFF):
+        return None
+    given = {k: v for k, v in override.items() if k != OFF}
+    if spec_settings is None:
+        missing = [k for k in REQUIRED if given.get(k) is None]
+        if missing:
+            raise InvalidInput(f"{where}: the study's spec has no bundle block, so the override must give "
+                               f"{', '.join(REQUIRED)}; missing: {', '.join(missing)}")
+        base = {}
+    else:   # the spec's walltime is in seconds already: as a clock, normalize reads it back the same
+        base = {**spec_settings, "walltime": clock(spec_settings["walltime"])}
+    return normalize({**base, **given}, where)
+
+
+def check_study(study: dict, steps: list[dict], override: dict | None, where: str) -> dict | None:
+    """The settings in force for the DAG study ``study`` (its ``bundle`` and ``batch``) with its
+    instances ``steps`` under ``override`` (``effective``), refused (InvalidInput naming
+    ``where``) when they are not sound, when they would bundle a study that has no batch
+    scheduler, or when ``check_steps`` refuses them.  What the command line checks before it
+    saves an override."""
+    settings = effective(study.get(BLOCK), override, where)
+    if settings is None or override is None:     # the spec's own block: mexpand checked it
+        return settings
+    if ((study.get("batch") or {}).get("type") or "local") == "local":
+        raise InvalidInput(f"{where}: a bundle needs a batch scheduler, and this study's batch.type is local")
+    check_steps(settings, steps, where)
+    return settings
+
+
+def parse_override(items, where: str = "--bundle") -> dict:
+    """The override given on the command line: KEY=VALUE strings (a later KEY wins) as the dict
+    kept in ``state.json`` settings.bundle: whole numbers for the numeric keys, ``steps`` a list
+    (comma-separated), ``walltime`` the text given.  InvalidInput naming ``where`` and the key
+    for anything else; the values' ranges are ``effective``'s to check."""
+    out: dict = {}
+    for item in items:
+        key, sep, value = str(item).partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key:
+            raise InvalidInput(f"{where} {item!r}: give KEY=VALUE, KEY one of {', '.join(KEYS)}")
+        if key == OFF:
+            raise InvalidInput(f"{where} {item!r}: turn the bundle off with --no-bundle")
+        if key not in KEYS:
+            raise InvalidInput(f"{where} {item!r}: unknown key {key!r}; known: {', '.join(KEYS)}")
+        if key in NUMERIC:
+            if not re.fullmatch(r"-?[0-9]+", value):
+                raise InvalidInput(f"{where} {key}={value!r}: {key} must be a whole number")
+            value = int(value)
+        elif key == "steps":
+            names = [name.strip() for name in value.split(",") if name.strip()]
+            if not names:
+                raise InvalidInput(f"{where} {key}={value!r}: give step names, separated by commas")
+            value = list(dict.fromkeys(names))
+        elif not value:
+            raise InvalidInput(f"{where} {key}=: give a walltime (minutes, or [D-]HH:MM:SS)")
+        out[key] = value
+    return out
+
+
+def merge_override(old: dict | None, new: dict | None) -> dict | None:
+    """The override after ``new`` is given to a study whose override is ``old``: {"off": true}
+    replaces it; keys replace those of ``old`` (and turn a bundle that was off on again)."""
+    if not new:
+        return old
+    if new.get(OFF):
+        return {OFF: True}
+    if not old or old.get(OFF):
+        return dict(new)
+    return {**old, **new}
+
+
+def check_override(override, where: str = "settings.bundle") -> None:
+    """Refuse an override (``state.json`` settings.bundle) not of the shape ``parse_override``
+    makes: {"off": true}, or some of the block's keys with whole numbers, a walltime and a list
+    of step names."""
+    if override is None:
+        return
+    if not isinstance(override, dict) or not override:
+        raise InvalidInput(f"{where}: must be {{\"off\": true}} or a mapping of the bundle's keys")
+    if OFF in override:
+        if override != {OFF: True}:
+            raise InvalidInput(f"{where}: 'off' goes alone, as {{\"off\": true}}")
+        return
+    for key, value in override.items():
+        if key not in KEYS:
+            raise InvalidInput(f"{where}: unknown key {key!r}; known: {', '.join(KEYS)}")
+        if key in NUMERIC:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif key == "walltime":
+            ok = isinstance(value, (str, int)) and not isinstance(value, bool) and value != ""
+        else:
+            ok = isinstance(value, list) and bool(value) and all(isinstance(n, str) and n for n in value)
+        if not ok:
+            raise InvalidInput(f"{where}.{key}: {value!r} is not a value --bundle gives")
+
+
+def check_normalized(settings, where: str = "study.bundle") -> None:
+    """Refuse ``settings`` unless they are as ``normalize`` returns them (``dag.json``
+    study.bundle): every key, whole numbers in range, walltime in seconds above the margin."""
+    if not isinstance(settings, dict) or set(settings) != set(KEYS):
+        raise InvalidInput(f"{where}: expected an object with exactly {', '.join(KEYS)}, as mexpand writes it")
+    for key in (*_MINIMUM, "walltime"):
+        value, low = settings[key], _MINIMUM.get(key, 1)
+        if value is None and key == "cores":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise InvalidInput(f"{where}.{key}: {value!r} is not a whole number of at least {low}")
+    if settings["margin"] >= settings["walltime"]:
+        raise InvalidInput(f"{where}.margin: {settings['margin']} is not shorter than the walltime")
+    names = settings["steps"]
+    if names is not None and (not isinstance(names, list) or not names
+                              or not all(isinstance(n, str) and n for n in names)):
+        raise InvalidInput(f"{where}.steps: {names!r} is not a list of step names")

@@ -136,6 +136,13 @@ def _check_study(study: dict, source: str) -> None:
             value = (study.get(block) or {}).get(field)
             if value is not None and not isinstance(value, str):
                 raise InvalidInput(f"{source}: study.{block}.{field} is not a string; expected mexpand's output")
+    if "bundle" in study:      # only with the spec's bundle block (docs/bundles.md)
+        from .bundlesettings import check_normalized
+
+        check_normalized(study["bundle"], f"{source}: study.bundle")
+        if ((study.get("batch") or {}).get("type") or "local") == "local":
+            raise InvalidInput(f"{source}: study.bundle needs a batch scheduler, and study.batch.type is local; "
+                               "expected mexpand's output")
     deps = (study.get("env") or {}).get("dependencies") or {}
     if not isinstance(deps, dict) or not all(
             isinstance(deps.get(kind) or [], list) and all(

@@ -13,7 +13,7 @@ import hashlib
 import os
 import re
 
-from mshared import memory
+from mshared import bundlesettings, memory
 from mshared.contracts import CONTROL, DAG_SCHEMA, DAG_VERSION
 from mshared.errors import InvalidInput
 
@@ -24,7 +24,7 @@ from .more import RowError  # noqa: F401 (a bad row of expand_combinations: part
 from .params import MAX_COMBINATIONS, MAX_INSTANCES, table_from_spec
 from .rounds import ROUND_TOKENS, with_round
 from .tokens import typo_warnings
-from .validate import EXTEND_BLOCK, INT_KEYS, PRODUCT_BLOCK, validate_spec
+from .validate import BUNDLE_BLOCK, EXTEND_BLOCK, INT_KEYS, PRODUCT_BLOCK, bundle_settings, validate_spec
 
 # Memory to expand a study, for the check against the process's limit (bench/README.md has the
 # figures behind these): a base, and per instance a fixed part plus its text a few times over.
@@ -136,6 +136,9 @@ def _expand_valid(spec: dict, warnings: list[str], env: dict, *, source: str, sp
     declared_inputs.resolve(instances, cwd, source, InvalidInput)
     if extend is not None:
         _check_decide(extend, steps, source)
+    bundle = bundle_settings(spec, source)
+    if bundle is not None:
+        _check_bundle(bundle, instances, steps, source)
     known = set(env["values"]) | set(table["order"]) | {s["name"] for s in steps} | set(ROUND_TOKENS)
     warnings += typo_warnings(instances, known, source)
     batch = dict(spec.get("batch") or {})
@@ -161,6 +164,8 @@ def _expand_valid(spec: dict, warnings: list[str], env: dict, *, source: str, sp
     }
     if extend is not None:
         study["extend"] = extend
+    if bundle is not None:      # only with the block: the DAGs of other specs stay as they were
+        study["bundle"] = bundle
     dag = {"schema": DAG_SCHEMA, "version": DAG_VERSION, "study": study, "steps": instances}
     return dag, list(dict.fromkeys(warnings))   # each warning once, in the order found
 
@@ -190,6 +195,20 @@ def _check_decide(extend: dict, steps: list[dict], source: str) -> None:
         if name not in names:
             raise InvalidInput(f"{source}: extend.decide names '{name}', which is not a step of the study; "
                                f"steps are: {', '.join(names)}")
+
+
+def _check_bundle(bundle: dict, instances: list[dict], steps: list[dict], source: str) -> None:
+    """Which steps can fit the spec's bundle: refused here, before anything is written, when one
+    named in ``bundle.steps`` never can, or none could.  A study without instances yet (extend)
+    has only its step names checked."""
+    where = f"{source}: {BUNDLE_BLOCK}"
+    if instances:
+        bundlesettings.check_steps(bundle, instances, where)
+        return
+    names = {step["name"] for step in steps}
+    for name in bundle["steps"] or ():
+        if name not in names:
+            raise InvalidInput(f"{where}.steps: there is no step {name!r} in the study")
 
 
 def _check_combinations(spec: dict, source: str) -> None:

@@ -7,6 +7,7 @@ silently ignores.
 import re
 
 from mruntime.schedulers import registry
+from mshared import bundlesettings
 from mshared.contracts import CONTROL
 from mshared.errors import InvalidInput
 
@@ -16,6 +17,7 @@ TOP_LEVEL = ("description", "env", "batch", "study", "global.parameters")
 PRODUCT_BLOCK = "global.parameters.product"   # ours: a cross product without Python
 EXTEND_BLOCK = "extend"                         # ours: a study that takes new combinations (mextend)
 EXTEND_KEYS = ("parameters", "decide", "max_rounds", "result", "open")
+BUNDLE_BLOCK = bundlesettings.BLOCK             # ours: steps run many to an allocation (docs/bundles.md)
 VAR_TOKEN = re.compile(r"^\$\(\w+\)$")
 
 # run key -> minimum for "integer or $(VAR)" keys
@@ -40,7 +42,7 @@ def validate_spec(spec, where: str) -> list[str]:
     if not isinstance(spec, dict):
         fail("a study spec must be a YAML mapping with 'description' and 'study' blocks")
     for key in spec:
-        if key not in TOP_LEVEL and key not in (PRODUCT_BLOCK, inputs.BLOCK, EXTEND_BLOCK):
+        if key not in TOP_LEVEL and key not in (PRODUCT_BLOCK, inputs.BLOCK, EXTEND_BLOCK, BUNDLE_BLOCK):
             warnings.append(f"{where}: unknown top-level block '{key}' is ignored (Maestro ignores it too)")
     _check_description(spec, fail)
     _check_env(spec.get("env"), fail)
@@ -50,7 +52,23 @@ def validate_spec(spec, where: str) -> list[str]:
     _check_parameters(spec.get(PRODUCT_BLOCK), PRODUCT_BLOCK, False, fail)
     inputs.check_block(spec.get(inputs.BLOCK), [s["name"] for s in spec["study"]], fail)
     _check_extend(spec, fail)
+    bundle_settings(spec, where)
     return warnings
+
+
+def bundle_settings(spec: dict, where: str) -> dict | None:
+    """The spec's bundle block, checked and normalised (mshared.bundlesettings); None without one.
+    Raises InvalidInput naming ``where``, ``bundle`` and the key.  Which steps fit is checked once
+    the study is expanded (bundlesettings.check_steps)."""
+    if BUNDLE_BLOCK not in spec:
+        return None
+    here = f"{where}: {BUNDLE_BLOCK}"
+    kind = (spec.get("batch") or {}).get("type") or "local"
+    if kind == "local":
+        batch = [key for key in registry.keys() if key != "local"]
+        raise InvalidInput(f"{here}: a bundle needs a batch scheduler (batch.type "
+                           f"{', '.join(batch[:-1])} or {batch[-1]}); this spec's batch.type is local")
+    return bundlesettings.normalize(spec[BUNDLE_BLOCK], here)
 
 
 def _check_description(spec, fail):

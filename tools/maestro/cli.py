@@ -49,11 +49,13 @@ def main():
 @click.option("--reuse", type=click.Path(), metavar="OLD", help="An earlier run of this study: instances whose content key FINISHED there are copied over, not run again.")
 @click.option("--why", "why", flag_value="table", help="With --reuse: print the plan (reuse or run, and why, per instance) as a table and stop.")
 @click.option("--why-json", "why", flag_value="json", help="With --reuse: print the plan as JSON (maestro.reuse-plan) and stop.")
+@click.option("--bundle", "bundle", multiple=True, metavar="KEY=VALUE", help="Override a key of the spec's bundle block (nodes, walltime, allocations, cores, gpus, steps=a,b, linger, margin; repeatable).")
+@click.option("--no-bundle", is_flag=True, help="Submit every step as its own job, ignoring the spec's bundle block.")
 @tool_errors
 @default_sigpipe
 @without_cyclic_gc
 def run(spec, attempts, rlimit, throttle, sleeptime, dry, pgen, pargs, out, foreground, hashws, max_instances,
-        autoyes, autono, usetmp, force, reuse, why):
+        autoyes, autono, usetmp, force, reuse, why, bundle, no_bundle):
     """Expand and render SPEC into a study directory, then submit and monitor it until it ends.
 
     By default the monitor loop runs in the background, detached from the terminal (its pid in
@@ -71,10 +73,14 @@ def run(spec, attempts, rlimit, throttle, sleeptime, dry, pgen, pargs, out, fore
         raise click.UsageError("-y and -n exclude each other")
     if why and not reuse:
         raise click.UsageError("--why and --why-json show what --reuse OLD would do; give --reuse")
+    if bundle and no_bundle:
+        raise click.UsageError("--bundle and --no-bundle exclude each other")
     check_pargs(pgen, pargs)
+    override = launch.bundle_override(bundle, no_bundle)
     dag, warnings = launch.expand_spec(spec, pgen=pgen, pargs=pargs, hashws=hashws, max_instances=max_instances)
     for message in warnings:
         warn(message)
+    launch.check_bundle(dag, override)     # before anything is written or submitted
     now = utcnow()
     root = target_root(dag, now, out)
     plan = launch.plan_reuse(dag, reuse, root) if reuse else None
@@ -100,6 +106,8 @@ def run(spec, attempts, rlimit, throttle, sleeptime, dry, pgen, pargs, out, fore
                                    "to move it aside (nothing is deleted), or choose another with -o")
     settings = {"throttle": throttle, "attempts": attempts, "rlimit": rlimit, "poll_interval": sleeptime,
                 "dry": dry, "usetmp": usetmp}
+    if override is not None:    # only when given: the state of a run without them is as it was
+        settings["bundle"] = override
     root = launch.render_study(dag, root, settings, force=force, now=now, reuse=plan)
     info(f"study directory: {root}")
     launch_it = not autono and (autoyes or not _interactive() or _ask("Would you like to launch the study? [yn]"))
@@ -224,18 +232,19 @@ def cancel(study_dirs, autoyes, step):
 @click.option("--throttle", type=click.IntRange(min=0), multiple=True, help="New throttle (0 = unlimited); one value, or one per directory.")
 @click.option("--rlimit", type=click.IntRange(min=0), multiple=True, help="New restart limit (0 = unlimited).")
 @click.option("--sleep", type=click.IntRange(min=0), multiple=True, help="New poll interval in seconds.")
+@click.option("--allocations", type=click.IntRange(min=1), multiple=True, help="New most allocations in flight, for a study with a bundle; one value, or one per directory.")
 @tool_errors
 @default_sigpipe
 @without_cyclic_gc
-def update(study_dirs, throttle, rlimit, sleep):
-    """Change the throttle, restart limit or poll interval of running studies (0 is allowed)."""
+def update(study_dirs, throttle, rlimit, sleep, allocations):
+    """Change the throttle, restart limit, poll interval or bundle allocations of running studies (0 is allowed but for allocations)."""
     from mshared.studydir import study_root
 
     from . import control
 
-    given = {"throttle": throttle, "rlimit": rlimit, "sleep": sleep}
+    given = {"throttle": throttle, "rlimit": rlimit, "sleep": sleep, "allocations": allocations}
     if not any(given.values()):
-        raise click.UsageError("give at least one of --throttle, --rlimit, --sleep")
+        raise click.UsageError("give at least one of --throttle, --rlimit, --sleep, --allocations")
     for name, values in given.items():
         if values and len(values) not in (1, len(study_dirs)):
             raise click.UsageError(f"--{name}: give one value, or one per directory ({len(study_dirs)})")

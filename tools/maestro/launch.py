@@ -19,6 +19,23 @@ def expand_spec(spec: str, *, pgen: str | None, pargs: tuple, hashws: bool, max_
                        max_instances=max_instances or MAX_INSTANCES)
 
 
+def bundle_override(items: tuple, off: bool) -> dict | None:
+    """The state's settings.bundle from `--bundle KEY=VALUE...` / `--no-bundle`; None: neither."""
+    from mshared.bundlesettings import OFF, parse_override
+
+    if off:
+        return {OFF: True}
+    return parse_override(items) if items else None
+
+
+def check_bundle(dag: dict, override: dict | None) -> None:
+    """Refuse (InvalidInput, 65) an override that does not make sound settings with the spec's
+    bundle block (or, without one, does not give them all), or that no step of ``dag`` could use."""
+    from mshared.bundlesettings import check_study
+
+    check_study(dag["study"], dag["steps"], override, "--bundle")
+
+
 def render_study(dag: dict, root: str, settings: dict, *, force: bool, now, reuse=None) -> str:
     """mrender's study directory ``root`` for ``dag`` (reusing what the plan ``reuse`` says);
     returns ``root``."""

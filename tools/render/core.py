@@ -16,7 +16,7 @@ from datetime import datetime
 import yaml
 
 from mruntime import scripts
-from mshared import extension, statefile
+from mshared import bundlesettings, extension, statefile
 from mshared.contracts import CONTROL, dump_dag
 from mshared.errors import InvalidInput
 from mshared.jsonio import dumps
@@ -159,6 +159,11 @@ def default_output_dir(dag: dict, stamp: str) -> str:
 def check_settings(settings: dict) -> dict:
     out = dict(statefile.DEFAULT_SETTINGS)
     for key, value in settings.items():
+        if key == "bundle":   # optional: the command line's override of the spec's bundle block
+            if value is not None:
+                bundlesettings.check_override(value, "setting 'bundle'")
+                out[key] = value
+            continue
         if key not in out:
             raise InvalidInput(f"unknown study setting '{key}'")
         if key in _INT_SETTINGS:
@@ -177,6 +182,7 @@ def render(dag: dict, *, root: str, settings: dict, now: datetime) -> Plan:
         raise ValueError("render needs an absolute study root")
     settings = check_settings(settings)
     study = dag["study"]
+    bundlesettings.check_study(study, dag["steps"], settings.get("bundle"), "setting 'bundle'")
     batch = _batch(study)
     kind = batch["type"]
     plan = Plan(root=root, flat_scripts=settings["usetmp"])
