@@ -40,9 +40,7 @@ def tend(study, now: datetime, *, submit: bool) -> None:
         allocations.cancel_all()
     else:
         _lift_stop(root)
-        if study.graph.bundle is None:
-            _take_back(study, queued, now)
-        elif submit:
+        if study.graph.bundle is not None and submit:
             allocations.provision(len(queued), now, idle_cores=_idle_cores(root, now))
         _tell_outlook(root, index, now)
     if allocations.changed:
@@ -65,8 +63,14 @@ def _lift_stop(root: str) -> None:
         os.rename(stop, f"{stop}.lifted-{F.new_token()}")
 
 
-def _take_back(study, queued: list[str], now: datetime) -> None:
-    at = iso_utc(now)
+def take_back_if_off(study, now: datetime) -> None:
+    """Bundling was turned off: tickets no worker took yet are taken back (before the pass
+    submits), so that their steps go as their own jobs in this very pass."""
+    if study.graph.bundle is not None or not os.path.isdir(F.base(study.root)):
+        return
+    steps, at = study.state["steps"], iso_utc(now)
+    queued = [sid for sid in study.synced_index().in_flight
+              if steps[sid]["state"] == S.PENDING and F.is_ticket(steps[sid].get("job_id"))]
     for sid in queued:
         if F.claim(study.root, study.state["steps"][sid]["job_id"], {"worker": F.PASS_CLAIM, "at": at}):
             T.move(study.state, sid, S.INITIALIZED, at, study.events, intent=None,

@@ -88,6 +88,7 @@ def do_work(study: PassStudy, now: datetime, *, poll_jobs: bool, submit: bool, l
         if requests.waiting(study.state["requests"]):   # a re-run whose step has just ended
             requests.carry_out(study, now)
     if submit and not requests.cancel_pending(study.state["requests"]):
+        bundling.take_back_if_off(study, now)
         submit_ready(study, now, local_slots)
         repair_if_stranded(study, now)
     bundling.tend(study, now, submit=submit)

@@ -165,3 +165,110 @@ def test_a_loop_passes_when_a_bundled_step_ends_and_asks_the_scheduler_once_per_
     assert time.monotonic() - started < 20       # not three poll intervals of 60 s
     assert scheduler.submitted == 1
     assert scheduler.queries <= 2                 # the allocation, asked about at most once a minute
+
+
+def tickets_written(root: str) -> list[str]:
+    out = []
+    for path in glob.glob(F.path(root, F.TICKETS, "*.jsonl")):
+        out += [loads(line)["step"] for line in open(path, "rb") if line.strip()]
+    return out
+
+
+def pass_until(root, scheduler, condition, timeout=30):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, steps_by_state(root)
+        run_pass(root, poll_jobs=True, submit=True, adapters={"slurm": scheduler})
+        time.sleep(0.2)
+
+
+def test_cancel_of_one_step_stops_it_in_its_worker_or_takes_its_ticket_back_and_rerun_runs_it_again(tmp_path, scheduler):
+    from mruntime.engine.requests import ask_cancel, ask_rerun
+    from mshared.studydir import edit_state
+
+    root = bundled_study(tmp_path, flat_spec(4, cmd="echo $(X); sleep 5"), allocations=1, cores=1)
+    pass_until(root, scheduler, lambda: "RUNNING" in steps_by_state(root))
+    steps = read_state(root)["steps"]
+    running = next(s for s, e in steps.items() if e["state"] == "RUNNING")
+    queued = next(s for s, e in steps.items() if e["state"] == "PENDING")
+    edit_state(root, lambda state, dag: ask_cancel(state, [running, queued]))
+    run_pass(root, poll_jobs=True, submit=True, adapters={"slurm": scheduler})
+    steps = read_state(root)["steps"]
+    assert steps[running]["state"] == steps[queued]["state"] == "CANCELLED"
+    assert os.path.exists(F.path(root, F.KILL, steps[running]["job_id"]))            # asked to stop
+    assert F.claimant(root, steps[queued]["job_id"])["worker"] == F.PASS_CLAIM         # never runs
+    edit_state(root, lambda state, dag: ask_rerun(state, [queued], False))
+    assert run_until_done(root, scheduler, timeout=60) == "CANCELLED"
+    steps = read_state(root)["steps"]
+    assert steps[queued]["state"] == "FINISHED" and len(steps[queued]["jobs"]) == 2
+    done = loads(open(F.path(root, F.DONE, steps[running]["job_id"] + ".json"), "rb").read())
+    assert done["how"] == "cancelled"                 # stopped by its worker, well before its 5 s
+    assert all(n == 1 for n in ran(root).values())
+
+
+def test_a_pass_killed_after_writing_tickets_finds_them_again_and_writes_none_twice(tmp_path, scheduler, monkeypatch):
+    from mruntime.engine import submission
+
+    root = bundled_study(tmp_path, flat_spec(3))
+    real = submission._record_job
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt           # the pass dies once its tickets are on disk
+
+    monkeypatch.setattr(submission, "_record_job", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run_pass(root, poll_jobs=True, submit=True, adapters={"slurm": scheduler})
+    monkeypatch.setattr(submission, "_record_job", real)
+    assert steps_by_state(root) == {"INITIALIZED": 3}
+    assert all(e["intent"] for e in read_state(root)["steps"].values())
+    assert run_until_done(root, scheduler) == "FINISHED"
+    assert sorted(tickets_written(root)) == sorted(read_state(root)["steps"])          # once each
+    assert all(len(e["jobs"]) == 1 for e in read_state(root)["steps"].values())
+    assert all(n == 1 for n in ran(root).values())
+
+
+def test_bundling_turned_off_sends_tickets_no_worker_took_as_their_own_jobs(tmp_path, monkeypatch):
+    from mshared.studydir import edit_state
+
+    use_plain_allocations(monkeypatch)
+    held = ProcessScheduler(start=False)       # a full cluster: the allocation never starts
+    root = bundled_study(tmp_path, flat_spec(3), allocations=1)
+    run_pass(root, poll_jobs=True, submit=True, adapters={"slurm": held})
+    assert steps_by_state(root) == {"PENDING": 3} and held.submitted == 1
+
+    def off(state, dag):
+        state["settings"]["bundle"] = {"off": True}
+
+    edit_state(root, off)
+    run_pass(root, poll_jobs=True, submit=True, adapters={"slurm": held})
+    steps = read_state(root)["steps"]
+    assert all(not F.is_ticket(e["job_id"]) and e["state"] == "PENDING" for e in steps.values())
+    assert held.submitted == 4                 # the allocation, then one job per step
+    assert all(F.claimant(root, e["jobs"][0])["worker"] == F.PASS_CLAIM for e in steps.values())
+    held.start = True
+    held.stop_all()
+
+
+def test_an_allocation_that_starts_no_worker_is_said_and_the_next_waits(tmp_path, scheduler, monkeypatch):
+    from mruntime.bundle import allocations
+    from mshared.errors import SchedulerUnavailable
+
+    broken = types_namespace(extension="sh", allocation=lambda *a: "#!/bin/bash\nexit 3\n")
+    monkeypatch.setattr(allocations.Allocations, "unit", lambda self: broken)
+    root = bundled_study(tmp_path, flat_spec(2), allocations=1)
+    adapters = {"slurm": scheduler}
+    run_pass(root, poll_jobs=True, submit=True, adapters=adapters)
+    deadline = time.monotonic() + 10
+    with pytest.raises(SchedulerUnavailable, match="without starting a worker"):
+        while time.monotonic() < deadline:
+            run_pass(root, poll_jobs=True, submit=True, adapters=adapters)
+            time.sleep(0.2)
+    for _ in range(5):
+        run_pass(root, poll_jobs=True, submit=True, adapters=adapters)
+    assert scheduler.submitted == 1            # no storm of allocations: the next waits 30 s
+
+
+def types_namespace(**fields):
+    import types
+
+    return types.SimpleNamespace(**fields)
