@@ -20,6 +20,11 @@ from dataclasses import dataclass
 from .errors import InvalidInput
 
 BLOCK = "bundle"
+# The keys in a sentence, for the --bundle option's help (docs/bundles.md has the table).
+HELP = ("Override a key of the spec's bundle block (docs/bundles.md; repeatable): nodes and walltime "
+        "of each allocation, allocations (most in flight), cores and gpus a node offers, "
+        "steps=a,b (which steps may go in a bundle), linger (idle seconds before a worker ends), "
+        "margin (seconds kept free at an allocation's end).")
 REQUIRED = ("nodes", "walltime", "allocations")
 DEFAULTS = {"cores": None, "gpus": 0, "steps": None, "linger": 30, "margin": 30}
 KEYS = (*REQUIRED, *DEFAULTS)

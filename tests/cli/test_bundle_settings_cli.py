@@ -337,4 +337,3 @@ def test_the_settings_page_documents_every_key_and_shows_the_corpus_example():
     shown = re.search(r"```yaml\n(description:.*?)```", settings, re.S).group(1)
     spec = (CORPUS / "bundle_slurm.yaml").read_text()
     assert shown == spec[spec.index("description:"):]
-    assert text.rstrip().endswith("## How it works\n(written by the engine work)")

@@ -5,6 +5,7 @@ import sys
 
 import click
 
+from mshared import bundlesettings
 from mshared.clitools import (CONTEXT_SETTINGS, check_pargs, command_name, default_sigpipe, info, stdout_bytes,
                               tool_errors, warn, without_cyclic_gc)
 from mshared.errors import Interrupted, InvalidInput, StateBusy
@@ -49,7 +50,7 @@ def main():
 @click.option("--reuse", type=click.Path(), metavar="OLD", help="An earlier run of this study: instances whose content key FINISHED there are copied over, not run again.")
 @click.option("--why", "why", flag_value="table", help="With --reuse: print the plan (reuse or run, and why, per instance) as a table and stop.")
 @click.option("--why-json", "why", flag_value="json", help="With --reuse: print the plan as JSON (maestro.reuse-plan) and stop.")
-@click.option("--bundle", "bundle", multiple=True, metavar="KEY=VALUE", help="Override a key of the spec's bundle block (nodes, walltime, allocations, cores, gpus, steps=a,b, linger, margin; repeatable).")
+@click.option("--bundle", "bundle", multiple=True, metavar="KEY=VALUE", help=bundlesettings.HELP)
 @click.option("--no-bundle", is_flag=True, help="Submit every step as its own job, ignoring the spec's bundle block.")
 @tool_errors
 @default_sigpipe

@@ -2,6 +2,7 @@
 
 import click
 
+from mshared import bundlesettings
 from mshared.clitools import CONTEXT_SETTINGS, default_sigpipe, stdout_bytes, tool_errors, without_cyclic_gc
 
 
@@ -9,7 +10,7 @@ from mshared.clitools import CONTEXT_SETTINGS, default_sigpipe, stdout_bytes, to
 @click.argument("study_dirs", nargs=-1, required=True, metavar="STUDY_DIR...")
 @click.option("-t", "--throttle", type=click.IntRange(min=0), help="Keep at most N jobs in flight (0 = unlimited; local steps default to one per core). Saved in the study.")
 @click.option("-a", "--attempts", type=click.IntRange(min=1), help="Submission attempts per step before it is marked FAILED. Saved in the study.")
-@click.option("--bundle", "bundle", multiple=True, metavar="KEY=VALUE", help="Override a key of the spec's bundle block (nodes, walltime, allocations, cores, gpus, steps=a,b, linger, margin; repeatable). Saved in the study.")
+@click.option("--bundle", "bundle", multiple=True, metavar="KEY=VALUE", help=bundlesettings.HELP + " Saved in the study.")
 @click.option("--no-bundle", is_flag=True, help="Submit every step as its own job, ignoring the spec's bundle block. Saved in the study.")
 @tool_errors
 @default_sigpipe
