@@ -158,7 +158,7 @@ class Worker:
             return
         for name in F.names(F.path(self.root, F.CLAIMS)):
             self.known.pop(name, None)
-        self.queue = deque(sorted(self.known))
+        self.queue = deque(self.known)      # in the order the passes wrote them: graph order
 
     def _fits(self, ticket: dict, now: float) -> bool:
         cores = min(ticket.get("cores") or 1, self.cores)   # more than the node has: the whole node
