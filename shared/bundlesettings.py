@@ -54,7 +54,9 @@ def needs(step: dict) -> Needs:
 
 
 def seconds(value, what: str) -> float | None:
-    """Seconds in a walltime: a number is minutes; '[D-]H:M:S', 'M:S' as Slurm; None for none."""
+    """Seconds in a walltime: a number (or a string of digits) is minutes; '[D-]H:M:S', 'M:S' as
+    Slurm; None for none.  The one parser of walltimes: step headers (mruntime.scripts.headers)
+    and bundles read a step's walltime alike."""
     if value is None or value == "" or value == "inf":
         return None
     if isinstance(value, bool):
@@ -64,8 +66,10 @@ def seconds(value, what: str) -> float | None:
             raise _bad_time(value, what)
         return float(value) * 60
     text = str(value).strip()
-    days = 0
-    if "-" in text:
+    if _DIGITS.fullmatch(text):
+        return float(text) * 60
+    days, dashed = 0, "-" in text
+    if dashed:
         head, _, text = text.partition("-")
         if not head.isdigit():
             raise _bad_time(value, what)
@@ -77,9 +81,7 @@ def seconds(value, what: str) -> float | None:
     # float() reads 'nan', 'infinity' and '1e999' too: no walltime is any of those
     if not parts or len(parts) > 3 or any(not math.isfinite(p) or p < 0 for p in parts):
         raise _bad_time(value, what)
-    if len(parts) == 1 and not days:
-        return parts[0] * 60
-    if days:
+    if dashed:             # after "D-", Slurm reads H, H:M, H:M:S
         parts += [0.0] * (3 - len(parts))
     total = sum(p * 60.0 ** i for i, p in enumerate(reversed(parts)))
     return total + days * 86400

@@ -13,6 +13,7 @@ import os
 import re
 import shlex
 
+from mshared.bundlesettings import seconds as parse_walltime
 from mshared.errors import InvalidInput
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -86,35 +87,17 @@ def exclusive(value, default: dict | None = None) -> dict:
 def walltime_seconds(value, step: dict) -> float | int | None:
     """Seconds in a walltime: a number (or numeric string) is minutes; '[D-]H:M:S', 'M:S' as Slurm.
 
-    Returns None when there is no walltime ('' or 'inf').  Floats where the text has colons, as
-    Maestro's flux adapter (so '01:30:00' gives 5400.0).
+    Returns None when there is no walltime ('' or 'inf').  Whole seconds (an int) for minutes,
+    floats where the text has colons, as Maestro's flux adapter (so '01:30:00' gives 5400.0).
+    The parsing is ``mshared.bundlesettings.seconds``, the one every walltime of ours goes through.
     """
-    if value is None or value == "" or value == "inf":
-        return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return int(float(value) * 60)
-    text = str(value).strip()
-    if text.isdigit():
-        return int(float(text) * 60)
-    days = 0
-    if "-" in text:
-        head, _, text = text.partition("-")
-        if not head.isdigit():
-            raise _bad_walltime(value, step)
-        days = int(head)
-    parts = text.split(":")
     try:
-        numbers = [float(p) for p in parts]
-    except ValueError:
+        seconds = parse_walltime(value, f"step '{step['id']}'")
+    except InvalidInput:
         raise _bad_walltime(value, step) from None
-    if len(numbers) > 3 or any(n < 0 for n in numbers):
-        raise _bad_walltime(value, step)
-    if days or "-" in str(value):
-        numbers += [0.0] * (3 - len(numbers))   # after "D-", Slurm reads H, H:M, H:M:S
-    seconds = 0.0
-    for index, number in enumerate(reversed(numbers)):
-        seconds += number * (60.0 ** index)
-    return seconds + days * 86400
+    if seconds is None:
+        return None
+    return int(seconds) if isinstance(value, (int, float)) or str(value).strip().isdigit() else seconds
 
 
 def hms(seconds) -> str:
