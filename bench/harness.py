@@ -82,6 +82,9 @@ class Case:
     # Seconds the whole case (every side, every repeat, set-up included) takes on a quiet 2-core
     # machine: the cases before it stop repeating early enough to leave it that much of --budget.
     reserve: float = 0.0
+    # Seconds the case adds to the default --budget (a case that mostly waits on a real scheduler,
+    # e.g. the bundle rows): the other rows keep the share they had without it.
+    extra_budget: float = 0.0
     # The row's times are each side's best (shortest) run instead of the median: for rows whose
     # sides each run many processes at once on a shared 2-core machine, where one slow moment
     # spoils a run (bench/README.md says which rows).

@@ -127,3 +127,4 @@ import workloads_run  # noqa: E402,F401  (issues 4.7, 5.7, 7.6: local runs, maes
 import workloads_scale  # noqa: E402,F401  (issue 16: 2,000 to 1,000,000 instances)
 import workloads_reuse  # noqa: E402,F401  (issue 19: planning a reuse at 100k, a re-run of one changed value)
 import bench_extend  # noqa: E402,F401  (issue 18: mextend into a running loop, a 100-round loop in one study)
+import workloads_bundle  # noqa: E402,F401  (issue 17: bundles against one job per step, xargs in one allocation, 100k)
