@@ -26,10 +26,8 @@ def tend(study, now: datetime, *, submit: bool) -> None:
     root = study.root
     if study.graph.bundle is None and not os.path.isdir(F.base(root)):
         return                                   # never bundled: nothing to look at
-    steps = study.state["steps"]
     index = study.synced_index()
-    queued = [sid for sid in index.in_flight
-              if steps[sid]["state"] == S.PENDING and F.is_ticket(steps[sid].get("job_id"))]
+    queued = len(index.queued_tickets)
     adapter = study.adapter_by_key(BUNDLE)
     allocations = adapter.allocations
     if study.state["requests"].get("cancel"):
@@ -41,7 +39,7 @@ def tend(study, now: datetime, *, submit: bool) -> None:
     else:
         _lift_stop(root)
         if study.graph.bundle is not None and submit:
-            allocations.provision(len(queued), now, idle_cores=_idle_cores(root, now))
+            allocations.provision(queued, now, idle_cores=_idle_cores(root, now))
         _tell_outlook(root, index, now)
     if allocations.changed:
         allocations.save()
@@ -68,9 +66,8 @@ def take_back_if_off(study, now: datetime) -> None:
     submits), so that their steps go as their own jobs in this very pass."""
     if study.graph.bundle is not None or not os.path.isdir(F.base(study.root)):
         return
-    steps, at = study.state["steps"], iso_utc(now)
-    queued = [sid for sid in study.synced_index().in_flight
-              if steps[sid]["state"] == S.PENDING and F.is_ticket(steps[sid].get("job_id"))]
+    at = iso_utc(now)
+    queued = sorted(study.synced_index().queued_tickets, key=study.graph.position.__getitem__)
     for sid in queued:
         if F.claim(study.root, study.state["steps"][sid]["job_id"], {"worker": F.PASS_CLAIM, "at": at}):
             T.move(study.state, sid, S.INITIALIZED, at, study.events, intent=None,

@@ -8,7 +8,10 @@ from mshared.bundlesettings import bundled
 
 from ..scripts import runs_scheduled, script_names
 
+from mruntime.bundle.files import TICKET_PREFIX  # noqa: F401 (a bundle's job ids start so)
+
 BUNDLE = "bundle"   # the adapter key of steps handed to the study's bundle (mruntime.bundle)
+NEEDS = ("nodes", "procs", "cores_per_task", "gpus", "walltime")   # what bundlesettings.needs reads
 
 
 class _AdapterKeys(dict):
@@ -17,18 +20,27 @@ class _AdapterKeys(dict):
     def __init__(self, steps: dict, scheduler: str, bundle: dict | None = None):
         super().__init__()
         self._steps, self._scheduler, self._bundle = steps, scheduler, bundle
+        self._fits: dict[tuple, bool] = {}    # bundled(), by what decides it: instances share it
 
     def __missing__(self, sid: str) -> str:
         # Steps without nodes/procs run locally even under a batch scheduler, as in Maestro.
         step = self._steps[sid]
         if not runs_scheduled(step, self._scheduler):
             key = "local"
-        elif self._bundle is not None and bundled(step, self._bundle):
+        elif self._bundle is not None and self._bundled(step):
             key = BUNDLE
         else:
             key = self._scheduler
         self[sid] = key
         return key
+
+    def _bundled(self, step: dict) -> bool:
+        resources = step.get("resources") or {}
+        what = (step["step"], *(resources.get(k) for k in NEEDS))
+        fits = self._fits.get(what)
+        if fits is None:
+            fits = self._fits[what] = bundled(step, self._bundle)
+        return fits
 
 
 class _AllLocal:

@@ -13,6 +13,7 @@ from collections import Counter
 from heapq import merge
 from itertools import islice
 
+from mruntime.bundle.files import TICKET_PREFIX
 from mshared import states as S
 from .transitions import is_ready
 
@@ -24,12 +25,23 @@ class StepIndex:
         self.open = 0
         self.intents = set()   # a superset: checked where used
         self.backing_off = set()   # steps with a back-off time when the index was made
+        # in-flight steps whose job is a bundle's ticket: ticket -> step, and those no worker
+        # took yet (PENDING); a pass over 100,000 queued tickets then costs set operations
+        self.tickets: dict[str, str] = {}
+        self.ticket_of: dict[str, str] = {}
+        self.queued_tickets: set[str] = set()
+        tickets, ticket_of, queued, prefix, pending = self.tickets, self.ticket_of, self.queued_tickets, TICKET_PREFIX, S.PENDING
         for sid, entry in self.steps.items():
             now = entry["state"]
             if now not in TERMINAL:
                 self.open += 1
                 if now in IN_FLIGHT:
                     flying.add(sid)
+                    job = entry["job_id"]
+                    if job and job.startswith(prefix):      # as _note_ticket, inline: one per step
+                        tickets[job], ticket_of[sid] = sid, job
+                        if now == pending:
+                            queued.add(sid)
             if entry.get("intent"):
                 self.intents.add(sid)
             if entry.get("not_before"):
@@ -67,6 +79,8 @@ class StepIndex:
                 self.in_flight.add(sid)
             else:
                 self.in_flight.discard(sid)
+            if new in S.IN_FLIGHT or sid in self.ticket_of:
+                self._note_ticket(sid, new, self.steps[sid]["job_id"])
             self.open += (new not in S.TERMINAL) - (old not in S.TERMINAL)
             if self._waiting is None:
                 continue   # made from the state when first needed
@@ -84,6 +98,18 @@ class StepIndex:
         if at == len(ids) or ids[at] != sid:   # still listed (not compacted away): no duplicate
             ids.insert(at, sid)
         self.heads[key] = min(self.heads.get(key, 0), at)
+
+    def _note_ticket(self, sid: str, state: str, job_id: str | None) -> None:
+        """Keep ``tickets``/``queued_tickets`` up to date for one step now in ``state``."""
+        old = self.ticket_of.pop(sid, None)
+        if old is not None:
+            self.tickets.pop(old, None)
+            self.queued_tickets.discard(sid)
+        if state in S.IN_FLIGHT and job_id and job_id.startswith(TICKET_PREFIX):
+            self.tickets[job_id] = sid
+            self.ticket_of[sid] = job_id
+            if state == S.PENDING:
+                self.queued_tickets.add(sid)
 
     def flying(self) -> list[str]:
         """The in-flight steps, in graph order."""

@@ -18,8 +18,9 @@ from mshared.times import iso_utc, utcnow
 
 from . import bundling, requests, signals, summary
 from . import transitions as T
+from .graph import BUNDLE
 from .records import LoopMemory, PassResult
-from .store import CSV_RATE, Store, status_csv_mtime, status_csv_size, write_status_csv
+from .store import CSV_RATE, CSV_RATE_SINGLE, Store, status_csv_mtime, status_csv_size, write_status_csv
 from .study import PassStudy
 from .submission import INTENT_GRACE, submit_ready  # noqa: F401 (INTENT_GRACE: part of this API)
 
@@ -115,7 +116,8 @@ def persist(study: PassStudy, end: datetime, memory: LoopMemory | None, csv_ever
     status = "RUNNING" if index.open else S.study_status(study.state)
     events = store.commit(study, end, ended=status != "RUNNING")
     if memory is None:
-        if store.wrote and (status != "RUNNING" or end.timestamp() - status_csv_mtime(study) >= csv_interval(study, 0)):
+        if store.wrote and (status != "RUNNING" or end.timestamp() - status_csv_mtime(study)
+                            >= status_csv_size(study) / CSV_RATE_SINGLE):
             write_status_csv(study, end)
     else:
         store.remember(study)
@@ -124,8 +126,7 @@ def persist(study: PassStudy, end: datetime, memory: LoopMemory | None, csv_ever
         if memory.csv_stale and (status != "RUNNING" or due):
             write_status_csv(study, end)
             memory.csv_at, memory.csv_stale = end.timestamp(), False
-    keys = study.graph.adapter_keys
-    local = sum(1 for sid in index.in_flight if keys[sid] == "local")
+    local = study.local_in_flight()
     return PassResult(events, status, local, len(index.in_flight),
                       study.state["settings"].get("poll_interval", 60))
 
@@ -142,12 +143,21 @@ def poll(study: PassStudy, now: datetime) -> None:
     at = iso_utc(now)
     steps = study.state["steps"]
     groups: dict[str, list[str]] = {}
-    for sid in study.synced_index().flying():
+    index = study.synced_index()
+    others = index.in_flight.difference(index.ticket_of) if index.tickets else index.in_flight
+    for sid in sorted(others, key=study.graph.position.__getitem__):
         if steps[sid].get("job_id"):
             groups.setdefault(study.job_key(sid), []).append(sid)
+    if index.tickets:           # a bundle's tickets: asked about as a set, no lookup per step
+        groups[BUNDLE] = []
     for key, sids in groups.items():
         answers = study.answers.get(key)     # asked already, by the quiet-pass check
-        if answers is None:
+        if answers is None and key == BUNDLE:
+            # only the tickets a worker took or ended: one still waiting has nothing to tell,
+            # and a study of 100,000 queued tickets would otherwise cost work per ticket
+            answers = study.adapter_by_key(key).moved(index.tickets)
+            sids = sorted((index.tickets[t] for t in answers), key=study.graph.position.__getitem__)
+        elif answers is None:
             answers = study.adapter_by_key(key).status([study.ref(s) for s in sids])
         for sid in sids:
             status = answers.get(steps[sid]["job_id"])

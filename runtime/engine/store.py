@@ -46,6 +46,9 @@ COMPACT_SHARE = 0.25
 COMPACT_MIN = 256 * 1024
 TEMPORARY_AGE = 60   # seconds: a temporary state file older than this was left by a killed writer
 CSV_RATE = 1 << 20   # bytes per second: a loop rewrites status.csv no faster than this on average
+# ... and single passes (cron) no faster than this: each of them rewrites the file from scratch, so
+# on a large study it would be most of the pass (a 100,000-step study's file: once in ~90 s)
+CSV_RATE_SINGLE = 1 << 17
 
 
 class Store:

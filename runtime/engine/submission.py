@@ -23,9 +23,8 @@ from itertools import islice
 from mruntime.schedulers.base import SubmitRefused, SubmitUncertain
 from mshared import states as S
 from mshared.errors import SchedulerUnavailable
-from mshared.times import iso_utc
-
 from mshared.bundlesettings import needs
+from mshared.times import iso_utc
 
 from . import transitions as T
 from .graph import BUNDLE
@@ -67,11 +66,12 @@ def _within_limits(study, at: str, local_slots: int) -> list[str]:
     throttle = study.state["settings"].get("throttle") or 0
     if throttle > 0:
         return list(islice(index.ready(steps, at), max(throttle - len(index.in_flight), 0)))
-    keys = study.graph.adapter_keys
-    local_free = max(local_slots - sum(1 for sid in index.in_flight if keys[sid] == "local"), 0)
     chosen = []
     for key in list(index.waiting):
-        chosen += index.first_ready(steps, at, key, local_free if key == "local" else None)
+        local_free = None
+        if key == "local":          # counted only when a local step waits
+            local_free = max(local_slots - study.local_in_flight(), 0)
+        chosen += index.first_ready(steps, at, key, local_free)
     return sorted(chosen, key=study.graph.position.__getitem__) if len(index.waiting) > 1 else chosen
 
 

@@ -19,11 +19,11 @@ from mshared.jsonio import dumps, loads, write_atomic
 from mshared.reading import read_regular
 from mshared.statusrows import params_text
 
+from .graph import NEEDS   # of a scheduled step: what decides whether it fits a bundle
+
 FILE = os.path.join("meta", "dag-view.json")
 SCHEMA, VERSION = "maestro.dag-view", 2
 _FLAGS = ("after_failed_parents", "restart", "scheduled")
-# what decides whether a scheduled step fits a bundle (mshared.bundlesettings.needs)
-_NEEDS = ("nodes", "procs", "cores_per_task", "gpus", "walltime")
 
 
 def signature(info: os.stat_result) -> list:
@@ -53,7 +53,7 @@ def make(dag: dict, dag_sha256: str, dag_info: os.stat_result) -> dict:
         slim.update((flag, True) for flag in _FLAGS if step.get(flag))
         if step.get("scheduled"):
             resources = step.get("resources") or {}
-            slim["resources"] = {key: resources[key] for key in _NEEDS if key in resources}
+            slim["resources"] = {key: resources[key] for key in NEEDS if key in resources}
         steps.append(slim)
     study = {"batch": dag["study"].get("batch")}
     if dag["study"].get("bundle"):

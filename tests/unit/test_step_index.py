@@ -20,6 +20,14 @@ def scan(state, graph):
             T.ready_steps(state, graph, AT))
 
 
+def tickets_by_scan(state):
+    """In-flight steps whose job is a bundle's ticket (ticket -> step), and those still PENDING."""
+    steps = state["steps"]
+    tickets = {e["job_id"]: sid for sid, e in steps.items()
+               if e["state"] in S.IN_FLIGHT and (e["job_id"] or "").startswith("b-")}
+    return tickets, {sid for sid in tickets.values() if steps[sid]["state"] == S.PENDING}
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["submit", "answer", "rerun", "cancel"]),
                           st.integers(0, 4), st.sampled_from(ANSWERS)), max_size=40))
@@ -34,8 +42,9 @@ def test_the_index_agrees_with_a_scan_after_any_transitions(moves):
         sid = ids[which % len(ids)]
         entry = state["steps"][sid]
         if kind == "submit" and sid in T.ready_steps(state, graph, AT):
-            jobs += 1
-            T.move(state, sid, S.PENDING, AT, events, job_id=str(jobs), jobs=entry["jobs"] + [str(jobs)])
+            jobs += 1       # every other job a bundle's ticket: the index keeps those apart
+            job = str(jobs) if jobs % 2 else f"b-{jobs:013x}-0"
+            T.move(state, sid, S.PENDING, AT, events, job_id=job, jobs=entry["jobs"] + [job])
         elif kind == "answer" and entry["state"] in S.IN_FLIGHT:
             T.apply_status(state, graph, sid, JobStatus(entry["job_id"], answer), AT, events)
         elif kind == "rerun":
@@ -48,6 +57,9 @@ def test_the_index_agrees_with_a_scan_after_any_transitions(moves):
         assert index.open == open_
         assert list(index.ready(state["steps"], AT)) == ready
         assert sorted(index.flying(), key=ids.index) == index.flying()
+        tickets, queued = tickets_by_scan(state)
+        assert index.tickets == tickets and index.queued_tickets == queued
+        assert StepIndex(state, graph).tickets == tickets          # made from the state: the same
 
 
 def test_ready_is_lazy_and_by_adapter():
