@@ -70,25 +70,30 @@ class BundleAdapter:
 
     # ------------------------------------------------------------------ how they stand
     def status(self, jobs: list[JobRef]) -> dict[str, JobStatus]:
+        """How each ticket stands (PENDING while no worker took it)."""
+        moved = self.moved({ref.job_id: ref.job_id for ref in jobs})
+        return {ref.job_id: moved.get(ref.job_id) or JobStatus(ref.job_id, S.PENDING) for ref in jobs}
+
+    def moved(self, tickets: dict) -> dict[str, JobStatus]:
+        """ticket -> its status, for the ``tickets`` a worker took or ended (the others wait)."""
         allocations = self.allocations.poll(self.now)          # 1. the scheduler (once per poll interval)
         leases = self._leases()                                # 2. the workers
-        done = set(F.names(F.path(self.root, F.DONE)))         # 3. what ended
-        claims = set(F.names(F.path(self.root, F.CLAIMS)))     # 4. what was taken
+        done = F.names(F.path(self.root, F.DONE))              # 3. what ended
+        claims = F.names(F.path(self.root, F.CLAIMS))          # 4. what was taken
+        ended = {name[:-5] for name in done if name.endswith(".json")}.intersection(tickets)
+        taken = set(claims).intersection(tickets).difference(ended)
         out = {}
-        for ref in jobs:
-            ticket = ref.job_id
-            record = F.get_json(F.path(self.root, F.DONE, ticket + ".json")) if ticket + ".json" in done else None
+        for ticket in ended:
+            record = F.get_json(F.path(self.root, F.DONE, ticket + ".json"))
             if record is not None:
                 out[ticket] = _ended(ticket, record)
-            elif ticket not in claims:
-                out[ticket] = JobStatus(ticket, S.PENDING)
-            else:
-                found = self._claimed(ticket, leases, allocations)
-                if found is None:      # its worker looks gone: ask the scheduler now, then look again
-                    allocations = self.allocations.poll(self.now, force=True)
-                    leases = self._leases()
-                    found = self._claimed(ticket, leases, allocations, settle=True)
-                out[ticket] = found
+        for ticket in taken:
+            found = self._claimed(ticket, leases, allocations)
+            if found is None:      # its worker looks gone: ask the scheduler now, then look again
+                allocations = self.allocations.poll(self.now, force=True)
+                leases = self._leases()
+                found = self._claimed(ticket, leases, allocations, settle=True)
+            out[ticket] = found
         return out
 
     def _leases(self) -> dict:
@@ -141,6 +146,16 @@ class BundleAdapter:
                                 f"{how}; it is not run again on its own (maestro rerun runs it again)")
 
     # ------------------------------------------------------------------ cancel
+    def revoke_all(self) -> None:
+        """The whole study was cancelled: every batch of tickets is taken back at once (renamed
+        to revoked/; a worker checks its batch after each claim) and every worker told to stop:
+        no work per ticket, whatever the number queued."""
+        F.make_dirs(self.root)
+        if not os.path.exists(F.path(self.root, F.STOP)):
+            F.put_json(F.path(self.root, F.STOP), {"at": iso_utc(self.now)})
+        for name in F.names(F.path(self.root, F.TICKETS)):
+            os.rename(F.path(self.root, F.TICKETS, name), F.path(self.root, F.REVOKED, name))
+
     def cancel(self, jobs: list[JobRef]) -> None:
         """Tickets no worker took are taken back; the worker of each other one is asked to stop it."""
         at = iso_utc(self.now)

@@ -6,6 +6,8 @@
                             pass cancelling it) gets each name; never removed
     done/<ticket>.json      how the step ended, written by the worker that ran it
     kill/<ticket>           a pass asks the worker running the ticket to stop it (a cancel)
+    revoked/<batch>.jsonl   a batch of tickets taken back whole (the study was cancelled): a
+                            worker that claimed one of them finds its batch gone and leaves it
     leases/<worker>.json    a worker's heartbeat: renewed every HEARTBEAT seconds
     stop                    a pass asks every worker to stop (the study was cancelled)
     outlook.json            a pass tells workers how many bundled steps still wait for parents
@@ -27,6 +29,7 @@ from mshared.jsonio import dumps, loads
 
 DIR = os.path.join("meta", "bundle")
 TICKETS, CLAIMS, DONE, KILL, LEASES, ALLOC = "tickets", "claims", "done", "kill", "leases", "alloc"
+REVOKED = "revoked"        # ticket files of a cancelled study: no worker runs what they hold
 STOP, OUTLOOK, ALLOCATIONS = "stop", "outlook.json", "allocations.json"
 TICKET_PREFIX = "b-"
 PASS_CLAIM = "pass"        # the claimant of a ticket a pass cancelled before any worker took it
@@ -41,7 +44,7 @@ def path(root: str, *parts: str) -> str:
 
 
 def make_dirs(root: str) -> None:
-    for name in (TICKETS, CLAIMS, DONE, KILL, LEASES, ALLOC):
+    for name in (TICKETS, CLAIMS, DONE, KILL, LEASES, ALLOC, REVOKED):
         os.makedirs(path(root, name), exist_ok=True)
 
 

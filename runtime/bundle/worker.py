@@ -151,6 +151,7 @@ class Worker:
                     for line in handle:
                         if line.strip():
                             ticket = F.loads(line)
+                            ticket["batch"] = name
                             self.known[ticket["ticket"]] = ticket
             except (OSError, ValueError):
                 self.batches.discard(name)
@@ -180,9 +181,19 @@ class Worker:
             self.known.pop(tid)
             who = {"worker": self.id, "alloc": self.job, "allocation": self.alloc, "node": self.node,
                    "at": _iso(now)}
-            if F.claim(self.root, tid, who):
+            if not F.claim(self.root, tid, who):
+                continue
+            if self._not_revoked(ticket):
                 self._start(ticket, now)
+            else:                       # the whole batch was taken back: forget the rest of it
+                self.known = {t: k for t, k in self.known.items() if k["batch"] != ticket["batch"]}
         self.queue.extendleft(reversed(skipped))
+
+    def _not_revoked(self, ticket: dict) -> bool:
+        """Its batch is still in tickets/: the study was not cancelled.  A cancel renames the
+        batches away and writes ``stop``: a step claimed before the rename is stopped by ``stop``,
+        one claimed after it is never started."""
+        return os.path.exists(F.path(self.root, F.TICKETS, ticket["batch"]))
 
     def _start(self, ticket: dict, now: float) -> None:
         cores = min(ticket.get("cores") or 1, self.cores)

@@ -21,6 +21,7 @@ from mshared import states as S
 from mshared.times import iso_utc
 
 from . import transitions as T
+from .graph import BUNDLE
 
 CANCEL, RERUN = "cancel", "rerun"
 
@@ -117,5 +118,9 @@ def _cancel_jobs(study, step_ids: list[str]) -> None:
     by_adapter: dict[str, list[str]] = {}
     for sid in step_ids:
         by_adapter.setdefault(study.job_key(sid), []).append(sid)
+    whole = study.state["requests"].get("cancel")
     for key, sids in by_adapter.items():
-        study.adapter_by_key(key).cancel([study.ref(s) for s in sids])
+        if key == BUNDLE and whole:
+            study.adapter_by_key(key).revoke_all()     # a study's worth of tickets, at once
+        else:
+            study.adapter_by_key(key).cancel([study.ref(s) for s in sids])

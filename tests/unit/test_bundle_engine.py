@@ -272,3 +272,25 @@ def types_namespace(**fields):
     import types
 
     return types.SimpleNamespace(**fields)
+
+
+def test_a_cancelled_study_takes_its_queued_tickets_back_at_once_and_a_rerun_runs_only_new_ones(tmp_path, monkeypatch):
+    from mruntime.engine.requests import ask_cancel, ask_rerun
+    from mshared.studydir import edit_state
+
+    use_plain_allocations(monkeypatch)
+    held = ProcessScheduler(start=False)          # the allocation waits in the queue
+    root = bundled_study(tmp_path, flat_spec(30), allocations=1)
+    run_pass(root, poll_jobs=True, submit=True, adapters={"slurm": held})
+    edit_state(root, lambda state, dag: ask_cancel(state, None))
+    run_pass(root, poll_jobs=True, submit=True, adapters={"slurm": held})
+    assert steps_by_state(root) == {"CANCELLED": 30}
+    assert not os.listdir(F.path(root, F.CLAIMS))               # no work per ticket
+    assert os.listdir(F.path(root, F.REVOKED)) and not os.listdir(F.path(root, F.TICKETS))
+    edit_state(root, lambda state, dag: ask_rerun(state, ["work_X.3"], False))
+    held.release()                                # the old allocation starts now, then later ones
+    assert run_until_done(root, held, timeout=60) == "CANCELLED"
+    steps = read_state(root)["steps"]
+    assert steps["work_X.3"]["state"] == "FINISHED"
+    assert list(ran(root)) == [os.path.join(root, "work", "X.3")]   # nothing revoked ran
+    held.stop_all()
