@@ -99,7 +99,7 @@ def test_a_cancelled_study_stops_its_workers_and_its_allocations(tmp_path, sched
 
 
 def test_an_allocation_at_its_walltime_times_out_the_steps_it_ran_and_later_ones_finish_the_study(tmp_path, scheduler):
-    root = bundled_study(tmp_path, flat_spec(3, cmd="sleep $(X)0"), allocations=1, cores=1)
+    root = bundled_study(tmp_path, flat_spec(3, cmd="echo $(X); sleep 2"), allocations=1, cores=1)
     adapters = {"slurm": scheduler}
     deadline = time.monotonic() + 20
     while "RUNNING" not in steps_by_state(root) and time.monotonic() < deadline:
@@ -186,7 +186,7 @@ def test_cancel_of_one_step_stops_it_in_its_worker_or_takes_its_ticket_back_and_
     from mruntime.engine.requests import ask_cancel, ask_rerun
     from mshared.studydir import edit_state
 
-    root = bundled_study(tmp_path, flat_spec(4, cmd="echo $(X); sleep 5"), allocations=1, cores=1)
+    root = bundled_study(tmp_path, flat_spec(4, cmd="echo $(X); sleep 3"), allocations=1, cores=1)
     pass_until(root, scheduler, lambda: "RUNNING" in steps_by_state(root))
     steps = read_state(root)["steps"]
     running = next(s for s, e in steps.items() if e["state"] == "RUNNING")
@@ -202,7 +202,7 @@ def test_cancel_of_one_step_stops_it_in_its_worker_or_takes_its_ticket_back_and_
     steps = read_state(root)["steps"]
     assert steps[queued]["state"] == "FINISHED" and len(steps[queued]["jobs"]) == 2
     done = loads(open(F.path(root, F.DONE, steps[running]["job_id"] + ".json"), "rb").read())
-    assert done["how"] == "cancelled"                 # stopped by its worker, well before its 5 s
+    assert done["how"] == "cancelled"                 # stopped by its worker, before its 3 s
     assert all(n == 1 for n in ran(root).values())
 
 
