@@ -77,6 +77,31 @@ def timed(argv: list[str], out: Path) -> dict:
     return {"s": round(m.wall_s, 4), "cpu_s": round(m.cpu_s, 4), "mb": round(m.peak_mb, 1), "lines": lines}
 
 
+def loop_passes(study: Path, rounds: int, gap: float) -> dict:
+    """Passes as a monitoring loop makes them (`maestro run`'s conductor, `mmonitor --loop`): in
+    this process, one LoopMemory, GAP seconds apart while steps finish; the first (it reads the
+    study) is reported apart from the others."""
+    import gc
+
+    from mruntime.engine.passes import run_pass
+    from mruntime.engine.records import LoopMemory
+
+    gc.disable()                       # as the tools run (mshared.clitools.without_cyclic_gc)
+    memory, adapters, times = LoopMemory(), {}, []
+    try:
+        for number in range(rounds + 1):
+            started = time.monotonic()
+            run_pass(str(study), poll_jobs=True, submit=True, adapters=adapters, memory=memory, csv_every=1.0)
+            times.append(time.monotonic() - started)
+            time.sleep(gap)
+    finally:
+        memory.lock.close()
+        gc.enable()
+    print(f"loop passes: first {times[0]:.3f} s, then " + ", ".join(f"{t:.3f}" for t in times[1:]),
+          file=sys.stderr, flush=True)
+    return {"first_s": round(times[0], 3), **summary(times[1:])}
+
+
 def summary(values: list[float]) -> dict:
     return {"median_s": statistics.median(values), "max_s": max(values), "min_s": min(values)}
 
@@ -113,6 +138,7 @@ def main(argv=None) -> int:
             print(f"round {number}: {row['done_before']} done; pass {row['pass']['s']:.3f} s "
                   f"({row['pass']['lines']} events), mreport {row['report']['s']:.3f} s, "
                   f"--format json {row['json']['s']:.3f} s", file=sys.stderr, flush=True)
+        doc["loop"] = loop_passes(study, args.rounds, args.gap)
         doc["done_at_end"] = done_count(study)
         worst = max(r["pass"]["s"] for r in doc["rounds"]) if doc["rounds"] else 0
         if args.profile == "always" or (args.profile == "auto" and worst > PASS_TARGET):

@@ -41,7 +41,8 @@ FG = ["-fg", "-y", "-s", "1"]
 # issue 17: published dispatch rates of trivial tasks (clusters, not this VM)
 ANCHORS = "Parsl HTEX 1,181 tasks/s, RADICAL-Pilot+Flux 930 tasks/s, one srun per step ~152 tasks/s"
 E2E_BUNDLE = {"nodes": 1, "walltime": '"00:10:00"', "allocations": 2, "linger": 5, "margin": 5}
-SCALE_BUNDLE = {"nodes": 1, "walltime": '"00:30:00"', "allocations": 1, "linger": 5, "margin": 5}
+# cores 1: the VM's other core is the monitor's, as a login node is apart from the compute nodes
+SCALE_BUNDLE = {"nodes": 1, "walltime": '"00:30:00"', "allocations": 1, "cores": 1, "linger": 5, "margin": 5}
 
 
 def bundled_spec(ctx: Context, p: int, bundle: dict, name: str) -> Path:
@@ -314,6 +315,7 @@ def bundle_scale(ctx: Context) -> list[Case]:
                    "report_max_s": doc["report"]["max_s"], "report_median_s": doc["report"]["median_s"],
                    "json_max_s": doc["json"]["max_s"], "json_median_s": doc["json"]["median_s"],
                    "submit_s": doc["submit"]["s"], "done_at_end": doc.get("done_at_end", 0),
+                   "loop_pass_max_s": doc["loop"]["max_s"], "loop_pass_median_s": doc["loop"]["median_s"],
                    "allocation_left": len(doc["cancel"].get("left", [])) + left}
         rows = doc["rounds"]
 
@@ -323,7 +325,9 @@ def bundle_scale(ctx: Context) -> list[Case]:
         note.set(
             f"bundle-scale P={p:,}, {len(rows)} rounds while steps finished ({rows[0]['done_before']:,} -> "
             f"{doc.get('done_at_end', 0):,} done): one pass (mmonitor STUDY) median {doc['pass']['median_s']:.2f} s, "
-            f"max {doc['pass']['max_s']:.2f} s (target < 1 s); mreport median {doc['report']['median_s']:.2f} s, "
+            f"max {doc['pass']['max_s']:.2f} s (target < 1 s); a loop's passes (as maestro run's conductor) "
+            f"median {doc['loop']['median_s']:.3f} s, max {doc['loop']['max_s']:.3f} s (its first, reading the "
+            f"study, {doc['loop']['first_s']:.2f} s); mreport median {doc['report']['median_s']:.2f} s, "
             f"max {doc['report']['max_s']:.2f} s; mreport --format json median {doc['json']['median_s']:.2f} s, "
             f"max {doc['json']['max_s']:.2f} s (target < 1.5 s); the first pass (msubmit: {p:,} tickets and the "
             f"allocation) {doc['submit']['s']:.2f} s; cancelled by maestro cancel in "
@@ -345,7 +349,9 @@ def bundle_scale(ctx: Context) -> list[Case]:
                            "rendered beforehand; msubmit, then per round one mmonitor pass, mreport, mreport "
                            "--format json, each timed; then maestro cancel; the row's time is the whole "
                            "scenario's, the figures are under 'Counted')"),
-        targets=[Target("issue 17.6: each monitoring pass < 1 s while it runs", "ours_pass_max_s", 1.0),
+        targets=[Target("issue 17.6: each monitoring pass < 1 s while it runs (single passes, cron)", "ours_pass_max_s", 1.0),
+                 Target("issue 17.6: each monitoring pass < 1 s while it runs (a loop's, after its first)",
+                        "ours_loop_pass_max_s", 1.0),
                  Target("issue 17.6: mreport < 1.5 s while it runs", "ours_report_max_s", 1.5),
                  Target("issue 17.6: mreport --format json < 1.5 s while it runs", "ours_json_max_s", 1.5)],
         # rendering 100,000 workspaces, the first pass, the rounds, and a cancel of 80,000 tickets
