@@ -29,7 +29,9 @@ def _python_start_up(stderr: str) -> bool:
     """The signal came while Python itself was starting (importing site, or loading the console
     script's first import), before any line of ours ran: the known breach of promise 25
     (docs/reliability.md), not a failure here."""
-    started = "Fatal Python error: init_import_site" in stderr or stderr.strip().endswith("KeyboardInterrupt")
+    # site's own report ("Fatal Python error: init_import_site", or "Error processing line 1 of
+    # <...>.pth" and Python goes on), or a KeyboardInterrupt in the console script's first import
+    started = "Traceback" in stderr or "Fatal Python error" in stderr
     return started and not any(
         os.sep + d + os.sep in frame for frame in re.findall(r'File "([^"]+)"', stderr)
         for d in ("tools", "shared", "runtime"))
