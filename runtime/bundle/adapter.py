@@ -11,10 +11,11 @@ before its allocation ends, so a pass that sees a worker gone has seen every don
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import datetime
 
 from mruntime.schedulers.base import FoundJob, JobRef, JobStatus
 from mshared import states as S
+from mshared.statusrows import iso_seconds
 from mshared.times import iso_utc
 
 from . import files as F
@@ -184,9 +185,7 @@ def _ended(ticket: str, record: dict) -> JobStatus:
 
 
 def _seconds(stamp: str | None) -> float:
-    if not stamp:
-        return 0.0
     try:
-        return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+        return iso_seconds(stamp) if stamp else 0.0
     except ValueError:
         return 0.0

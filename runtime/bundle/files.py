@@ -25,7 +25,7 @@ import os
 import secrets
 import socket
 
-from mshared.jsonio import dumps, loads
+from mshared.jsonio import dumps, loads, write_atomic
 
 DIR = os.path.join("meta", "bundle")
 TICKETS, CLAIMS, DONE, KILL, LEASES, ALLOC = "tickets", "claims", "done", "kill", "leases", "alloc"
@@ -61,18 +61,9 @@ def new_token() -> str:
 
 
 def put(target: str, data: bytes, durable: bool = False) -> None:
-    """Write ``target`` whole: under a temporary name of this process, then renamed into place."""
-    temp = os.path.join(os.path.dirname(target), f".{os.path.basename(target)}.{socket.gethostname()}.{os.getpid()}")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        if durable:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.rename(temp, target)
+    """Write ``target`` whole (``mshared.jsonio.write_atomic``: a temporary name of its own, then
+    renamed into place; the user's umask, never world-writable)."""
+    write_atomic(target, data, durable=durable)
 
 
 def put_json(target: str, doc, durable: bool = False) -> None:

@@ -81,11 +81,7 @@ def test_a_cancelled_study_stops_its_workers_and_its_allocations(tmp_path, sched
     from mshared.studydir import edit_state
 
     root = bundled_study(tmp_path, flat_spec(4, cmd="echo $(X); sleep 30"), allocations=1)
-    adapters = {"slurm": scheduler}
-    deadline = time.monotonic() + 20
-    while "RUNNING" not in steps_by_state(root) and time.monotonic() < deadline:
-        run_pass(root, poll_jobs=True, submit=True, adapters=adapters)
-        time.sleep(0.2)
+    pass_until(root, scheduler, lambda: "RUNNING" in steps_by_state(root))
     assert steps_by_state(root).get("RUNNING") == 2
     edit_state(root, lambda state, dag: ask_cancel(state, None))
     assert run_until_done(root, scheduler, timeout=30) == "CANCELLED"
@@ -100,11 +96,7 @@ def test_a_cancelled_study_stops_its_workers_and_its_allocations(tmp_path, sched
 
 def test_an_allocation_at_its_walltime_times_out_the_steps_it_ran_and_later_ones_finish_the_study(tmp_path, scheduler):
     root = bundled_study(tmp_path, flat_spec(3, cmd="echo $(X); sleep 2"), allocations=1, cores=1)
-    adapters = {"slurm": scheduler}
-    deadline = time.monotonic() + 20
-    while "RUNNING" not in steps_by_state(root) and time.monotonic() < deadline:
-        run_pass(root, poll_jobs=True, submit=True, adapters=adapters)
-        time.sleep(0.2)
+    pass_until(root, scheduler, lambda: "RUNNING" in steps_by_state(root))
     scheduler.expire("1000")
     states = {}
     status = run_until_done(root, scheduler, timeout=60)
@@ -121,11 +113,7 @@ def test_a_killed_worker_fails_its_step_once_and_never_runs_it_again(tmp_path, s
     import signal
 
     root = bundled_study(tmp_path, flat_spec(3, cmd="echo $(X); sleep 2"), allocations=1, cores=1)
-    adapters = {"slurm": scheduler}
-    deadline = time.monotonic() + 20
-    while "RUNNING" not in steps_by_state(root) and time.monotonic() < deadline:
-        run_pass(root, poll_jobs=True, submit=True, adapters=adapters)
-        time.sleep(0.2)
+    pass_until(root, scheduler, lambda: "RUNNING" in steps_by_state(root))
     lease = loads(open(glob.glob(F.path(root, F.LEASES, "*.json"))[0], "rb").read())
     os.kill(lease["pid"], signal.SIGKILL)
     status = run_until_done(root, scheduler, timeout=60)
