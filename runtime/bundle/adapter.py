@@ -33,6 +33,7 @@ class BundleAdapter:
                  now: datetime, poll_interval: float = 0):
         self.root, self.settings, self.inner, self.now = root, settings, inner, now
         self.allocations = Allocations(root, settings or {}, inner, scheduler, batch, name, poll_interval)
+        self._seen: dict | None = None      # the leases as this pass last read them
 
     def offers(self, capability: str) -> bool:
         return False
@@ -97,12 +98,20 @@ class BundleAdapter:
             out[ticket] = found
         return out
 
+    def idle_cores(self) -> int:
+        """Cores that live workers reported free at their last heartbeat."""
+        now = self.now.timestamp()
+        return sum(lease.get("free") or 0 for lease in (self._seen or self._leases()).values()
+                   if not lease.get("ended") and now - (lease.get("beat") or 0) < LEASE_TTL)
+
     def _leases(self) -> dict:
+        """worker -> its lease, read once more (kept for the rest of the pass: ``idle_cores``)."""
         leases = {}
         for name in F.names(F.path(self.root, F.LEASES)):
             lease = F.get_json(F.path(self.root, F.LEASES, name))
             if isinstance(lease, dict):
                 leases[lease.get("worker")] = lease
+        self._seen = leases
         return leases
 
     def _claimed(self, ticket: str, leases: dict, allocations: dict, settle: bool = False) -> JobStatus | None:

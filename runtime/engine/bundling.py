@@ -39,7 +39,7 @@ def tend(study, now: datetime, *, submit: bool) -> None:
     else:
         _lift_stop(root)
         if study.graph.bundle is not None and submit:
-            allocations.provision(queued, now, idle_cores=_idle_cores(root, now))
+            allocations.provision(queued, now, idle_cores=adapter.idle_cores())
         _tell_outlook(root, index, now)
     if allocations.changed:
         allocations.save()
@@ -72,18 +72,6 @@ def take_back_if_off(study, now: datetime) -> None:
         if F.claim(study.root, study.state["steps"][sid]["job_id"], {"worker": F.PASS_CLAIM, "at": at}):
             T.move(study.state, sid, S.INITIALIZED, at, study.events, intent=None,
                    reason="bundling was turned off before a worker took it: it goes as its own job")
-
-
-def _idle_cores(root: str, now: datetime) -> int:
-    """Cores that live workers reported free at their last heartbeat."""
-    from mruntime.bundle.adapter import LEASE_TTL
-
-    free = 0
-    for name in F.names(F.path(root, F.LEASES)):
-        lease = F.get_json(F.path(root, F.LEASES, name)) or {}
-        if not lease.get("ended") and now.timestamp() - (lease.get("beat") or 0) < LEASE_TTL:
-            free += lease.get("free") or 0
-    return free
 
 
 def _tell_outlook(root: str, index, now: datetime) -> None:

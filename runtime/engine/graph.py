@@ -8,8 +8,6 @@ from mshared.bundlesettings import bundled
 
 from ..scripts import runs_scheduled, script_names
 
-from mruntime.bundle.files import TICKET_PREFIX  # noqa: F401 (a bundle's job ids start so)
-
 BUNDLE = "bundle"   # the adapter key of steps handed to the study's bundle (mruntime.bundle)
 NEEDS = ("nodes", "procs", "cores_per_task", "gpus", "walltime")   # what bundlesettings.needs reads
 
