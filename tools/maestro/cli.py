@@ -1,6 +1,7 @@
 """maestro: Maestro's command line over the m* tools (run, status, cancel, update, conductor, rerun)."""
 
 import os
+import signal
 import sys
 
 import click
@@ -149,6 +150,9 @@ def _foreground(root: str, interval, started_by: str) -> int:
         bar.interrupted()
         conduct.say_left_running(command_name(), root, conduct.signal_of(err), bar.in_flight())
         conduct.exit_interrupted(conduct.signal_of(err))
+    # the study has ended: a Ctrl-C from here on has nothing left to stop (it came just as the
+    # study finished); the command ends with the study's own exit code
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     bar.close(statuses[root])
     return exit_code(statuses)
 
