@@ -325,12 +325,13 @@ def drain(ids: list[str], timeout: float = 300.0) -> None:
 
 
 def _ours_ids(d: Path) -> list[str]:
-    from mshared.jsonio import loads
+    """The job ids msubmit recorded: state.json with its journal applied (a pass records its
+    submissions as journal lines, not by rewriting state.json)."""
+    from mshared.statefile import read_state
 
-    path = d / "study" / "state.json"
-    if not path.exists():
+    if not (d / "study" / "state.json").exists():
         return []
-    steps = loads(path.read_bytes())["steps"]
+    steps = read_state(str(d / "study"))["steps"]
     return [e["job_id"] for e in steps.values() if e.get("job_id")]
 
 
