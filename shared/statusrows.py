@@ -73,27 +73,34 @@ class Times:
         """The status table of ``steps`` (DAG steps; ``entries``: id -> state entry) column by
         column: all of COLUMNS, or without Params when ``params`` is False.
 
-        Column by column, with the caches in locals: this is the inner loop of a large
-        report, and tables are drawn a column at a time (widths) or with map() over columns.
+        This is the inner loop of a large report.  A step's State, time and Restarts cells
+        follow from five fields of its entry, and most steps of a large study share them with
+        many others (queued together, ended in the same second): each distinct five are formatted
+        once (``_cells``), and the rows are turned into columns with zip.
         """
-        local, fmt_local = self._local, self.local
         ids = [s["id"] for s in steps]
         got = [entries[i] for i in ids]
-        started = [e.get("started") for e in got]
-        submitted = [e.get("submitted") for e in got]
-        ended = [e.get("ended") for e in got]
-        finish = self.finish(ended)
-        out = [
-            ids, [e.get("job_id") or "--" for e in got], [s["workspace"] for s in steps],
-            [e["state"] for e in got], self._durations_of(self.spans(started, finish)),
-            self._durations_of(self.spans(submitted, finish)),
-            [local.get(t) or fmt_local(t) for t in started],
-            [local.get(t) or fmt_local(t) for t in submitted],
-            [local.get(t) or fmt_local(t) for t in ended], [str(e.get("restarts", 0)) for e in got],
-        ]
+        shared: dict[tuple, tuple] = {}
+        rows = []
+        add, find, make = rows.append, shared.get, self._cells
+        for e in got:
+            key = (e["state"], e.get("started"), e.get("submitted"), e.get("ended"), e.get("restarts", 0))
+            cells = find(key)
+            if cells is None:
+                cells = shared[key] = make(*key)
+            add(cells)
+        timed = [list(c) for c in zip(*rows)] if rows else [[] for _ in range(7)]
+        out = [ids, [e.get("job_id") or "--" for e in got], [s["workspace"] for s in steps], *timed]
         if params:
             out.append([params_text(s) for s in steps])
         return out
+
+    def _cells(self, state, started, submitted, ended, restarts) -> tuple:
+        """State, Run Time, Elapsed Time, Start Time, Submit Time, End Time, Number Restarts."""
+        finish = self.epoch(ended) if ended else self.now
+        run, elapsed = self.spans([started, submitted], [finish, finish])
+        return (state, self._durations_of([run])[0], self._durations_of([elapsed])[0], self.local(started),
+                self.local(submitted), self.local(ended), str(restarts))
 
     def finish(self, ended: list) -> list[float]:
         """Epoch seconds of each end, or of ``now`` for a step not ended."""

@@ -251,3 +251,52 @@ def test_a_local_study_needs_no_per_step_scheduler_lookup(tmp_path):
     graph = Graph.from_dag(dag)
     per_step = _AdapterKeys(graph.steps, "local")
     assert [graph.adapter_keys[sid] for sid in graph.order] == [per_step[sid] for sid in graph.order]
+
+
+@pytest.mark.parametrize("fmt, layout", [("table", "flat"), ("table", "legacy"), ("md", "flat"), ("csv", "flat")])
+def test_mreport_on_the_pass_view_reports_as_on_the_full_dag(tmp_path, monkeypatch, fmt, layout):
+    """mreport's tables and CSV read the pass view when it was made from this dag.json (half its
+    size on a large study): byte for byte the report that dag.json gives, mid-run and at the end."""
+    from mreport import load as report_load
+    from mshared import dagview
+
+    root = _render(tmp_path)
+    adapter = Scripted()
+    reports = []
+    for _ in range(100):
+        status = passes.run_pass(root, poll_jobs=True, submit=True, clock=lambda: NOW,
+                                 adapters={"local": adapter}, local_slots=SLOTS).status
+        for steps in ((), ("sim*",)):
+            fast, taken = _report_counting(monkeypatch, dagview, "load", root, fmt, layout, steps)
+            monkeypatch.setattr(dagview, "load", lambda *args: None)     # the slow path: dag.json
+            slow, read = _report_counting(monkeypatch, report_load, "read_dag", root, fmt, layout, steps)
+            monkeypatch.undo()
+            assert taken and read and fast.output == slow.output and fast.check == slow.check
+            reports.append(fast.output)
+        if status != "RUNNING":
+            break
+    assert len(set(reports)) > 3        # the report changed as the study went on
+
+
+def test_mreport_reads_dag_json_when_the_view_is_not_of_it(tmp_path):
+    """A view left by an earlier dag.json (or none) is not used: the report reads dag.json."""
+    from mreport.load import read_study
+    from mshared import dagview
+
+    root = _render(tmp_path)
+    _single_passes(root)
+    assert read_study(root, with_dag=True, slim=True).dag["schema"] == dagview.SCHEMA
+    assert read_study(root, with_dag=True, slim=False).dag["schema"] != dagview.SCHEMA
+    os.utime(os.path.join(root, "dag.json"))                    # no longer the file it was made from
+    assert read_study(root, with_dag=True, slim=True).dag.get("schema") != dagview.SCHEMA
+
+
+def _report_counting(monkeypatch, module, name: str, root: str, fmt: str, layout: str, steps):
+    """(mreport's report of ``root``, how often ``module.name`` was called for it)."""
+    from mreport.core import report_studies
+
+    calls, real = [], getattr(module, name)
+    monkeypatch.setattr(module, name, lambda *args: calls.append(1) or real(*args))
+    [one] = report_studies([root], now=NOW, fmt=fmt, layout=layout, steps=steps)
+    monkeypatch.setattr(module, name, real)
+    return one, len(calls)

@@ -104,6 +104,23 @@ def test_columns_match_the_cell_by_cell_rows(entries):
         _slow_row(s, by_id[s["id"]], NOW)[:10] for s in steps))]
 
 
+FEW_STAMPS = st.sampled_from([None, "", "2026-01-02T03:04:05Z", "2026-01-02T03:04:06Z", "2026-01-02T01:00:00Z"])
+
+
+@given(st.lists(st.tuples(FEW_STAMPS, FEW_STAMPS, FEW_STAMPS, st.sampled_from(["PENDING", "RUNNING", "FINISHED"]),
+                          st.integers(0, 1)), min_size=1, max_size=40))
+def test_rows_that_share_their_fields_share_their_cells_and_match_the_cell_by_cell_rows(entries):
+    """Times.columns formats each distinct (state, times, restarts) once: rows that share them
+    (drawn here from few values, so most do) are still every one the row the slow path writes."""
+    steps, by_id = [], {}
+    for i, (sub, start, end, state, restarts) in enumerate(entries):
+        steps.append({"id": f"s{i}", "workspace": f"s/{i}", "params": {}})
+        by_id[f"s{i}"] = {"state": state, "submitted": sub, "started": start, "ended": end,
+                          "job_id": f"j{i}", "restarts": restarts}
+    rows = [list(r) for r in zip(*R.Times(NOW).columns(steps, by_id))]
+    assert rows == [_slow_row(s, by_id[s["id"]], NOW) for s in steps]
+
+
 TEXT = st.text(alphabet='ab,"\n\r x.:;', min_size=1, max_size=6)
 
 

@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from fnmatch import fnmatchcase
+from operator import itemgetter, methodcaller
 from typing import Iterator
 
 from mshared import states as S
@@ -58,7 +59,7 @@ class StudyFiles:
 
     root: str                 # absolute
     state: dict
-    dag: dict | None = None   # read only when the report needs it
+    dag: dict | None = None   # read only when the report needs it; the pass view when enough
     unmonitored: str | None = None   # why no conductor runs ("no conductor.pid"); None: one runs
 
 
@@ -107,7 +108,8 @@ def report_studies(paths, *, now: datetime, fmt: str = "table", view: str = "ste
     for path in paths:
         try:
             try:
-                study = load.read_study(path, with_dag=needs_dag(view, steps, fmt))
+                study = load.read_study(path, with_dag=needs_dag(view, steps, fmt),
+                                        slim=slim_enough(fmt, view, layout, group_by, result))
                 report = build(study, now, states=states, steps=steps, group_by=group_by)
                 tails = None if why_lines is None else load.stderr_tails(study, why_ids(report), why_lines)
                 name = result_file(study, result) if fmt in ("json", "ndjson") and view == "steps" else None
@@ -143,6 +145,15 @@ def overall_check(codes) -> int:
 def needs_dag(view: str, steps: tuple, fmt: str) -> bool:
     """The summary needs only state.json, and reading dag.json is much of a report's time."""
     return view != "summary" or bool(steps) or fmt == "dot"
+
+
+def slim_enough(fmt: str, view: str, layout: str, group_by, result: str | None) -> bool:
+    """Whether the report shows no more of the DAG than the pass view holds (ids, step names,
+    workspaces, stems, parents, the Params cell): every format but JSON's step records (their
+    parameters), dot (the study's name), the narrow layout (its parameters) and --group-by."""
+    if group_by or result or fmt == "dot" or (fmt in ("json", "ndjson") and view == "steps"):
+        return False
+    return not (fmt in ("table", "md") and layout == "narrow")
 
 
 def build(study: StudyFiles, now: datetime, *, states=(), steps=(), group_by=()) -> Report:
@@ -190,18 +201,21 @@ def ordered_counts(values) -> dict[str, int]:
     return {s: counts[s] for s in known + sorted(set(counts) - set(S.ALL))}
 
 
+_STATE, _ENDED = itemgetter("state"), methodcaller("get", "ended")
+
+
 def summarise(state: dict, selected: int, now: datetime) -> dict:
     """The whole study at a glance: status, counts per state, and elapsed time since the study
     was created, up to now while it is active, else up to the last step's end."""
     entries = state["steps"].values()
     status = study_status(state)
     created = state["study"].get("created")
-    last_end = max((e["ended"] for e in entries if e.get("ended")), default=None)
+    last_end = max(filter(None, map(_ENDED, entries)), default=None)     # map: no bytecode per step
     until = None if status == "RUNNING" else (last_end or state.get("updated"))
     summary = {
         "status": status,
         "total": len(state["steps"]),
-        "counts": ordered_counts(e["state"] for e in entries),
+        "counts": ordered_counts(map(_STATE, entries)),
         "selected": selected,
         "created": created,
         "last_end": last_end,
@@ -276,8 +290,13 @@ def bundled(state: dict) -> bool:
 
 def bundle_columns(steps: list[dict], entries: dict) -> list[list[str]]:
     """The Allocation and Node cells of ``steps`` ('--' where not known)."""
-    got = [entries[s["id"]] for s in steps]
-    return [[e.get(k) or NO_VALUE for e in got] for k in BUNDLE_FIELDS]
+    alloc, node = BUNDLE_FIELDS
+    pairs = [(e.get(alloc) or NO_VALUE, e.get(node) or NO_VALUE) for e in map(entries.__getitem__, _ids(steps))]
+    return [list(c) for c in zip(*pairs)] if pairs else [[] for _ in BUNDLE_FIELDS]
+
+
+def _ids(steps: list[dict]) -> list[str]:
+    return [s["id"] for s in steps]
 
 
 def why_ids(report: Report) -> list[str]:

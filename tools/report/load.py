@@ -3,6 +3,7 @@
 import glob
 import os
 
+from mshared import dagview
 from mshared.conductor import conductor
 from mshared.contracts import check_stem, check_workspace
 from mshared.errors import InvalidInput
@@ -19,24 +20,37 @@ LINE_MAX_CHARS = 1000           # a longer stderr line is shown cut in the middl
 RESULT_BYTES = 64 * 1024    # a result file is a small answer for a driver, not a data set
 
 
-def read_study(path: str, with_dag: bool) -> StudyFiles:
+def read_study(path: str, with_dag: bool, slim: bool = False) -> StudyFiles:
     """The study at ``path``: its state, and its DAG when ``with_dag`` (mshared.studydir checks it
-    against the state).  A study that grew between the two reads (mextend replaces dag.json and
-    state.json together) is read again: the newer state names the newer DAG."""
-    from mshared.errors import InvalidInput
-
+    against the state).  With ``slim`` the DAG may be the pass view (mshared.dagview: its steps
+    hold ids, names, workspaces, stems, parents and the Params cell, not parameters or
+    commands) while it was made from this dag.json.  A study that grew between the two reads
+    (mextend replaces dag.json and state.json together) is read again: the newer state names the
+    newer DAG."""
     root = study_root(path)
     state = read_state(root)
     why_not = conductor(root).why_not
     if not with_dag:
         return StudyFiles(root, state, None, why_not)
     try:
-        return StudyFiles(root, state, read_dag(root, state), why_not)
+        return StudyFiles(root, state, _dag(root, state, slim), why_not)
     except InvalidInput:
         if head_checksum(root) == state.get("checksum", "").encode():
             raise
     state = read_state(root)      # it grew between the two reads (mextend): read both again
-    return StudyFiles(root, state, read_dag(root, state), why_not)
+    return StudyFiles(root, state, _dag(root, state, slim), why_not)
+
+
+def _dag(root: str, state: dict, slim: bool) -> dict:
+    if slim:
+        try:
+            info = os.stat(os.path.join(root, "dag.json"))
+        except OSError:
+            info = None       # read_dag says what is wrong
+        view = dagview.load(root, state["study"].get("dag_sha256"), info) if info is not None else None
+        if view is not None:
+            return view
+    return read_dag(root, state)
 
 
 def stderr_tails(study: StudyFiles, ids, lines: int) -> dict[str, dict]:

@@ -29,7 +29,10 @@ def count(entries) -> int:
 
 def column(steps: list[dict], entries: dict) -> list[str] | None:
     """The old study each chosen step was reused from ('--' for the others); None when none was."""
-    found = [origin(entries[s["id"]]) for s in steps]
+    got = [entries[s["id"]] for s in steps]
+    if not any("reused_from" in entry for entry in got):   # most studies: none, told cheaply
+        return None
+    found = [origin(entry) for entry in got]
     if not any(found):
         return None
     return [came["study"] if came else NONE for came in found]
@@ -38,7 +41,8 @@ def column(steps: list[dict], entries: dict) -> list[str] | None:
 def annotate(records: list[dict], entries: dict) -> None:
     """Add ``reused_from`` to the JSON records of reused steps (others stay as they were)."""
     for record in records:
-        came = origin(entries[record["id"]])
+        entry = entries[record["id"]]
+        came = "reused_from" in entry and origin(entry)
         if came:
             record["reused_from"] = came
 
