@@ -16,7 +16,7 @@ from mshared import states as S
 from mshared.statefile import lock_study
 from mshared.times import iso_utc, utcnow
 
-from . import bundling, requests, signals, summary
+from . import bundling, requests, signals, summary, ticketpass
 from . import transitions as T
 from .graph import BUNDLE
 from .records import LoopMemory, PassResult
@@ -44,14 +44,22 @@ def run_pass(root: str, *, poll_jobs: bool, submit: bool, clock=utcnow, adapters
             close_adapters([adapters])
     with signals.held() as held, lock_study(os.path.abspath(root), keep=memory.lock if memory is not None else None):
         answers: dict = {}
+        tried = ticketpass.Attempt()
         if memory is None and poll_jobs:     # a single pass: nothing may have moved since the last
             quiet, answers = summary.quiet(os.path.abspath(root), adapters, clock(), submit=submit,
                                            local_slots=slots)
             if quiet is not None:
                 return quiet
-        store = Store(root, memory)
-        study = store.load(adapters)
-        study.held, study.answers = held, answers
+            if not answers:                  # a bundled study whose open steps are all tickets
+                tried = ticketpass.attempt(root, adapters, clock(), held)
+        study = tried.study
+        if study is None:                    # the full pass (on what the ticket pass read, if it did)
+            store = tried.store or Store(root, memory)
+            study = store.load(adapters, state=tried.state)
+            study.held, study.answers = held, tried.answers or answers
+            if tried.bundle is not None:
+                study.reuse_bundle(tried.bundle)     # it was asked already in this pass
+        store = study.store
         try:
             do_work(study, clock(), poll_jobs=poll_jobs, submit=submit, local_slots=slots)
         except Exception:
@@ -71,6 +79,8 @@ def run_pass(root: str, *, poll_jobs: bool, submit: bool, clock=utcnow, adapters
         if memory is None:
             submitted = submit and not requests.cancel_pending(study.state["requests"])
             summary.save(store.root, summary.make(study, result, submitted=submitted, local_slots=slots))
+            if not isinstance(study.graph, ticketpass.TicketGraph):
+                ticketpass.keep_note(study)
         return result
 
 
@@ -151,12 +161,14 @@ def poll(study: PassStudy, now: datetime) -> None:
     if index.tickets:           # a bundle's tickets: asked about as a set, no lookup per step
         groups[BUNDLE] = []
     for key, sids in groups.items():
-        answers = study.answers.get(key)     # asked already, by the quiet-pass check
-        if answers is None and key == BUNDLE:
+        answers = study.answers.get(key)     # asked already, by the quiet pass or the ticket pass
+        if key == BUNDLE:
             # only the tickets a worker took or ended: one still waiting has nothing to tell,
             # and a study of 100,000 queued tickets would otherwise cost work per ticket
-            answers = study.adapter_by_key(key).moved(index.tickets)
-            sids = sorted((index.tickets[t] for t in answers), key=study.graph.position.__getitem__)
+            if answers is None:
+                answers = study.adapter_by_key(key).moved(index.tickets)
+            sids = sorted((index.tickets[t] for t in answers if t in index.tickets),
+                          key=study.graph.position.__getitem__)
         elif answers is None:
             answers = study.adapter_by_key(key).status([study.ref(s) for s in sids])
         for sid in sids:

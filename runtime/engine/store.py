@@ -66,22 +66,22 @@ class Store:
 
     # ------------------------------------------------------------------ reading
 
-    def load(self, adapters: dict) -> PassStudy:
+    def load(self, adapters: dict, state: dict | None = None) -> PassStudy:
         """The study as a pass works on it: the state this loop left while no other process
-        wrote, else the state on disk; and the DAG's pass view."""
+        wrote, else the state on disk (``state``: as ``read_state`` read it already in this pass,
+        under the same lock); and the DAG's pass view."""
         root, memory = self.root, self.memory
         kept = memory.state if memory is not None else None
-        self.files = files_key(root)
-        if kept is not None and kept.files.checksum is not None and kept.files == self.files:
+        files = files_key(root) if state is None else None
+        if state is not None:
+            index = None
+        elif kept is not None and kept.files.checksum is not None and kept.files == files:
             state, index = kept.state, kept.index                  # nobody else wrote
-            self.base, self.snapshot_size = kept.base, kept.snapshot_size
+            self.files, self.base, self.snapshot_size = files, kept.base, kept.snapshot_size
         else:
             if memory is not None:
                 memory.forget_state()
-            state, index = read_state(root), None
-            self.base = state.get("checksum") or ""
-            self.snapshot_size = _size(os.path.join(root, STATE_FILE))
-            self.legacy_intents = bool(journal.merge(root, state["steps"])) or _size(journal.path(root)) > 0
+            state, index = self.read_state(), None
         dag, graph, fresh_dag = self._load_dag(state)
         settings = bundlesettings.effective(dag["study"].get("bundle"), state["settings"].get("bundle"))
         if graph.use_bundle(settings) or fresh_dag:
@@ -90,6 +90,21 @@ class Store:
             _check_same_steps(root, state, graph)
             index = StepIndex(state, graph)
         return PassStudy(root, state, graph, dag, adapters, index, self)
+
+    def read_state(self) -> dict:
+        """The state on disk: state.json with its journal applied (and an earlier release's
+        intents merged); notes what identifies the files, for the writes of this pass."""
+        root = self.root
+        self.files = files_key(root)
+        state = read_state(root)
+        self.base = state.get("checksum") or ""
+        self.snapshot_size = _size(os.path.join(root, STATE_FILE))
+        self.legacy_intents = bool(journal.merge(root, state["steps"])) or _size(journal.path(root)) > 0
+        return state
+
+    def load_dag(self, state: dict) -> dict:
+        """The pass view of the DAG (or the DAG, for a state that records no checksum)."""
+        return self._load_dag(state)[0]
 
     def _load_dag(self, state: dict) -> tuple[dict, Graph, bool]:
         """(the pass view, its graph, whether it was parsed in this pass)."""

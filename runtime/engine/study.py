@@ -80,6 +80,11 @@ class PassStudy:
                                          self.state["settings"].get("poll_interval", 60))
         return self._bundle
 
+    def reuse_bundle(self, adapter) -> None:
+        """Take the bundle adapter an earlier part of this pass made (it has asked the
+        scheduler about the allocations already: once per pass)."""
+        self._bundle = adapter
+
     def local_in_flight(self) -> int:
         """Local jobs in flight.  A bundle's ticket is none, told by its id before any adapter
         lookup: 100,000 queued tickets cost no lookups."""

@@ -1,0 +1,197 @@
+"""The ticket pass: a single pass of a bundled study whose open steps are all tickets, made
+without reading the DAG.
+
+A bundled parameter sweep spends most of its life in one shape: every step not ended is a ticket
+of its bundle (queued, or run by a worker), and none waits.  A single pass of such a study
+(mmonitor from cron, msubmit) can only carry over what the workers did and tend the allocations;
+yet a full pass also reads the pass view, builds the graph and scans every step into the step
+index, which on 100,000 steps costs more than reading the state (bench/README.md).  So a single
+pass first tries this one (``attempt``): it reads the state as a full pass does and checks the
+shape on it; stands in for the graph and the index with what that shape allows (``TicketGraph``,
+``TicketIndex``); asks the bundle which tickets moved; and then runs the full pass's own work and
+persistence (``passes.do_work``, ``passes.persist``) on them.  It steps aside, having written
+nothing, when anything else could happen:
+- a control request, a dry run, an intent, an earlier release's intents file;
+- a step waiting (INITIALIZED) or in flight as its own job; bundling off for the study now;
+- an answer that sends a step back to INITIALIZED (a timeout, a node failure): the restart
+  and the resubmission need the DAG.
+The full pass that follows reuses the answers it got and the bundle adapter that got them, so
+the bundle is asked once per pass.  In that shape the stand-ins answer as the real ones: no step
+is ready or has an intent (nothing to submit), a failed step's descendants are all past
+INITIALIZED (``transitions.fail_descendants`` moves none), no step is local.
+
+What it needs of the DAG is in ``meta/ticket-pass.json`` (derived data, written by a full single
+pass of a bundled study, ``keep_note``): the DAG's study block (batch, bundle) and its step ids
+in order (events come out in DAG order, as in a full pass); used only while dag.json is the file
+it was made from.  When status.csv is due, the pass view is read for it then.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from functools import cached_property
+from operator import itemgetter
+
+from mruntime.bundle import files as bundle_files
+from mshared import bundlesettings
+from mshared import states as S
+from mshared.contracts import MAX_DAG_BYTES
+from mshared.dagview import signature
+from mshared.errors import InvalidInput
+from mshared.jsonio import dumps, loads, write_atomic
+from mshared.reading import read_regular
+
+from .graph import BUNDLE
+from .index import StepIndex
+from .store import Store
+from .study import PassStudy
+
+FILE = os.path.join("meta", "ticket-pass.json")
+SCHEMA, VERSION = "maestro.ticket-pass", 1
+# the answers a ticket pass applies: none sends a step back to INITIALIZED
+APPLIES = frozenset({S.PENDING, S.QUEUED, S.WAITING, S.RUNNING, S.FINISHING, S.FINISHED, S.FAILED, S.CANCELLED})
+_STATE = itemgetter("state")
+
+
+class Attempt:
+    """What ``attempt`` found: ``study``, ready for the full pass's work, or None; then what the
+    full pass takes over: the ``store`` with the ``state`` it read, the bundle's ``answers`` and
+    the ``bundle`` adapter that got them (each None when it got that far)."""
+
+    def __init__(self, study: PassStudy | None = None, *, store: Store | None = None, state: dict | None = None,
+                 answers: dict | None = None, bundle=None):
+        self.study, self.store, self.state = study, store, state
+        self.answers, self.bundle = answers or {}, bundle
+
+
+def attempt(root: str, adapters: dict, now, held) -> Attempt:
+    """The ticket pass's study of ``root`` (under the study lock), if the study is in its shape."""
+    store = Store(root)
+    note = _load(store.root)
+    if note is None:
+        return Attempt()
+    state = store.read_state()
+    settings = bundlesettings.effective(note["study"].get("bundle"), state["settings"].get("bundle"))
+    if (store.legacy_intents or settings is None or state["study"].get("dag_sha256") != note["dag_sha256"]
+            or len(note["order"]) != len(state["steps"]) or not _quiet_requests(state)):
+        return Attempt(store=store, state=state)
+    graph = TicketGraph(note["order"], (note["study"].get("batch") or {}).get("type", "local"), settings)
+    index = TicketIndex.of(state, graph)
+    if index is None:
+        return Attempt(store=store, state=state)
+    study = PassStudy(store.root, state, graph, _NoteDag(note["study"], store, state), adapters, index, store)
+    study.held, study.now = held, now
+    bundle = study.adapter_by_key(BUNDLE)
+    answers = bundle.moved(index.tickets)
+    if any(status.state not in APPLIES for status in answers.values()):
+        return Attempt(store=store, state=state, answers={BUNDLE: answers}, bundle=bundle)
+    study.answers = {BUNDLE: answers}
+    return Attempt(study)
+
+
+def _quiet_requests(state: dict) -> bool:
+    """No request waits or holds (a cancel, a re-run, an earlier release's), and no dry run."""
+    return not any(state["requests"].values()) and not state["settings"].get("dry")
+
+
+class TicketGraph:
+    """The graph, as far as a pass of a study in the ticket pass's shape looks at it."""
+
+    def __init__(self, order: list[str], scheduler: str, bundle: dict):
+        self.order, self.scheduler, self.bundle = order, scheduler, bundle
+        self.children = _NoChildren()         # no step waits: none to fail below a failed one
+        self.adapter_keys = _AllBundled()     # every open step is a ticket
+        self.steps: dict = {}                 # never looked at in this shape
+
+    @cached_property
+    def position(self) -> dict[str, int]:
+        return {sid: at for at, sid in enumerate(self.order)}
+
+
+class _NoChildren:
+    def __getitem__(self, sid: str) -> tuple:
+        return ()
+
+
+class _AllBundled:
+    def __getitem__(self, sid: str) -> str:
+        return BUNDLE
+
+
+class TicketIndex(StepIndex):
+    """The step index of a study in the ticket pass's shape, made with a few sweeps in C
+    (``StepIndex.__init__`` loops over every step in Python); the same content."""
+
+    @classmethod
+    def of(cls, state: dict, graph: TicketGraph) -> TicketIndex | None:
+        """The index, or None when the state is not in the shape."""
+        steps = state["steps"]
+        counts = Counter(map(_STATE, steps.values()))
+        if counts[S.INITIALIZED]:
+            return None
+        flying = {sid: entry["job_id"] for sid, entry in steps.items() if entry["state"] in S.IN_FLIGHT}
+        open_count = sum(n for name, n in counts.items() if name not in S.TERMINAL)
+        if open_count != len(flying) or not all(map(bundle_files.is_ticket, flying.values())):
+            return None
+        if any(entry.get("intent") for entry in steps.values()):
+            return None
+        index = cls.__new__(cls)
+        index.graph, index.steps = graph, steps
+        index.open, index.intents, index.in_flight = open_count, set(), set(flying)
+        index.backing_off = {sid for sid, entry in steps.items() if entry.get("not_before")}
+        index.ticket_of = flying
+        index.tickets = {job: sid for sid, job in flying.items()}
+        index.queued_tickets = {sid for sid in flying if steps[sid]["state"] == S.PENDING}
+        index._waiting, index.live, index.heads = {}, Counter(), {}
+        index._events, index._seen = None, 0
+        return index
+
+
+class _NoteDag(dict):
+    """The DAG as the note has it: the study block; the steps (the pass view) read when first
+    needed (status.csv)."""
+
+    def __init__(self, study: dict, store: Store, state: dict):
+        super().__init__(study=study)
+        self._store, self._state = store, state
+
+    def __missing__(self, key: str):
+        if key != "steps":
+            raise KeyError(key)
+        steps = self["steps"] = self._store.load_dag(self._state)["steps"]
+        return steps
+
+
+def keep_note(study) -> None:
+    """After a full single pass of a bundled study: leave the note a ticket pass needs, unless
+    the one there is of this very dag.json.  Derived data: a study that takes no new file goes
+    on with full passes."""
+    if study.graph.bundle is None or not study.state["study"].get("dag_sha256"):
+        return
+    root = study.root
+    if _load(root) is not None:
+        return
+    try:
+        info = os.stat(os.path.join(root, "dag.json"))
+        dag_study = study.dag["study"]
+        note = {"schema": SCHEMA, "version": VERSION, "dag_sha256": study.state["study"]["dag_sha256"],
+                "dag_file": signature(info), "order": study.graph.order,
+                "study": {"batch": dag_study.get("batch"), "bundle": dag_study.get("bundle")}}
+        write_atomic(os.path.join(root, FILE), dumps(note), durable=False)
+    except OSError:
+        pass
+
+
+def _load(root: str) -> dict | None:
+    """The note, if it was made from this very dag.json; else None."""
+    try:
+        info = os.stat(os.path.join(root, "dag.json"))
+        doc = loads(read_regular(os.path.join(root, FILE), MAX_DAG_BYTES, "the ticket pass's note"))
+    except (OSError, ValueError, InvalidInput):
+        return None
+    if (not isinstance(doc, dict) or doc.get("schema") != SCHEMA or doc.get("version") != VERSION
+            or doc.get("dag_file") != signature(info) or not isinstance(doc.get("order"), list)
+            or not isinstance(doc.get("study"), dict) or not doc.get("dag_sha256")):
+        return None
+    return doc
