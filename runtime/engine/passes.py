@@ -154,7 +154,7 @@ def poll(study: PassStudy, now: datetime) -> None:
     steps = study.state["steps"]
     groups: dict[str, list[str]] = {}
     index = study.synced_index()
-    others = index.in_flight.difference(index.ticket_of) if index.tickets else index.in_flight
+    others = index.own_jobs_in_flight()
     for sid in sorted(others, key=study.graph.position.__getitem__):
         if steps[sid].get("job_id"):
             groups.setdefault(study.job_key(sid), []).append(sid)

@@ -89,7 +89,7 @@ class PassStudy:
         """Local jobs in flight.  A bundle's ticket is none, told by its id before any adapter
         lookup: 100,000 queued tickets cost no lookups."""
         keys, index = self.graph.adapter_keys, self.synced_index()
-        return sum(1 for sid in index.in_flight.difference(index.ticket_of) if keys[sid] == "local")
+        return sum(1 for sid in index.own_jobs_in_flight() if keys[sid] == "local")
 
     def job_key(self, step_id: str) -> str:
         """The adapter that has the step's current job: a ticket is the bundle's, whatever the

@@ -31,7 +31,8 @@ from __future__ import annotations
 import os
 from collections import Counter
 from functools import cached_property
-from operator import itemgetter
+from itertools import compress
+from operator import itemgetter, methodcaller
 
 from mruntime.bundle import files as bundle_files
 from mshared import bundlesettings
@@ -51,7 +52,9 @@ FILE = os.path.join("meta", "ticket-pass.json")
 SCHEMA, VERSION = "maestro.ticket-pass", 1
 # the answers a ticket pass applies: none sends a step back to INITIALIZED
 APPLIES = frozenset({S.PENDING, S.QUEUED, S.WAITING, S.RUNNING, S.FINISHING, S.FINISHED, S.FAILED, S.CANCELLED})
-_STATE = itemgetter("state")
+_STATE, _JOB = itemgetter("state"), itemgetter("job_id")
+_INTENT, _NOT_BEFORE = methodcaller("get", "intent"), methodcaller("get", "not_before")
+_IS_TICKET = methodcaller("startswith", bundle_files.TICKET_PREFIX)
 
 
 class Attempt:
@@ -106,7 +109,7 @@ class TicketGraph:
 
     @cached_property
     def position(self) -> dict[str, int]:
-        return {sid: at for at, sid in enumerate(self.order)}
+        return dict(zip(self.order, range(len(self.order))))
 
 
 class _NoChildren:
@@ -125,24 +128,26 @@ class TicketIndex(StepIndex):
 
     @classmethod
     def of(cls, state: dict, graph: TicketGraph) -> TicketIndex | None:
-        """The index, or None when the state is not in the shape."""
+        """The index, or None when the state is not in the shape.  Every sweep is map, compress
+        or zip over the entries: no bytecode runs per step."""
         steps = state["steps"]
-        counts = Counter(map(_STATE, steps.values()))
-        if counts[S.INITIALIZED]:
+        entries = steps.values()
+        states = list(map(_STATE, entries))
+        counts = Counter(states)
+        if counts[S.INITIALIZED] or any(map(_INTENT, entries)):
             return None
-        flying = {sid: entry["job_id"] for sid, entry in steps.items() if entry["state"] in S.IN_FLIGHT}
+        ids = list(compress(steps, map(S.IN_FLIGHT.__contains__, states)))
         open_count = sum(n for name, n in counts.items() if name not in S.TERMINAL)
-        if open_count != len(flying) or not all(map(bundle_files.is_ticket, flying.values())):
-            return None
-        if any(entry.get("intent") for entry in steps.values()):
+        flying = list(map(steps.__getitem__, ids))
+        jobs = list(map(_JOB, flying))
+        if open_count != len(ids) or None in jobs or not all(map(_IS_TICKET, jobs)):
             return None
         index = cls.__new__(cls)
         index.graph, index.steps = graph, steps
-        index.open, index.intents, index.in_flight = open_count, set(), set(flying)
-        index.backing_off = {sid for sid, entry in steps.items() if entry.get("not_before")}
-        index.ticket_of = flying
-        index.tickets = {job: sid for sid, job in flying.items()}
-        index.queued_tickets = {sid for sid in flying if steps[sid]["state"] == S.PENDING}
+        index.open, index.intents, index.in_flight = open_count, set(), set(ids)
+        index.backing_off = set(compress(steps, map(_NOT_BEFORE, entries)))
+        index.ticket_of, index.tickets = dict(zip(ids, jobs)), dict(zip(jobs, ids))
+        index.queued_tickets = set(compress(ids, map(S.PENDING.__eq__, map(_STATE, flying))))
         index._waiting, index.live, index.heads = {}, Counter(), {}
         index._events, index._seen = None, 0
         return index

@@ -26,7 +26,7 @@ def render(report: core.Report, fmt: str, view: str, *, layout: str = "flat", wi
         text = status_csv(steps, entries, report.now)
         if core.bundled(report.study.state):    # status.csv's columns stay Maestro's: these go after
             text = _add_csv_columns(text, core.BUNDLE_HEADERS, core.bundle_columns(steps, entries))
-        extra = reused.column(steps, entries)
+        extra = reused.column(steps, entries) if report.summary.get("reused") else None
         return (text if extra is None else reused.add_csv_column(text, extra)).encode("utf-8")
     md = fmt == "md"
     title = f"Study: {visible(report.study.root)}"
@@ -60,7 +60,8 @@ def _json(report, view, tails, lines: bool) -> bytes:
         times = Times(report.now)
         entries = report.study.state["steps"]
         steps = core.step_records(core.chosen_steps(report), entries, times)
-        reused.annotate(steps, entries)
+        if report.summary.get("reused"):
+            reused.annotate(steps, entries)
         if report.results is not None:
             for record in steps:
                 record.update(report.results[record["id"]])
@@ -101,8 +102,9 @@ def _steps_table(report, md: bool, layout: str, width) -> str:
         at = TABLE_COLUMNS.index("Job ID") + 1
         headers = (*TABLE_COLUMNS[:at], *core.BUNDLE_HEADERS, *TABLE_COLUMNS[at:])
         columns[at:at] = [visible_column(c) for c in core.bundle_columns(steps, entries)]
-    extra = reused.column(steps, entries)
-    if extra is not None:       # steps brought over by --reuse: one more column, only then
+    # steps brought over by --reuse: one more column, only then (the summary counted them)
+    extra = reused.column(steps, entries) if report.summary.get("reused") else None
+    if extra is not None:
         headers, columns = (*headers, reused.HEADER), columns + [visible_column(extra)]
     if md:
         return _markdown(headers, zip(*columns))
