@@ -59,6 +59,7 @@ def test_the_index_agrees_with_a_scan_after_any_transitions(moves):
         assert sorted(index.flying(), key=ids.index) == index.flying()
         tickets, queued = tickets_by_scan(state)
         assert index.tickets == tickets and index.queued_tickets == queued
+        assert index.own_jobs_in_flight() == flying - set(tickets.values())
         assert StepIndex(state, graph).tickets == tickets          # made from the state: the same
 
 
