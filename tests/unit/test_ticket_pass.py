@@ -60,9 +60,13 @@ def _outcome(root: str) -> tuple:
     state = read_state(root)
     state.pop("checksum")
     state["study"].pop("root")
-    events = [loads(line) for line in open(os.path.join(root, "events.jsonl"), "rb")]
+    with open(os.path.join(root, "events.jsonl"), "rb") as handle:
+        events = [loads(line) for line in handle]
     bundle = {name: F.get_json(F.path(root, name)) for name in (F.ALLOCATIONS, F.OUTLOOK)}
-    csv = open(os.path.join(root, "status.csv")).read() if os.path.exists(os.path.join(root, "status.csv")) else None
+    csv = None
+    if os.path.exists(os.path.join(root, "status.csv")):
+        with open(os.path.join(root, "status.csv")) as handle:
+            csv = handle.read()
     return state, events, bundle, csv
 
 
@@ -136,7 +140,7 @@ def test_the_full_pass_runs_whenever_anything_else_could_happen(tmp_path, held, 
         edit_state(root, lambda state, dag: state["requests"].setdefault("queue", []).append(
             {"kind": "cancel", "steps": [next(iter(state["steps"]))]}))
     elif why == "waiting-step":
-        edit_state(root, lambda state, dag: state["steps"][sorted(state["steps"])[-1]].update(
+        edit_state(root, lambda state, dag: state["steps"][max(state["steps"])].update(
             state="INITIALIZED", job_id=None))
     elif why == "no-note":
         os.unlink(os.path.join(root, ticketpass.FILE))
