@@ -236,6 +236,13 @@ def monitor_fresh(ctx: Context, d: Path, ended: int = 0) -> Path:
     shutil.copyfile(root / "state.orig.json", root / "state.json")
     shutil.copyfile(root / "status.orig.csv", root / "status.csv")
     (root / "events.jsonl").unlink(missing_ok=True)
+    # the state is state.json with its journal applied: the previous repeat's pass appended the ends
+    # it applied there, so without this every repeat after the first would find them applied already
+    # (emptied, not removed: no deletion between timed runs).  The pass summary it left stays: with
+    # nothing ended it describes this very state, and the pass is the quiet pass a cron pass makes.
+    journal = root / "changes.jsonl"
+    if journal.exists():
+        journal.write_bytes(b"")
     bindir = d / "bin"
     bindir.mkdir()
     log = d / "calls.log"
