@@ -98,8 +98,7 @@ class Times:
     def _cells(self, state, started, submitted, ended, restarts) -> tuple:
         """State, Run Time, Elapsed Time, Start Time, Submit Time, End Time, Number Restarts."""
         finish = self.epoch(ended) if ended else self.now
-        run, elapsed = self.spans([started, submitted], [finish, finish])
-        return (state, self._durations_of([run])[0], self._durations_of([elapsed])[0], self.local(started),
+        return (state, self._duration(started, finish), self._duration(submitted, finish), self.local(started),
                 self.local(submitted), self.local(ended), str(restarts))
 
     def finish(self, ended: list) -> list[float]:
@@ -113,15 +112,13 @@ class Times:
         return [max(round(end - (seconds.get(start) or epoch(start))), 0) if start else None
                 for start, end in zip(starts, finish)]
 
-    def _durations_of(self, values: list) -> list[str]:
-        durations = self._durations
-        out = []
-        for value in values:
-            text = durations.get(value)
-            if text is None:
-                text = durations[value] = format_duration(value)
-            out.append(text)
-        return out
+    def _duration(self, start: str | None, finish: float) -> str:
+        """The duration cell from ``start`` (None: not started) to ``finish`` (epoch seconds)."""
+        value = max(round(finish - self.epoch(start)), 0) if start else None
+        text = self._durations.get(value)
+        if text is None:
+            text = self._durations[value] = format_duration(value)
+        return text
 
 
 def status_csv(dag_steps: list[dict], state_steps: dict, now: datetime, previous: str | None = None) -> str:

@@ -72,16 +72,16 @@ class Store:
         under the same lock); and the DAG's pass view."""
         root, memory = self.root, self.memory
         kept = memory.state if memory is not None else None
-        files = files_key(root) if state is None else None
-        if state is not None:
-            index = None
-        elif kept is not None and kept.files.checksum is not None and kept.files == files:
-            state, index = kept.state, kept.index                  # nobody else wrote
-            self.files, self.base, self.snapshot_size = files, kept.base, kept.snapshot_size
-        else:
-            if memory is not None:
-                memory.forget_state()
-            state, index = self.read_state(), None
+        index = None
+        if state is None:                 # not read yet in this pass
+            files = files_key(root) if kept is not None else None
+            if files is not None and kept.files.checksum is not None and kept.files == files:
+                state, index = kept.state, kept.index              # nobody else wrote
+                self.files, self.base, self.snapshot_size = files, kept.base, kept.snapshot_size
+            else:
+                if memory is not None:
+                    memory.forget_state()
+                state = self.read_state()
         dag, graph, fresh_dag = self._load_dag(state)
         settings = bundlesettings.effective(dag["study"].get("bundle"), state["settings"].get("bundle"))
         if graph.use_bundle(settings) or fresh_dag:

@@ -291,12 +291,8 @@ def bundled(state: dict) -> bool:
 def bundle_columns(steps: list[dict], entries: dict) -> list[list[str]]:
     """The Allocation and Node cells of ``steps`` ('--' where not known)."""
     alloc, node = BUNDLE_FIELDS
-    pairs = [(e.get(alloc) or NO_VALUE, e.get(node) or NO_VALUE) for e in map(entries.__getitem__, _ids(steps))]
+    pairs = [(e.get(alloc) or NO_VALUE, e.get(node) or NO_VALUE) for e in (entries[s["id"]] for s in steps)]
     return [list(c) for c in zip(*pairs)] if pairs else [[] for _ in BUNDLE_FIELDS]
-
-
-def _ids(steps: list[dict]) -> list[str]:
-    return [s["id"] for s in steps]
 
 
 def why_ids(report: Report) -> list[str]:

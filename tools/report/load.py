@@ -42,15 +42,13 @@ def read_study(path: str, with_dag: bool, slim: bool = False) -> StudyFiles:
 
 
 def _dag(root: str, state: dict, slim: bool) -> dict:
+    view = None
     if slim:
         try:
-            info = os.stat(os.path.join(root, "dag.json"))
+            view = dagview.load(root, state["study"].get("dag_sha256"), os.stat(os.path.join(root, "dag.json")))
         except OSError:
-            info = None       # read_dag says what is wrong
-        view = dagview.load(root, state["study"].get("dag_sha256"), info) if info is not None else None
-        if view is not None:
-            return view
-    return read_dag(root, state)
+            pass              # no dag.json: read_dag says so
+    return view if view is not None else read_dag(root, state)
 
 
 def stderr_tails(study: StudyFiles, ids, lines: int) -> dict[str, dict]:

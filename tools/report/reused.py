@@ -29,10 +29,7 @@ def count(entries) -> int:
 
 def column(steps: list[dict], entries: dict) -> list[str] | None:
     """The old study each chosen step was reused from ('--' for the others); None when none was."""
-    got = [entries[s["id"]] for s in steps]
-    if not any("reused_from" in entry for entry in got):   # most studies: none, told cheaply
-        return None
-    found = [origin(entry) for entry in got]
+    found = [origin(entries[s["id"]]) for s in steps]
     if not any(found):
         return None
     return [came["study"] if came else NONE for came in found]
@@ -41,8 +38,7 @@ def column(steps: list[dict], entries: dict) -> list[str] | None:
 def annotate(records: list[dict], entries: dict) -> None:
     """Add ``reused_from`` to the JSON records of reused steps (others stay as they were)."""
     for record in records:
-        entry = entries[record["id"]]
-        came = "reused_from" in entry and origin(entry)
+        came = origin(entries[record["id"]])
         if came:
             record["reused_from"] = came
 
