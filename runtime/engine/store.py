@@ -122,6 +122,7 @@ class Store:
         if dag is None:
             dag = read_dag(self.root, state)
             if sha:
+                view.save(self.root, view.make_report(dag, sha, info), view.REPORT_FILE)
                 dag = view.make(dag, sha, info)
                 view.save(self.root, dag)
         graph = Graph.from_dag(dag)

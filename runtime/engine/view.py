@@ -1,4 +1,6 @@
-"""Making the pass view, `<root>/meta/dag-view.json`: what a pass needs of dag.json, and no more.
+"""Making the views of dag.json: the pass view, `<root>/meta/dag-view.json` (what a pass needs
+of dag.json, and no more), and the report view, `<root>/meta/report-view.json` (what mreport
+shows of each step; ``make_report``).
 
 A pass needs each step's id, name, stem, workspace, parents, the flags that decide how it runs
 (scheduled, restart, after_failed_parents), its Params cell for status.csv, and the batch block.
@@ -8,12 +10,14 @@ first pass that reads dag.json writes this view beside it; later passes (and mre
 reports) read it instead, as long as dag.json is the file it was made from (same size,
 modification time and inode, and the DAG checksum the state records; only a rewrite in place of
 the same size within one clock tick would slip by, which no tool of ours does): the reading is
-``mshared.dagview``.  It is derived data: deleting it only costs the next pass a full read.
+``mshared.dagview``.  Both are derived data: deleting one only costs the next pass a full read of
+dag.json (and a report, until then, the same).
 """
 
 import os
 
-from mshared.dagview import FILE, SCHEMA, VERSION, load, signature  # noqa: F401 (this module's API)
+from mshared.dagview import (FILE, REPORT_FILE, REPORT_SCHEMA, REPORT_VERSION, SCHEMA, VERSION,  # noqa: F401
+                             load, signature)
 from mshared.jsonio import dumps, write_atomic
 from mshared.statusrows import params_text
 
@@ -39,10 +43,21 @@ def make(dag: dict, dag_sha256: str, dag_info: os.stat_result) -> dict:
             "study": study, "steps": steps}
 
 
-def save(root: str, view: dict) -> None:
-    """Write the view for the next passes; a study directory that takes no new file is no error."""
+def make_report(dag: dict, dag_sha256: str, dag_info: os.stat_result) -> dict:
+    """The report view: each step as a JSON step record shows the DAG's side of it (id, name,
+    workspace, parameters, round), and the study's extend block (its result file)."""
+    steps = [{"id": step["id"], "step": step["step"], "workspace": step["workspace"], "params": step["params"],
+              "round": step.get("round", 1)} for step in dag["steps"]]
+    study = {"extend": dag["study"]["extend"]} if dag["study"].get("extend") else {}
+    return {"schema": REPORT_SCHEMA, "version": REPORT_VERSION, "dag_sha256": dag_sha256,
+            "dag_file": signature(dag_info), "study": study, "steps": steps}
+
+
+def save(root: str, view: dict, name: str = FILE) -> None:
+    """Write a view (``name``: FILE or REPORT_FILE) for the next readers; a study directory that
+    takes no new file is no error."""
     try:
         os.makedirs(os.path.join(root, "meta"), exist_ok=True)
-        write_atomic(os.path.join(root, FILE), dumps(view), durable=False)
+        write_atomic(os.path.join(root, name), dumps(view), durable=False)
     except OSError:
         pass

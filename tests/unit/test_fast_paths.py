@@ -163,7 +163,7 @@ def test_batch_submissions_in_parallel_are_recorded_as_one_at_a_time(tmp_path, m
     assert _outcome(parallel) == _outcome(serial)
 
 
-@pytest.mark.parametrize("deleted", ["view", "journal-line"])
+@pytest.mark.parametrize("deleted", ["view", "report-view", "journal-line"])
 def test_derived_files_can_go_at_any_time(tmp_path, monkeypatch, deleted):
     """The pass view is derived data and a stale journal line is ignored: removing the view, or
     adding a stale line, between passes changes nothing."""
@@ -171,8 +171,9 @@ def test_derived_files_can_go_at_any_time(tmp_path, monkeypatch, deleted):
     b = _copy(a, "b")
     adapter_a, adapter_b = Scripted(), Scripted()
     for _ in range(100):
-        if deleted == "view" and os.path.exists(os.path.join(b, view.FILE)):
-            os.unlink(os.path.join(b, view.FILE))
+        gone = {"view": view.FILE, "report-view": view.REPORT_FILE}.get(deleted)
+        if gone and os.path.exists(os.path.join(b, gone)):
+            os.unlink(os.path.join(b, gone))
         if deleted == "journal-line":          # a line of a state.json long gone: stale
             line = statejournal.encode("0" * 64, {"prep": {"state": "FAILED"}}, {})
             statejournal.append(b, line, durable=False)
@@ -253,10 +254,14 @@ def test_a_local_study_needs_no_per_step_scheduler_lookup(tmp_path):
     assert [graph.adapter_keys[sid] for sid in graph.order] == [per_step[sid] for sid in graph.order]
 
 
-@pytest.mark.parametrize("fmt, layout", [("table", "flat"), ("table", "legacy"), ("md", "flat"), ("csv", "flat")])
-def test_mreport_on_the_pass_view_reports_as_on_the_full_dag(tmp_path, monkeypatch, fmt, layout):
-    """mreport's tables and CSV read the pass view when it was made from this dag.json (half its
-    size on a large study): byte for byte the report that dag.json gives, mid-run and at the end."""
+@pytest.mark.parametrize("fmt, layout, reader", [
+    ("table", "flat", "load_report"), ("table", "legacy", "load_report"), ("table", "narrow", "load_report"),
+    ("md", "flat", "load_report"), ("json", "flat", "load_report"), ("ndjson", "flat", "load_report"),
+    ("csv", "flat", "load")])
+def test_mreport_on_a_view_reports_as_on_the_full_dag(tmp_path, monkeypatch, fmt, layout, reader):
+    """mreport's tables, JSON step records and CSV read a view of dag.json (the report view, or
+    the pass view for the CSV) when it was made from this dag.json: byte for byte the report
+    that dag.json gives, mid-run and at the end, filtered or not."""
     from mreport import load as report_load
     from mshared import dagview
 
@@ -267,8 +272,9 @@ def test_mreport_on_the_pass_view_reports_as_on_the_full_dag(tmp_path, monkeypat
         status = passes.run_pass(root, poll_jobs=True, submit=True, clock=lambda: NOW,
                                  adapters={"local": adapter}, local_slots=SLOTS).status
         for steps in ((), ("sim*",)):
-            fast, taken = _report_counting(monkeypatch, dagview, "load", root, fmt, layout, steps)
-            monkeypatch.setattr(dagview, "load", lambda *args: None)     # the slow path: dag.json
+            fast, taken = _report_counting(monkeypatch, dagview, reader, root, fmt, layout, steps)
+            for name in ("load", "load_report"):                       # the slow path: dag.json
+                monkeypatch.setattr(dagview, name, lambda *args: None)
             slow, read = _report_counting(monkeypatch, report_load, "read_dag", root, fmt, layout, steps)
             monkeypatch.undo()
             assert taken and read and fast.output == slow.output and fast.check == slow.check
@@ -278,17 +284,17 @@ def test_mreport_on_the_pass_view_reports_as_on_the_full_dag(tmp_path, monkeypat
     assert len(set(reports)) > 3        # the report changed as the study went on
 
 
-def test_mreport_reads_dag_json_when_the_view_is_not_of_it(tmp_path):
+@pytest.mark.parametrize("source, schema", [("report", "maestro.report-view"), ("pass", "maestro.dag-view")])
+def test_mreport_reads_dag_json_when_the_view_is_not_of_it(tmp_path, source, schema):
     """A view left by an earlier dag.json (or none) is not used: the report reads dag.json."""
     from mreport.load import read_study
-    from mshared import dagview
 
     root = _render(tmp_path)
     _single_passes(root)
-    assert read_study(root, with_dag=True, slim=True).dag["schema"] == dagview.SCHEMA
-    assert read_study(root, with_dag=True, slim=False).dag["schema"] != dagview.SCHEMA
+    assert read_study(root, with_dag=True, source=source).dag["schema"] == schema
+    assert read_study(root, with_dag=True, source="dag").dag["schema"] == "maestro.dag"
     os.utime(os.path.join(root, "dag.json"))                    # no longer the file it was made from
-    assert read_study(root, with_dag=True, slim=True).dag.get("schema") != dagview.SCHEMA
+    assert read_study(root, with_dag=True, source=source).dag["schema"] == "maestro.dag"
 
 
 def _report_counting(monkeypatch, module, name: str, root: str, fmt: str, layout: str, steps):

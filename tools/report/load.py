@@ -20,32 +20,37 @@ LINE_MAX_CHARS = 1000           # a longer stderr line is shown cut in the middl
 RESULT_BYTES = 64 * 1024    # a result file is a small answer for a driver, not a data set
 
 
-def read_study(path: str, with_dag: bool, slim: bool = False) -> StudyFiles:
+def read_study(path: str, with_dag: bool, source: str = "dag") -> StudyFiles:
     """The study at ``path``: its state, and its DAG when ``with_dag`` (mshared.studydir checks it
-    against the state).  With ``slim`` the DAG may be the pass view (mshared.dagview: its steps
-    hold ids, names, workspaces, stems, parents and the Params cell, not parameters or
-    commands) while it was made from this dag.json.  A study that grew between the two reads
-    (mextend replaces dag.json and state.json together) is read again: the newer state names the
-    newer DAG."""
+    against the state).  ``source`` (core.DAG_SOURCES) says how much of the DAG the report shows:
+    "report" and "pass" take that view of dag.json (mshared.dagview: the report view holds each
+    step's id, name, workspace, parameters and round; the pass view ids, names, workspaces,
+    stems, parents and the Params cell) while it was made from this dag.json, else dag.json.
+    A study that grew between the two reads (mextend replaces dag.json and state.json together)
+    is read again: the newer state names the newer DAG."""
     root = study_root(path)
     state = read_state(root)
     why_not = conductor(root).why_not
     if not with_dag:
         return StudyFiles(root, state, None, why_not)
     try:
-        return StudyFiles(root, state, _dag(root, state, slim), why_not)
+        return StudyFiles(root, state, _dag(root, state, source), why_not)
     except InvalidInput:
         if head_checksum(root) == state.get("checksum", "").encode():
             raise
     state = read_state(root)      # it grew between the two reads (mextend): read both again
-    return StudyFiles(root, state, _dag(root, state, slim), why_not)
+    return StudyFiles(root, state, _dag(root, state, source), why_not)
 
 
-def _dag(root: str, state: dict, slim: bool) -> dict:
+_VIEWS = {"report": "load_report", "pass": "load"}     # source -> its reader in mshared.dagview
+
+
+def _dag(root: str, state: dict, source: str) -> dict:
     view = None
-    if slim:
+    if source in _VIEWS:
         try:
-            view = dagview.load(root, state["study"].get("dag_sha256"), os.stat(os.path.join(root, "dag.json")))
+            info = os.stat(os.path.join(root, "dag.json"))
+            view = getattr(dagview, _VIEWS[source])(root, state["study"].get("dag_sha256"), info)
         except OSError:
             pass              # no dag.json: read_dag says so
     return view if view is not None else read_dag(root, state)
