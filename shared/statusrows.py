@@ -9,6 +9,7 @@ import csv
 import io
 import time
 from datetime import datetime
+from operator import itemgetter, methodcaller
 
 from .printable import csv_cell, csv_column
 
@@ -121,36 +122,52 @@ class Times:
         return text
 
 
-def status_csv(dag_steps: list[dict], state_steps: dict, now: datetime, previous: str | None = None) -> str:
-    """status.csv text: Maestro's header and formats, properly quoted (Maestro's broke on commas).
+_ID, _WORKSPACE, _STATE = itemgetter("id"), itemgetter("workspace"), itemgetter("state")
+_STARTED, _SUBMITTED = methodcaller("get", "started"), methodcaller("get", "submitted")
+_ENDED, _RESTARTS = methodcaller("get", "ended"), methodcaller("get", "restarts", 0)
+_KEY = itemgetter("state", "started", "submitted", "ended", "restarts")   # of an entry as written
+_JOB = itemgetter("job_id")
+_LINE = "%s,%s,%s,%s,%s".__mod__      # Step Name, Job ID, Workspace, the shared cells, Params
 
-    Most rows of a large study belong to steps nothing has happened to yet, whose state and time
-    columns are all alike: their lines are put together from a template, or taken from
-    ``previous`` (the file as last written for the same DAG) where its line for the step starts
-    as the template does, which spares formatting its parameters again.  The other rows go
-    through ``Times``.  When no cell holds a comma, a quote or a line break (checked on the whole
-    text at once) the lines are the file; otherwise the rows that need it are quoted by the csv
-    writer (the same bytes as writing every row with it).
+
+def status_csv(dag_steps: list[dict], state_steps: dict, now: datetime) -> str:
+    """status.csv text: Maestro's header and formats, properly quoted (Maestro's broke on commas).
 
     Cells of user data (id, job id, workspace, state, restarts, params) go through ``printable.csv_cell``:
     control characters escaped, a leading `=`, `+`, `-` or `@` neutralised with a `'`.
     """
-    old = _previous_lines(previous, len(dag_steps))
-    lines: list[str] = []
-    touched, places = [], []
-    for at, step in enumerate(dag_steps):
-        entry = state_steps[step["id"]]
-        if not _untouched(entry):
-            touched.append(step)
-            places.append(at)
-            lines.append("")
-            continue
-        head = ",".join(_idle_cells(step, entry)) + ","
-        line = old[at] if old is not None else ""
-        lines.append(line if line.startswith(head) else head + csv_cell(params_text(step)))
-    rows = list(zip(*_csv_columns(Times(now).columns(touched, state_steps)))) if touched else []
-    for at, row in zip(places, rows):
-        lines[at] = ",".join(row)
+    ids = list(map(_ID, dag_steps))
+    return status_csv_of(ids, csv_column(list(map(_WORKSPACE, dag_steps))),
+                         csv_column(list(map(params_text, dag_steps))), state_steps, now)
+
+
+def status_csv_of(ids: list[str], workspaces: list[str], params: list[str], state_steps: dict,
+                  now: datetime) -> str:
+    """``status_csv`` of the steps ``ids`` (in order) whose Workspace and Params cells are given,
+    made safe already (``csv_column``): a pass may keep them (mshared.dagview's CSV view).
+
+    A large study's file is rewritten while it runs, so it is made column by column with C-level
+    sweeps (map, zip): a row's State, time and Restarts cells follow from five fields of its entry
+    that most steps share with many others (queued together, ended in the same second), so each
+    distinct five are formatted once, as one piece of the line.  When no cell holds a comma, a
+    quote or a line break (checked on the whole text at once) the lines are the file; otherwise
+    the rows that need it are quoted by the csv writer (the same bytes as writing every row with it).
+    """
+    times = Times(now)
+    got = list(map(state_steps.__getitem__, ids))
+    try:
+        keys = list(map(_KEY, got))
+        jobs = list(map(_JOB, got))
+    except KeyError:        # an entry without one of them (an earlier release's): field by field
+        keys = list(zip(map(_STATE, got), map(_STARTED, got), map(_SUBMITTED, got), map(_ENDED, got),
+                        map(_RESTARTS, got)))
+        jobs = list(map(methodcaller("get", "job_id"), got))
+    if None in jobs or "" in jobs:
+        jobs = [job or NO_TIME for job in jobs]
+    shared = {key: _shared_cells(times, key) for key in set(keys)}
+    joined = {key: ",".join(cells) for key, cells in shared.items()}
+    columns = (csv_column(ids), csv_column(jobs), workspaces)
+    lines = list(map(_LINE, zip(*columns, map(joined.__getitem__, keys), params)))
     header = ",".join(COLUMNS)
     text = "\n".join(lines)
     commas = len(COLUMNS) - 1
@@ -160,35 +177,19 @@ def status_csv(dag_steps: list[dict], state_steps: dict, now: datetime, previous
     out = io.StringIO()              # some cell needs quoting: find the rows that do
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
-    row_at = dict(zip(places, rows))
-    for at, (step, line) in enumerate(zip(dag_steps, lines)):
-        row = row_at.get(at)
+    for at, line in enumerate(lines):
         if line.count(",") == commas and '"' not in line and "\n" not in line and "\r" not in line:
             out.write(line + "\n")
-            continue
-        if row is None:
-            row = (*_idle_cells(step, state_steps[step["id"]]), csv_cell(params_text(step)))
-        writer.writerow(row)
+        else:
+            writer.writerow((*(column[at] for column in columns), *shared[keys[at]], params[at]))
     return out.getvalue()
 
 
-_USER_COLUMNS = (0, 1, 2, 3, 9, 10)   # Step Name, Job ID, Workspace, State, Number Restarts, Params
-
-
-def _csv_columns(columns: list[list[str]]) -> list[list[str]]:
-    for at in _USER_COLUMNS:
-        columns[at] = csv_column(columns[at])
-    return columns
-
-
-def _previous_lines(previous: str | None, count: int) -> list[str] | None:
-    """The rows of an earlier status.csv with one line per step and nothing quoted, else None."""
-    if not previous or '"' in previous or "\r" in previous:
-        return None
-    lines = previous.split("\n")
-    if len(lines) != count + 2 or lines[0] != ",".join(COLUMNS) or lines[-1]:
-        return None
-    return lines[1:-1]
+def _shared_cells(times: Times, key: tuple) -> tuple:
+    """The cells that follow from (state, started, submitted, ended, restarts): State, Run Time,
+    Elapsed Time, Start Time, Submit Time, End Time, Number Restarts, made safe for CSV."""
+    state, run, elapsed, start, submit, end, restarts = times._cells(*key)
+    return (csv_cell(state), run, elapsed, start, submit, end, csv_cell(restarts))
 
 
 def params_text(step: dict) -> str:
@@ -197,15 +198,3 @@ def params_text(step: dict) -> str:
     if text is not None:
         return text
     return ";".join(f"{k}:{v}" for k, v in sorted(step.get("params", {}).items()))
-
-
-def _idle_cells(step: dict, entry: dict) -> tuple:
-    """The cells of an untouched step's row, all but Params."""
-    return (csv_cell(step["id"]), NO_TIME, csv_cell(step["workspace"]), "INITIALIZED", NO_DURATION,
-            NO_DURATION, NO_TIME, NO_TIME, NO_TIME, csv_cell(str(entry.get("restarts", 0))))
-
-
-def _untouched(entry: dict) -> bool:
-    """An INITIALIZED step with no job and no times: its row is the template's."""
-    return (entry["state"] == "INITIALIZED" and not entry.get("job_id") and not entry.get("started")
-            and not entry.get("submitted") and not entry.get("ended"))

@@ -27,9 +27,8 @@ from datetime import datetime
 from mshared import bundlesettings, statejournal
 from mshared.errors import InvalidInput
 from mshared.jsonio import append, dumps, write_atomic
-from mshared.reading import read_regular
-from mshared.statefile import MAX_STATE_BYTES, STATE_FILE, head_checksum, read_state, write_state
-from mshared.statusrows import status_csv
+from mshared.statefile import STATE_FILE, head_checksum, read_state, write_state
+from mshared.statusrows import status_csv, status_csv_of
 from mshared.studydir import read_dag, study_root
 from mshared.times import iso_utc
 
@@ -119,10 +118,13 @@ class Store:
             return memory.dag.dag, memory.dag.graph, False
         sha = state["study"].get("dag_sha256")
         dag = view.load(self.root, sha, info)      # what a pass needs of dag.json, if made from it
+        if dag is not None and not view.others_there(self.root):
+            dag = None                             # one of its siblings was deleted: make all again
         if dag is None:
             dag = read_dag(self.root, state)
             if sha:
                 view.save(self.root, view.make_report(dag, sha, info), view.REPORT_FILE)
+                view.save(self.root, view.make_csv(dag, sha, info), view.CSV_FILE)
                 dag = view.make(dag, sha, info)
                 view.save(self.root, dag)
         graph = Graph.from_dag(dag)
@@ -237,12 +239,15 @@ def status_csv_mtime(study: PassStudy) -> float:
 
 
 def write_status_csv(study: PassStudy, now: datetime) -> None:
-    """Maestro's status.csv: derived data (rebuilt from state.json at will), so no fsync.  The
-    file as it is spares formatting the rows of steps nothing has happened to (see status_csv)."""
-    path = os.path.join(study.root, "status.csv")
-    try:       # its rows are reused where they fit; anything but a readable regular file is not
-        previous = read_regular(path, MAX_STATE_BYTES, "status.csv").decode("utf-8")
-    except (OSError, UnicodeDecodeError, InvalidInput):
-        previous = None
-    text = status_csv(study.dag["steps"], study.state["steps"], now, previous)
-    write_atomic(path, text.encode("utf-8"), durable=False)
+    """Maestro's status.csv: derived data (rebuilt from state.json at will), so no fsync.  Its
+    Workspace and Params cells come from the CSV view while it is of this dag.json."""
+    root, steps = study.root, study.state["steps"]
+    try:
+        cells = view.load_csv(root, study.state["study"].get("dag_sha256"), os.stat(os.path.join(root, "dag.json")))
+    except OSError:
+        cells = None
+    if cells is not None and len(cells["ids"]) == len(steps):
+        text = status_csv_of(cells["ids"], cells["workspaces"], cells["params"], steps, now)
+    else:
+        text = status_csv(study.dag["steps"], steps, now)
+    write_atomic(os.path.join(root, "status.csv"), text.encode("utf-8"), durable=False)

@@ -163,7 +163,7 @@ def test_batch_submissions_in_parallel_are_recorded_as_one_at_a_time(tmp_path, m
     assert _outcome(parallel) == _outcome(serial)
 
 
-@pytest.mark.parametrize("deleted", ["view", "report-view", "journal-line"])
+@pytest.mark.parametrize("deleted", ["view", "report-view", "csv-view", "journal-line"])
 def test_derived_files_can_go_at_any_time(tmp_path, monkeypatch, deleted):
     """The pass view is derived data and a stale journal line is ignored: removing the view, or
     adding a stale line, between passes changes nothing."""
@@ -171,7 +171,7 @@ def test_derived_files_can_go_at_any_time(tmp_path, monkeypatch, deleted):
     b = _copy(a, "b")
     adapter_a, adapter_b = Scripted(), Scripted()
     for _ in range(100):
-        gone = {"view": view.FILE, "report-view": view.REPORT_FILE}.get(deleted)
+        gone = {"view": view.FILE, "report-view": view.REPORT_FILE, "csv-view": view.CSV_FILE}.get(deleted)
         if gone and os.path.exists(os.path.join(b, gone)):
             os.unlink(os.path.join(b, gone))
         if deleted == "journal-line":          # a line of a state.json long gone: stale
@@ -252,6 +252,44 @@ def test_a_local_study_needs_no_per_step_scheduler_lookup(tmp_path):
     graph = Graph.from_dag(dag)
     per_step = _AdapterKeys(graph.steps, "local")
     assert [graph.adapter_keys[sid] for sid in graph.order] == [per_step[sid] for sid in graph.order]
+
+
+def test_status_csv_from_the_csv_view_is_the_file_from_the_full_dag(tmp_path, monkeypatch):
+    """A pass writes status.csv with the Workspace and Params cells of the CSV view: after every
+    pass of a run, the file is byte for byte the one made from dag.json's steps, and so is the
+    file of a pass without the view (every third pass here)."""
+    from mshared.statusrows import status_csv
+    from mshared.studydir import read_dag
+
+    root = _render(tmp_path)
+    adapter = Scripted()
+    taken, real = [], view.load_csv
+    for number in range(100):
+        without = number % 3 == 2
+        monkeypatch.setattr(view, "load_csv", lambda *args: None if without else taken.append(1) or real(*args))
+        if os.path.exists(os.path.join(root, "status.csv")):   # due: a single pass rewrites it
+            os.utime(os.path.join(root, "status.csv"), (0, 0))
+        status = passes.run_pass(root, poll_jobs=True, submit=True, clock=lambda: NOW,
+                                 adapters={"local": adapter}, local_slots=SLOTS).status
+        state = read_state(root)
+        with open(os.path.join(root, "status.csv"), encoding="utf-8") as handle:
+            assert handle.read() == status_csv(read_dag(root, state)["steps"], state["steps"], NOW)
+        if status != "RUNNING":
+            break
+    assert len(taken) > 3
+
+
+@pytest.mark.parametrize("name", ["REPORT_FILE", "CSV_FILE"])
+def test_a_deleted_view_is_made_again_by_the_next_pass(tmp_path, name):
+    root = _render(tmp_path)
+    passes.run_pass(root, poll_jobs=True, submit=True, clock=lambda: NOW, adapters={"local": Scripted()},
+                    local_slots=SLOTS)
+    path = os.path.join(root, getattr(view, name))
+    before = open(path, "rb").read()
+    os.unlink(path)
+    passes.run_pass(root, poll_jobs=True, submit=True, clock=lambda: NOW, adapters={"local": Scripted()},
+                    local_slots=SLOTS)
+    assert open(path, "rb").read() == before
 
 
 @pytest.mark.parametrize("fmt, layout, reader", [
