@@ -14,6 +14,25 @@ def dumps(doc, pretty: bool = False) -> bytes:
     return orjson.dumps(doc, option=opts) + b"\n"
 
 
+def dumps_list_items(items: list) -> bytes:
+    """The items of ``items`` as ``dumps`` writes them inside the list: comma-separated, no brackets."""
+    return orjson.dumps(items, option=_OPTS)[1:-1]
+
+
+def dumps_spliced(doc: dict, key: str, parts) -> bytes:
+    """``dumps(doc)`` where ``doc[key]`` (a list, at the top level) holds the items whose
+    ``dumps_list_items`` are ``parts``, in order: a long list serialised a part at a time, never
+    held whole.  The same bytes as ``dumps`` of the whole document."""
+    import secrets
+
+    marker = f"splice-{secrets.token_hex(16)}"     # a string no document holds by chance
+    head, found, tail = dumps({**doc, key: marker}).partition(b'"' + marker.encode() + b'"')
+    if not found:
+        raise ValueError(f"{key!r} is not a key of the document")
+    body = b",".join(part for part in parts if part)
+    return b"".join((head, b"[", body, b"]", tail))
+
+
 def loads(data):
     return orjson.loads(data)
 

@@ -66,3 +66,43 @@ def test_the_merge_is_taken_for_entries_as_the_tools_write_them():
         assert len(calls) == 1
     finally:
         core._record_by_field = real
+
+
+DOC_VALUES = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(-2 ** 63, 2 ** 63 - 1), st.text(max_size=5)),
+                          lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner,
+                                                                                     max_size=3), max_leaves=8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(doc=st.dictionaries(st.text(max_size=6), DOC_VALUES, max_size=4), items=st.lists(DOC_VALUES, max_size=9),
+       size=st.integers(1, 4))
+def test_a_document_serialised_a_part_of_its_list_at_a_time_is_the_whole_document(doc, items, size):
+    """jsonio.dumps_spliced (the JSON report's step records, RECORDS_AT_ONCE at a time) gives
+    the bytes of jsonio.dumps of the whole document, however the list is cut."""
+    from mshared import jsonio
+
+    parts = [jsonio.dumps_list_items(items[at:at + size]) for at in range(0, len(items), size)]
+    doc = {**doc, "steps": []}
+    assert jsonio.dumps_spliced(doc, "steps", parts) == jsonio.dumps({**doc, "steps": items})
+
+
+def test_the_json_report_is_the_same_whatever_the_number_of_records_at_once(tmp_path, monkeypatch):
+    """mreport --format json and ndjson of a study whose steps span several parts."""
+    from datetime import datetime, timezone
+
+    from engine_helpers import render_study
+    from mreport import formats
+    from mreport.core import report_studies
+
+    spec = ("description: {name: parts, description: d}\n"
+            "global.parameters:\n  P: {values: [1, 2, 3, 4, 5, 6, 7], label: P.%%}\n"
+            "study:\n  - {name: sim, description: d, run: {cmd: echo $(P)}}\n")
+    root = render_study(tmp_path, spec)
+    now = datetime(2026, 1, 2, tzinfo=timezone.utc)
+    for fmt in ("json", "ndjson"):
+        outputs = set()
+        for size in (1, 2, 3, 100):
+            monkeypatch.setattr(formats, "RECORDS_AT_ONCE", size)
+            [one] = report_studies([root], now=now, fmt=fmt)
+            outputs.add(one.output)
+        assert len(outputs) == 1 and b"sim_P.7" in outputs.pop()

@@ -54,29 +54,43 @@ def _add_csv_columns(text: str, headers, columns: list[list[str]]) -> str:
 
 
 # ------------------------------------------------------------------ JSON
+# Step records are made and serialised this many at a time: a large study's records, all at
+# once, are most of a JSON report's memory, and the kernel's time to hand it out most of its
+# system time (bench/README.md).
+RECORDS_AT_ONCE = 2000
+
+
 def _json(report, view, tails, lines: bool) -> bytes:
-    steps = None
-    if view == "steps":
-        times = Times(report.now)
-        entries = report.study.state["steps"]
-        steps = core.step_records(core.chosen_steps(report), entries, times)
-        if report.summary.get("reused"):
-            reused.annotate(steps, entries)
-        if report.results is not None:
-            for record in steps:
-                record.update(report.results[record["id"]])
-        if tails is not None:
-            for record in steps:
-                if record["state"] in core.WHY_STATES:
-                    record["why"] = core.why_record(entries[record["id"]], tails.get(record["id"]))
-    if not lines:
-        return _json_visible(jsonio.dumps(core.report_doc(report, steps)))
     root = report.study.root
-    if view == "summary":
+    if lines and view == "summary":
         name = report.study.state["study"].get("name")
         return _json_visible(jsonio.dumps({"study": root, "name": name, **report.summary}))
-    records = report.groups if view == "groups" else steps
-    return _json_visible(b"".join(jsonio.dumps({"study": root, **r}) for r in records))
+    if lines:
+        chunks = [report.groups] if view == "groups" else _record_chunks(report, tails)
+        return _json_visible(b"".join(jsonio.dumps({"study": root, **r}) for chunk in chunks for r in chunk))
+    if view != "steps":
+        return _json_visible(jsonio.dumps(core.report_doc(report, None)))
+    return _json_visible(jsonio.dumps_spliced(core.report_doc(report, []), "steps",
+                                              map(jsonio.dumps_list_items, _record_chunks(report, tails))))
+
+
+def _record_chunks(report, tails):
+    """The JSON step records of the report's chosen steps, RECORDS_AT_ONCE at a time."""
+    times = Times(report.now)
+    entries = report.study.state["steps"]
+    steps = core.chosen_steps(report)
+    for at in range(0, len(steps), RECORDS_AT_ONCE):
+        records = core.step_records(steps[at:at + RECORDS_AT_ONCE], entries, times)
+        if report.summary.get("reused"):
+            reused.annotate(records, entries)
+        if report.results is not None:
+            for record in records:
+                record.update(report.results[record["id"]])
+        if tails is not None:
+            for record in records:
+                if record["state"] in core.WHY_STATES:
+                    record["why"] = core.why_record(entries[record["id"]], tails.get(record["id"]))
+        yield records
 
 
 _RAW_IN_JSON = re.compile(rb"\x7f|\xc2[\x80-\x9f]")   # DEL and C1 (U+0080-U+009F) in UTF-8
