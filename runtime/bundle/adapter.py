@@ -80,8 +80,10 @@ class BundleAdapter:
         """ticket -> its status, for the ``tickets`` a worker took or ended (the others wait)."""
         allocations = self.allocations.poll(self.now)          # 1. the scheduler (once per poll interval)
         leases = self._leases()                                # 2. the workers
-        done = F.names(F.path(self.root, F.DONE))              # 3. what ended
-        claims = F.names(F.path(self.root, F.CLAIMS))          # 4. what was taken
+        # 3. what ended, 4. what was taken: every name (a writer's temporary starts with '.', which no
+        # ticket does, so the intersections below leave it out without a sweep of their own)
+        done = F.all_names(F.path(self.root, F.DONE))
+        claims = F.all_names(F.path(self.root, F.CLAIMS))
         ended = {name[:-5] for name in done if name.endswith(".json")}.intersection(tickets)
         taken = set(claims).intersection(tickets).difference(ended)
         out = {}

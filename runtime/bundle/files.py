@@ -106,6 +106,14 @@ def claimant(root: str, ticket: str) -> dict | None:
     return get_json(path(root, CLAIMS, ticket))
 
 
+def all_names(directory: str) -> list[str]:
+    """Every name in ``directory``, writers' temporaries (starting with '.') too."""
+    try:
+        return os.listdir(directory)
+    except FileNotFoundError:
+        return []
+
+
 def names(directory: str) -> list[str]:
     """The names in ``directory`` that are whole files (not a writer's temporary)."""
     try:

@@ -136,10 +136,10 @@ class TicketIndex(StepIndex):
         counts = Counter(states)
         if counts[S.INITIALIZED] or any(map(_INTENT, entries)):
             return None
-        ids = list(compress(steps, map(S.IN_FLIGHT.__contains__, states)))
+        flies = list(map(S.IN_FLIGHT.__contains__, states))
+        ids = list(compress(steps, flies))
         open_count = sum(n for name, n in counts.items() if name not in S.TERMINAL)
-        flying = list(map(steps.__getitem__, ids))
-        jobs = list(map(_JOB, flying))
+        jobs = list(map(_JOB, compress(entries, flies)))
         if open_count != len(ids) or None in jobs or not all(map(_IS_TICKET, jobs)):
             return None
         index = cls.__new__(cls)
@@ -147,7 +147,7 @@ class TicketIndex(StepIndex):
         index.open, index.intents, index.in_flight = open_count, set(), set(ids)
         index.backing_off = set(compress(steps, map(_NOT_BEFORE, entries)))
         index.ticket_of, index.tickets = dict(zip(ids, jobs)), dict(zip(jobs, ids))
-        index.queued_tickets = set(compress(ids, map(S.PENDING.__eq__, map(_STATE, flying))))
+        index.queued_tickets = set(compress(ids, map(S.PENDING.__eq__, compress(states, flies))))
         index._waiting, index.live, index.heads = {}, Counter(), {}
         index._events, index._seen = None, 0
         return index
