@@ -117,7 +117,7 @@ def reuse_plan(ctx: Context) -> list[Case]:
     cases = [Case(
         workload="reuse-plan", p=PLAN_P,
         ours=Side(f"mrender-reuse-why/{PLAN_P}", ours, repeats=reps,
-                  describe=f"mrender --reuse OLD --why-json -o DIR/new NEW.dag.json (100,000 instances, one X "
+                  describe="mrender --reuse OLD --why-json -o DIR/new NEW.dag.json (100,000 instances, one X "
                            "value changed; OLD finished, NEW.dag.json expanded beforehand)"),
         floor=Side(f"floor-plan/{PLAN_P}", floor, repeats=reps,
                    describe="python bench/floor_plan.py NEW.dag.json OLD"),

@@ -62,6 +62,7 @@ class Store:
         self.legacy_intents = False  # an intents.jsonl of an earlier release holds lines
         self.committed: list[dict] = []    # the events this pass logged
         self.wrote = False           # this pass wrote the state (a journal line or state.json)
+        self.partial = False         # the pass holds a ledger's state (ledger.py): never written whole
 
     # ------------------------------------------------------------------ reading
 
@@ -94,12 +95,17 @@ class Store:
         """The state on disk: state.json with its journal applied (and an earlier release's
         intents merged); notes what identifies the files, for the writes of this pass."""
         root = self.root
-        self.files = files_key(root)
+        self.files, self.partial = files_key(root), False
         state = read_state(root)
         self.base = state.get("checksum") or ""
         self.snapshot_size = _size(os.path.join(root, STATE_FILE))
         self.legacy_intents = bool(journal.merge(root, state["steps"])) or _size(journal.path(root)) > 0
         return state
+
+    def use_ledger(self, files: FilesKey, snapshot_size: int) -> None:
+        """This pass works on the ledger of these state files (ledger.py), not on the state."""
+        self.files, self.base, self.snapshot_size = files, files.checksum.decode(), snapshot_size
+        self.partial = True
 
     def load_dag(self, state: dict) -> dict:
         """The pass view of the DAG (or the DAG, for a state that records no checksum)."""
@@ -155,7 +161,8 @@ class Store:
         touched = {sid: steps[sid] for sid in changes.events.touched}
         fields = {name: state[name] for name in sorted(changes.fields | {"updated"})}
         line = statejournal.encode(self.base, touched, fields)
-        if ended or self.legacy_intents or self.files.journal_size + len(line) > self._journal_limit():
+        if ended or self.legacy_intents or (self.files.journal_size + len(line) > self._journal_limit()
+                                            and not self.partial):
             self._compact(study)
         else:
             self._append_line(line, durable=False)
@@ -175,6 +182,10 @@ class Store:
 
     def _compact(self, study: PassStudy) -> None:
         """Write state.json whole (it empties the journal: every line is in it)."""
+        if self.partial:                 # a ledger's state holds only the steps in flight
+            from .ledger import NeedsWholeState
+
+            raise NeedsWholeState("state.json is written whole only from the whole state")
         write_state(self.root, study.state)
         if self.legacy_intents:          # an earlier release's intents: now in state.json too
             journal.clear(self.root)

@@ -20,6 +20,11 @@ the bundle is asked once per pass.  In that shape the stand-ins answer as the re
 is ready or has an intent (nothing to submit), a failed step's descendants are all past
 INITIALIZED (``transitions.fail_descendants`` moves none), no step is local.
 
+Nor need it read the state, most of the time: each ticket pass leaves the ledger of the state
+it leaves (``ledger``), and the next works on that while the state files are the ones it was
+made with (``_usable``; the whole state is read when status.csv is due, the journal is due to be
+folded in, or the study may end).
+
 What it needs of the DAG is in ``meta/ticket-pass.json`` (derived data, written by a full single
 pass of a bundled study, ``keep_note``): the DAG's study block (batch, bundle) and its step ids
 in order (events come out in DAG order, as in a full pass); used only while dag.json is the file
@@ -42,10 +47,13 @@ from mshared.dagview import signature
 from mshared.errors import InvalidInput
 from mshared.jsonio import dumps, loads, write_atomic
 from mshared.reading import read_regular
+from mshared.statefile import STATE_FILE
 
+from . import journal, ledger
 from .graph import BUNDLE
 from .index import StepIndex
-from .store import Store
+from .ledger import Ledger
+from .store import COMPACT_MIN, COMPACT_SHARE, CSV_RATE_SINGLE, Store, files_key
 from .study import PassStudy
 
 FILE = os.path.join("meta", "ticket-pass.json")
@@ -59,38 +67,86 @@ _IS_TICKET = methodcaller("startswith", bundle_files.TICKET_PREFIX)
 
 class Attempt:
     """What ``attempt`` found: ``study``, ready for the full pass's work, or None; then what the
-    full pass takes over: the ``store`` with the ``state`` it read, the bundle's ``answers`` and
-    the ``bundle`` adapter that got them (each None when it got that far)."""
+    full pass takes over: the ``store`` with the (whole) ``state`` it read, the bundle's
+    ``answers`` and the ``bundle`` adapter that got them (each None when it got that far); and
+    the ``ledger`` the study was taken from, if it was (``ledger.keep`` carries it on)."""
 
     def __init__(self, study: PassStudy | None = None, *, store: Store | None = None, state: dict | None = None,
-                 answers: dict | None = None, bundle=None):
+                 answers: dict | None = None, bundle=None, ledger: Ledger | None = None):
         self.study, self.store, self.state = study, store, state
-        self.answers, self.bundle = answers or {}, bundle
+        self.answers, self.bundle, self.ledger = answers or {}, bundle, ledger
 
 
 def attempt(root: str, adapters: dict, now, held) -> Attempt:
-    """The ticket pass's study of ``root`` (under the study lock), if the study is in its shape."""
+    """The ticket pass's study of ``root`` (under the study lock), if the study is in its shape:
+    on the ledger the last ticket pass left, when it is of these very state files and the pass
+    cannot need the whole state (``_usable``); else on the state."""
     store = Store(root)
     note = _load(store.root)
     if note is None:
         return Attempt()
-    state = store.read_state()
+    kept, whole = _usable(store, note, now)
+    state = kept.state() if kept is not None and not whole else store.read_state()
+    total = kept.doc["total"] if kept is not None else len(state["steps"])
     settings = bundlesettings.effective(note["study"].get("bundle"), state["settings"].get("bundle"))
     if (store.legacy_intents or settings is None or state["study"].get("dag_sha256") != note["dag_sha256"]
-            or len(note["order"]) != len(state["steps"]) or not _quiet_requests(state)):
-        return Attempt(store=store, state=state)
+            or len(note["order"]) != total or not _quiet_requests(state)):
+        return Attempt(store=store, state=_whole(store, state))
     graph = TicketGraph(note["order"], (note["study"].get("batch") or {}).get("type", "local"), settings)
-    index = TicketIndex.of(state, graph)
+    index = kept.index(graph) if kept is not None else TicketIndex.of(state, graph)
     if index is None:
         return Attempt(store=store, state=state)
-    study = PassStudy(store.root, state, graph, _NoteDag(note["study"], store, state), adapters, index, store)
+    index.steps = state["steps"]
+    dag = _NoteDag(note["study"], store, state)
+    study = PassStudy(store.root, state, graph, dag, adapters, index, store)
     study.held, study.now = held, now
     bundle = study.adapter_by_key(BUNDLE)
     answers = bundle.moved(index.tickets)
     if any(status.state not in APPLIES for status in answers.values()):
-        return Attempt(store=store, state=state, answers={BUNDLE: answers}, bundle=bundle)
+        return Attempt(store=store, state=_whole(store, state), answers={BUNDLE: answers}, bundle=bundle)
+    if isinstance(state, ledger.LedgerState) and sum(status.state in S.TERMINAL for status in answers.values()) >= index.open:
+        state = study.state = dag.state = _whole(store, state)   # the study may end: its state
+        index.steps = state["steps"]                                  # .json is written whole
     study.answers = {BUNDLE: answers}
-    return Attempt(study)
+    return Attempt(study, ledger=kept)
+
+
+def _usable(store: Store, note: dict, now) -> tuple[Ledger | None, bool]:
+    """(the ledger, if it is of the state files as they are; whether this pass needs the whole
+    state all the same: status.csv is due, the journal has grown to twice its share of
+    state.json (a pass with the whole state folds it in), an earlier release's intents wait).
+    A ledger with the whole state still gives the index, and is carried on (``ledger.keep``)."""
+    files = files_key(store.root)
+    kept = ledger.load(store.root, files, note["dag_sha256"])
+    if kept is None:
+        return None, True
+    snapshot = _size(os.path.join(store.root, STATE_FILE))
+    whole = (_size(journal.path(store.root)) > 0
+             or files.journal_size > 2 * max(COMPACT_MIN, int(COMPACT_SHARE * snapshot))
+             or now.timestamp() - _mtime(os.path.join(store.root, "status.csv"))
+             >= _size(os.path.join(store.root, "status.csv")) / CSV_RATE_SINGLE)
+    if not whole:
+        store.use_ledger(files, snapshot)
+    return kept, whole
+
+
+def _whole(store: Store, state: dict) -> dict:
+    """The whole state: ``state``, or, for a ledger's, the state read (the same files)."""
+    return store.read_state() if isinstance(state, ledger.LedgerState) else state
+
+
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+def _mtime(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return 0.0
 
 
 def _quiet_requests(state: dict) -> bool:
@@ -142,12 +198,19 @@ class TicketIndex(StepIndex):
         jobs = list(map(_JOB, compress(entries, flies)))
         if open_count != len(ids) or None in jobs or not all(map(_IS_TICKET, jobs)):
             return None
+        return cls.made(graph, steps, open_count, set(ids), set(compress(steps, map(_NOT_BEFORE, entries))),
+                        dict(zip(ids, jobs)), dict(zip(jobs, ids)),
+                        set(compress(ids, map(S.PENDING.__eq__, compress(states, flies)))))
+
+    @classmethod
+    def made(cls, graph: TicketGraph, steps, open_count: int, in_flight: set, backing_off: set, ticket_of: dict,
+             tickets: dict, queued_tickets: set) -> TicketIndex:
+        """The index of these sets (of a study in the shape: no intent, none waiting)."""
         index = cls.__new__(cls)
         index.graph, index.steps = graph, steps
-        index.open, index.intents, index.in_flight = open_count, set(), set(ids)
-        index.backing_off = set(compress(steps, map(_NOT_BEFORE, entries)))
-        index.ticket_of, index.tickets = dict(zip(ids, jobs)), dict(zip(jobs, ids))
-        index.queued_tickets = set(compress(ids, map(S.PENDING.__eq__, compress(states, flies))))
+        index.open, index.intents, index.in_flight = open_count, set(), in_flight
+        index.backing_off, index.ticket_of, index.tickets = backing_off, ticket_of, tickets
+        index.queued_tickets = queued_tickets
         index._waiting, index.live, index.heads = {}, Counter(), {}
         index._events, index._seen = None, 0
         return index
@@ -159,12 +222,12 @@ class _NoteDag(dict):
 
     def __init__(self, study: dict, store: Store, state: dict):
         super().__init__(study=study)
-        self._store, self._state = store, state
+        self._store, self.state = store, state
 
     def __missing__(self, key: str):
         if key != "steps":
             raise KeyError(key)
-        steps = self["steps"] = self._store.load_dag(self._state)["steps"]
+        steps = self["steps"] = self._store.load_dag(self.state)["steps"]
         return steps
 
 

@@ -167,3 +167,186 @@ def test_an_unbundled_study_leaves_no_note_and_never_tries(tmp_path, monkeypatch
     passes.run_pass(root, poll_jobs=True, submit=True, clock=lambda: NOW)
     assert not os.path.exists(os.path.join(root, ticketpass.FILE))
     assert tried == [1]                    # the full pass's read only
+
+
+# ------------------------------------------------------------------ the ticket ledger
+
+def _ledger_spy(monkeypatch) -> list:
+    """Per ticket pass: whether it worked on the ledger (not the state)."""
+    from mruntime.engine import ledger
+
+    used, real = [], passes.do_work
+
+    def work(study, *args, **kwargs):
+        if isinstance(study.graph, ticketpass.TicketGraph):
+            used.append(isinstance(study.state, ledger.LedgerState))
+        return real(study, *args, **kwargs)
+
+    monkeypatch.setattr(passes, "do_work", work)
+    return used
+
+
+@pytest.mark.parametrize("due", [False, True], ids=["ledger", "csv-due"])
+def test_a_pass_on_the_ledger_leaves_what_the_full_pass_leaves(tmp_path, held, monkeypatch, due):
+    """Rounds of a worker's files (starts, ends, a failure); each ticket pass works on the ledger
+    the last one left (or, when status.csv is due, on the state read whole): the same state,
+    events, bundle files and status.csv as the full pass, round after round, to the end."""
+    from mruntime.engine import ledger
+
+    root = bundled_study(tmp_path, flat_spec(12), allocations=1)
+    passes.run_pass(root, poll_jobs=False, submit=True, clock=lambda: NOW, adapters={"slurm": held})
+    full = _copy(root, "full")
+    t = _tickets(root)
+    rounds = [(t[:2], {}), (t[:4], {t[0]: 0}), (t[:6], {t[1]: 0, t[2]: 2}), (t[:6], {}),
+              (t[:9], {t[3]: 0, t[4]: 0}), (t[:11], {x: 0 for x in t[5:9]}), (t, {x: 0 for x in t[9:]})]
+    used = _ledger_spy(monkeypatch)
+    for claimed, ended in rounds:
+        for study in (root, full):
+            _worker(study, claimed, ended)
+            if due and os.path.exists(os.path.join(study, "status.csv")):
+                os.utime(os.path.join(study, "status.csv"), (0, 0))
+        ours = _pass(root, held)
+        with monkeypatch.context() as patch:
+            _without_ticket_pass(patch)
+            theirs = _pass(full, held)
+        assert ours == theirs
+        assert _outcome(root) == _outcome(full)
+    assert ours == "FAILURE"
+    # the first ticket pass reads the state (no ledger yet); the last, which ends the study, too
+    assert used[0] is False and used[-1] is False
+    assert any(used) is not due
+    assert not os.path.exists(os.path.join(root, ledger.FILE))    # the study ended: no ledger
+
+
+def test_the_ledger_index_is_the_full_index(tmp_path, held):
+    from mruntime.engine import ledger
+
+    root = bundled_study(tmp_path, flat_spec(6), allocations=1)
+    passes.run_pass(root, poll_jobs=False, submit=True, clock=lambda: NOW, adapters={"slurm": held})
+    tickets = _tickets(root)
+    for claimed, ended in ((tickets[:3], {tickets[0]: 0}), (tickets[:4], {tickets[1]: 0})):
+        _worker(root, claimed, ended)
+        _pass(root, held)
+        state = read_state(root)
+        study = passes.load_study(root)
+        kept = ledger.load(root, store.files_key(root), state["study"]["dag_sha256"])
+        fast = kept.index(ticketpass.TicketGraph(study.graph.order, "slurm", study.graph.bundle))
+        slow = StepIndex(state, study.graph)
+        for name in ("open", "intents", "backing_off", "in_flight", "tickets", "ticket_of", "queued_tickets"):
+            assert getattr(fast, name) == getattr(slow, name), name
+        made = kept.state()
+        assert {k: v for k, v in made.items() if k != "steps"} == {
+            k: v for k, v in state.items() if k not in ("steps", "checksum")}
+        assert all(made["steps"][sid] == state["steps"][sid] for sid in slow.in_flight)
+
+
+@pytest.mark.parametrize("why", ["state-written", "journal-line", "dag-changed", "journal-large", "deleted"])
+def test_a_ledger_not_of_the_state_files_is_not_used(tmp_path, held, monkeypatch, why):
+    """A ledger is used only while state.json and its journal are the files it was made with,
+    and the pass cannot need the whole state; else the ticket pass reads the state."""
+    from mruntime.engine import ledger
+    from mshared import statejournal
+
+    root = bundled_study(tmp_path, flat_spec(6), allocations=1)
+    passes.run_pass(root, poll_jobs=False, submit=True, clock=lambda: NOW, adapters={"slurm": held})
+    tickets = _tickets(root)
+    _worker(root, tickets[:2], {tickets[0]: 0})
+    _pass(root, held)
+    assert os.path.exists(os.path.join(root, ledger.FILE))
+    if why == "state-written":
+        edit_state(root, lambda state, dag: state["settings"].update(poll_interval=5))
+    elif why == "journal-line":                   # a stale line: the state is the same, its files not
+        statejournal.append(root, statejournal.encode("0" * 64, {}, {}), durable=False)
+    elif why == "dag-changed":
+        os.utime(os.path.join(root, "dag.json"))
+    elif why == "journal-large":
+        monkeypatch.setattr(store, "COMPACT_MIN", 1)
+        monkeypatch.setattr(ticketpass, "COMPACT_MIN", 1)
+        monkeypatch.setattr(ticketpass, "COMPACT_SHARE", 0.0001)
+    elif why == "deleted":
+        os.unlink(os.path.join(root, ledger.FILE))
+    used = _ledger_spy(monkeypatch)
+    _worker(root, tickets[:3], {tickets[1]: 0})
+    _pass(root, held)
+    assert True not in used
+
+
+def test_a_step_outside_the_ledger_is_never_guessed(tmp_path, held):
+    """The ledger's steps answer only for the steps in flight; anything else (a lookup of
+    another step, iterating them) asks for the whole state instead of answering wrong."""
+    from mruntime.engine import ledger
+
+    root = bundled_study(tmp_path, flat_spec(4), allocations=1)
+    passes.run_pass(root, poll_jobs=False, submit=True, clock=lambda: NOW, adapters={"slurm": held})
+    tickets = _tickets(root)
+    _worker(root, tickets[:2], {tickets[0]: 0})
+    _pass(root, held)
+    state = read_state(root)
+    made = ledger.load(root, store.files_key(root), state["study"]["dag_sha256"]).state()
+    ended = next(sid for sid, e in state["steps"].items() if e["state"] == "FINISHED")
+    for look in (lambda s: s[ended], lambda s: list(s), lambda s: len(s), lambda s: s.values(),
+                 lambda s: s.items(), lambda s: ended in s, lambda s: s.get(ended)):
+        with pytest.raises(ledger.NeedsWholeState):
+            look(made["steps"])
+
+
+def test_a_pass_that_looks_past_the_ledger_is_made_again_on_the_whole_state(tmp_path, held, monkeypatch):
+    """The safety net: should the work of a pass on the ledger look at a step the ledger does
+    not hold, nothing is written yet; the pass is made again on the whole state, and leaves
+    what the full pass leaves (the ledger is dropped)."""
+    from mruntime.engine import ledger
+
+    root = bundled_study(tmp_path, flat_spec(6), allocations=1)
+    passes.run_pass(root, poll_jobs=False, submit=True, clock=lambda: NOW, adapters={"slurm": held})
+    full = _copy(root, "full")
+    tickets = _tickets(root)
+    for claimed, ended in ((tickets[:2], {tickets[0]: 0}), (tickets[:4], {tickets[1]: 0})):
+        for study in (root, full):
+            _worker(study, claimed, ended)
+        looked, real = [], passes.do_work
+
+        def work(study, *args, **kwargs):
+            if isinstance(study.state, ledger.LedgerState):
+                looked.append(1)
+                list(study.state["steps"])            # past the ledger
+            return real(study, *args, **kwargs)
+
+        with monkeypatch.context() as patch:
+            patch.setattr(passes, "do_work", work)
+            ours = _pass(root, held)
+        with monkeypatch.context() as patch:
+            _without_ticket_pass(patch)
+            theirs = _pass(full, held)
+        assert ours == theirs and _outcome(root) == _outcome(full)
+    assert looked == [1]
+
+
+def test_shapes_from_the_whole_state_give_back_every_entry():
+    """The ledger's shapes, made by sweeps per set of fields: every entry they cover comes back
+    as it was; an entry they cannot cover (a retried job list, a value that is a mapping) is
+    left to the one-by-one path, which covers it too."""
+    from mruntime.engine import ledger
+    from mshared.statefile import initial_step
+
+    base = {**initial_step(), "state": "PENDING", "submitted": AT, "attempts": 1}
+    entries = {f"s{i}": {**base, "job_id": f"b-x-{i}", "jobs": [f"b-x-{i}"]} for i in range(6)}
+    entries["s1"].update(state="RUNNING", started=AT, alloc="7", node="n1")
+    entries["s2"].update(state="RUNNING", started=AT, alloc="7", node="n1")
+    entries["s3"]["jobs"] = ["b-x-0", "b-x-3"]                  # a second try
+    entries["s4"]["intent"] = {"attempt": 1, "at": AT}          # unhashable: one by one
+    sids = list(entries)
+    shapes, shape_of = ledger._shapes_of(sids, list(entries.values()))
+    # the bundled ones share a shape; the others share their set of fields with s4, whose intent
+    # cannot be swept: that set goes one by one
+    assert set(shape_of) == {"s1", "s2"} and len(shapes) == 1
+    for sid, at in shape_of.items():
+        ticket = entries[sid]["job_id"]
+        assert {**shapes[at], "job_id": ticket, "jobs": [*shapes[at]["jobs"], ticket]} == entries[sid]
+    del entries["s4"]
+    shapes, shape_of = ledger._shapes_of(list(entries), list(entries.values()))
+    assert set(shape_of) == {"s0", "s1", "s2", "s5"} and len(shapes) == 2
+    entries["s4"] = {**base, "job_id": "b-x-4", "jobs": ["b-x-4"], "intent": {"attempt": 1, "at": AT}}
+    for sid in ("s3", "s4"):
+        shape = ledger._shape(entries[sid])
+        ticket = entries[sid]["job_id"]
+        assert {**shape, "job_id": ticket, "jobs": [*shape["jobs"], ticket]} == entries[sid]
