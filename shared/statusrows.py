@@ -77,13 +77,13 @@ class Times:
         This is the inner loop of a large report.  A step's State, time and Restarts cells
         follow from five fields of its entry, and most steps of a large study share them with
         many others (queued together, ended in the same second): each distinct five are formatted
-        once (``_cells``), and the rows are turned into columns with zip.
+        once (``cells``), and the rows are turned into columns with zip.
         """
         ids = [s["id"] for s in steps]
         got = entries_of(ids, entries)
         shared: dict[tuple, tuple] = {}
         rows = []
-        add, find, make = rows.append, shared.get, self._cells
+        add, find, make = rows.append, shared.get, self.cells
         for e in got:
             key = (e["state"], e.get("started"), e.get("submitted"), e.get("ended"), e.get("restarts", 0))
             cells = find(key)
@@ -96,7 +96,7 @@ class Times:
             out.append([params_text(s) for s in steps])
         return out
 
-    def _cells(self, state, started, submitted, ended, restarts) -> tuple:
+    def cells(self, state, started, submitted, ended, restarts) -> tuple:
         """State, Run Time, Elapsed Time, Start Time, Submit Time, End Time, Number Restarts."""
         finish = self.epoch(ended) if ended else self.now
         return (state, self._duration(started, finish), self._duration(submitted, finish), self.local(started),
@@ -197,7 +197,7 @@ def status_csv_of(ids: list[str], workspaces: list[str], params: list[str], stat
 def _shared_cells(times: Times, key: tuple) -> tuple:
     """The cells that follow from (state, started, submitted, ended, restarts): State, Run Time,
     Elapsed Time, Start Time, Submit Time, End Time, Number Restarts, made safe for CSV."""
-    state, run, elapsed, start, submit, end, restarts = times._cells(*key)
+    state, run, elapsed, start, submit, end, restarts = times.cells(*key)
     return (csv_cell(state), run, elapsed, start, submit, end, csv_cell(restarts))
 
 

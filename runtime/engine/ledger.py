@@ -14,9 +14,14 @@ and works on a ``LedgerState``: the top-level fields, and the entry of an in-fli
 from its shape when first looked up.  Its index (``index``) is the one the ticket pass would
 sweep from the state.
 
-What needs the whole state takes it (``passes.run_pass`` reads it then): rewriting status.csv,
-the end of the study, a journal grown to twice its share of state.json (only a pass with the
-whole state compacts).  Anything that would look at a step the ledger does not hold (iterating
+What needs the whole state takes it (``ticketpass.attempt`` reads it then): the end of the
+study, a journal grown to twice its share of state.json (only a pass with the whole state
+compacts).  status.csv, when due, is rewritten from the file as it is (``status_csv``): the
+ledger names that file (its size and sha256) and keeps the entries of the steps that ended
+since it was written; the rows of those and of the steps in flight are made anew, every other
+row is an ended step's and stays as it is.  When that cannot be (another file, a quoted cell,
+an ended row that counts up to now, too many ended since), the pass reads the state it has just
+written and makes the file whole.  Anything that would look at a step the ledger does not hold (iterating
 the steps, a step not in flight) raises ``NeedsWholeState``; no path of the ticket pass does
 (the equivalence tests of tests/unit/test_ticket_pass.py run it on ledgers).
 
@@ -25,6 +30,7 @@ Derived data: deleting it costs one ticket pass that reads the state.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from itertools import compress
 from operator import eq, itemgetter
@@ -33,13 +39,18 @@ from mshared import states as S
 from mshared.contracts import MAX_DAG_BYTES
 from mshared.errors import InvalidInput
 from mshared.jsonio import dumps, loads, write_atomic
+from mshared.printable import csv_cell, csv_column
 from mshared.reading import read_regular
+from mshared.statusrows import COLUMNS, NO_TIME, Times
 
 from .records import FilesKey
 
 FILE = os.path.join("meta", "ticket-ledger.json")
 SCHEMA, VERSION = "maestro.ticket-ledger", 1
 _JOB_ID, _JOBS = itemgetter("job_id"), itemgetter("jobs")
+CSV_ENDED_MAX = 20_000    # steps ended since status.csv was written that the ledger keeps: past it, the
+HEADER = ",".join(COLUMNS)  # next rewrite is made from the state (the ledger stays small)
+_LINE = "%s,%s,%s,%s,%s".__mod__      # Step Name, Job ID, Workspace, the shared cells, Params
 
 
 class NeedsWholeState(Exception):
@@ -126,7 +137,10 @@ def keep(study, previous: Ledger | None) -> None:
     """After a ticket pass: leave the ledger of the state it leaves (``previous``, the ledger it
     worked from, changed where the pass changed steps; or made from the whole state), when the
     study is still in the ticket pass's shape; else take any ledger away."""
-    doc = _made(study, previous)
+    try:
+        doc = _made(study, previous)
+    except NeedsWholeState:       # never on the ticket pass's paths; the next pass reads the state
+        doc = None
     if doc is None:
         forget(study.root)
         return
@@ -172,7 +186,118 @@ def _made(study, previous: Ledger | None) -> dict | None:
             "dag_sha256": state["study"].get("dag_sha256"), "total": _total(study, previous),
             "open": index.open, "backing_off": sorted(index.backing_off),
             "state": {key: value for key, value in state.items() if key not in ("steps", "checksum")},
-            "shapes": shapes, "tickets": tickets, "steps": sids, "shape": shape}
+            "shapes": shapes, "tickets": tickets, "steps": sids, "shape": shape, "csv": _csv_record(study, previous)}
+
+
+def _csv_record(study, previous: Ledger | None) -> dict | None:
+    """What the next pass needs to rewrite status.csv from the file as it is: the file (size,
+    modification time, inode) as this pass or an earlier one wrote it, and the entries of the
+    steps that ended since (their rows in it still show them in flight).  None when the file
+    cannot be taken as it is: it holds a row of an ended step that counts up to now (an end
+    with no time), or too many steps ended since."""
+    store, steps = study.store, study.state["steps"]
+    if store.csv_written:
+        fixed = store.csv_fixed if store.csv_fixed is not None else ended_rows_fixed(steps.values())
+        return {"file": _digest(study.root), "ended": {}} if fixed else None
+    record = previous.doc.get("csv") if previous is not None else None
+    if not record:
+        return None
+    ended = dict(record["ended"])
+    for sid in study.changes.events.touched:
+        entry = steps[sid]
+        if entry["state"] in S.TERMINAL:
+            if not ended_rows_fixed((entry,)):
+                return None
+            ended[sid] = entry
+    if len(ended) > CSV_ENDED_MAX:
+        return None
+    return {"file": record["file"], "ended": ended}
+
+
+def ended_rows_fixed(entries) -> bool:
+    """No ended step among ``entries`` has a row that changes with the time (started or
+    submitted, and no end time)."""
+    return not any(entry["state"] in S.TERMINAL and not entry.get("ended")
+                   and (entry.get("started") or entry.get("submitted")) for entry in entries)
+
+
+def _digest(root: str, data: bytes | None = None) -> list | None:
+    """status.csv as [its size, the sha256 of its bytes] (its modification time may change while
+    its bytes do not, and the other way round)."""
+    if data is None:
+        try:
+            with open(os.path.join(root, "status.csv"), "rb") as handle:
+                data = handle.read()
+        except OSError:
+            return None
+    return [len(data), hashlib.sha256(data).hexdigest()]
+
+
+def status_csv(study, now, cells: dict | None) -> str | None:
+    """status.csv for a pass on the ledger: the file as it is, its rows of the steps in flight
+    and of those that ended since it was written made anew (``statusrows``' cells, the same
+    bytes as the whole file made from the state); None when the file is not the one the ledger
+    names, holds a quoted cell, or a new row would need quoting (the caller then makes it from
+    the state)."""
+    kept: Ledger = study.store.ledger
+    record = kept.doc.get("csv")
+    total = kept.doc["total"]
+    if not record or cells is None or len(cells["ids"]) != total:
+        return None
+    try:
+        with open(os.path.join(study.root, "status.csv"), "rb") as handle:
+            data = handle.read()
+        if _digest(study.root, data) != record["file"]:
+            return None
+        text = data.decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    if '"' in text or "\r" in text:
+        return None
+    lines = text.split("\n")
+    if len(lines) != total + 2 or lines[0] != HEADER or lines[-1]:
+        return None
+    index, steps, position = study.synced_index(), study.state["steps"], study.graph.position
+    touched = study.changes.events.touched
+    times = Times(now)
+    workspaces, params = cells["workspaces"], cells["params"]
+    # the steps in flight that this pass did not touch: their entries are their shapes'
+    calm = [(ticket, sid) for ticket, sid in index.tickets.items() if sid not in touched]
+    tickets, sids = [t for t, _ in calm], [sid for _, sid in calm]
+    shared = {}
+    try:
+        for at, shape in enumerate(kept.shapes):
+            shared[at] = ",".join(_cells(times, _row_key(shape)))
+        mids = list(map(shared.__getitem__, map(kept.shape_of.__getitem__, sids)))
+    except KeyError:
+        return None
+    places = list(map(position.__getitem__, sids))
+    made = map(_LINE, zip(csv_column(sids), csv_column(tickets), map(workspaces.__getitem__, places), mids,
+                          map(params.__getitem__, places)))
+    for at, line in zip(places, made):
+        lines[at + 1] = line
+    # the steps this pass touched, and those that ended since the file was written
+    fixed = True
+    for sid, entry in (*record["ended"].items(), *((sid, steps[sid]) for sid in touched)):
+        at = position[sid]
+        key = _row_key(entry)
+        fixed = fixed and ended_rows_fixed((entry,))
+        lines[at + 1] = _LINE((csv_cell(sid), csv_cell(entry.get("job_id") or NO_TIME), workspaces[at],
+                               ",".join(_cells(times, key)), params[at]))
+    out = "\n".join(lines)
+    if out.count(",") != (len(COLUMNS) - 1) * (total + 1) or out.count("\n") != total + 1 or '"' in out or "\r" in out:
+        return None
+    study.store.csv_fixed = fixed
+    return out
+
+
+def _row_key(entry: dict) -> tuple:
+    return (entry["state"], entry.get("started"), entry.get("submitted"), entry.get("ended"), entry.get("restarts", 0))
+
+
+def _cells(times, key: tuple) -> tuple:
+    state, run, elapsed, start, submit, end, restarts = times.cells(*key)
+    return (csv_cell(state), run, elapsed, start, submit, end, csv_cell(restarts))
 
 
 class _Shapes(dict):

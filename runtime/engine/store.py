@@ -63,6 +63,9 @@ class Store:
         self.committed: list[dict] = []    # the events this pass logged
         self.wrote = False           # this pass wrote the state (a journal line or state.json)
         self.partial = False         # the pass holds a ledger's state (ledger.py): never written whole
+        self.ledger = None           # ... and this is the ledger (ledger.Ledger)
+        self.csv_written = False     # this pass rewrote status.csv ...
+        self.csv_fixed = None        # ... and, from the ledger: none of its ended rows counts up to now
 
     # ------------------------------------------------------------------ reading
 
@@ -102,10 +105,10 @@ class Store:
         self.legacy_intents = bool(journal.merge(root, state["steps"])) or _size(journal.path(root)) > 0
         return state
 
-    def use_ledger(self, files: FilesKey, snapshot_size: int) -> None:
-        """This pass works on the ledger of these state files (ledger.py), not on the state."""
+    def use_ledger(self, kept, files: FilesKey, snapshot_size: int) -> None:
+        """This pass works on ``kept``, the ledger of these state files (ledger.py), not on the state."""
         self.files, self.base, self.snapshot_size = files, files.checksum.decode(), snapshot_size
-        self.partial = True
+        self.partial, self.ledger = True, kept
 
     def load_dag(self, state: dict) -> dict:
         """The pass view of the DAG (or the DAG, for a state that records no checksum)."""
@@ -251,14 +254,26 @@ def status_csv_mtime(study: PassStudy) -> float:
 
 def write_status_csv(study: PassStudy, now: datetime) -> None:
     """Maestro's status.csv: derived data (rebuilt from state.json at will), so no fsync.  Its
-    Workspace and Params cells come from the CSV view while it is of this dag.json."""
-    root, steps = study.root, study.state["steps"]
+    Workspace and Params cells come from the CSV view while it is of this dag.json.  A pass on
+    the ticket ledger changes the rows that can have changed in the file as it is
+    (``ledger.status_csv``), or, when it cannot, reads the state it just wrote."""
+    root, store = study.root, study.store
     try:
         cells = view.load_csv(root, study.state["study"].get("dag_sha256"), os.stat(os.path.join(root, "dag.json")))
     except OSError:
         cells = None
-    if cells is not None and len(cells["ids"]) == len(steps):
-        text = status_csv_of(cells["ids"], cells["workspaces"], cells["params"], steps, now)
-    else:
-        text = status_csv(study.dag["steps"], steps, now)
+    text, steps = None, study.state["steps"]
+    if store.partial:
+        from . import ledger
+
+        text = ledger.status_csv(study, now, cells)
+        if text is None:
+            steps = read_state(root)["steps"]        # as the pass left it on disk
+            store.csv_fixed = ledger.ended_rows_fixed(steps.values())
+    if text is None:
+        if cells is not None and len(cells["ids"]) == len(steps):
+            text = status_csv_of(cells["ids"], cells["workspaces"], cells["params"], steps, now)
+        else:
+            text = status_csv(study.dag["steps"], steps, now)
     write_atomic(os.path.join(root, "status.csv"), text.encode("utf-8"), durable=False)
+    store.csv_written = True

@@ -53,7 +53,7 @@ from . import journal, ledger
 from .graph import BUNDLE
 from .index import StepIndex
 from .ledger import Ledger
-from .store import COMPACT_MIN, COMPACT_SHARE, CSV_RATE_SINGLE, Store, files_key
+from .store import COMPACT_MIN, COMPACT_SHARE, Store, files_key
 from .study import PassStudy
 
 FILE = os.path.join("meta", "ticket-pass.json")
@@ -113,20 +113,19 @@ def attempt(root: str, adapters: dict, now, held) -> Attempt:
 
 def _usable(store: Store, note: dict, now) -> tuple[Ledger | None, bool]:
     """(the ledger, if it is of the state files as they are; whether this pass needs the whole
-    state all the same: status.csv is due, the journal has grown to twice its share of
-    state.json (a pass with the whole state folds it in), an earlier release's intents wait).
-    A ledger with the whole state still gives the index, and is carried on (``ledger.keep``)."""
+    state all the same: the journal has grown to twice its share of state.json (a pass with the
+    whole state folds it in), an earlier release's intents wait).  A ledger with the whole state
+    still gives the index, and is carried on (``ledger.keep``).  status.csv, when due, is
+    rewritten from the ledger and the file as it is (``ledger.status_csv``)."""
     files = files_key(store.root)
     kept = ledger.load(store.root, files, note["dag_sha256"])
     if kept is None:
         return None, True
     snapshot = _size(os.path.join(store.root, STATE_FILE))
     whole = (_size(journal.path(store.root)) > 0
-             or files.journal_size > 2 * max(COMPACT_MIN, int(COMPACT_SHARE * snapshot))
-             or now.timestamp() - _mtime(os.path.join(store.root, "status.csv"))
-             >= _size(os.path.join(store.root, "status.csv")) / CSV_RATE_SINGLE)
+             or files.journal_size > 2 * max(COMPACT_MIN, int(COMPACT_SHARE * snapshot)))
     if not whole:
-        store.use_ledger(files, snapshot)
+        store.use_ledger(kept, files, snapshot)
     return kept, whole
 
 
@@ -140,13 +139,6 @@ def _size(path: str) -> int:
         return os.stat(path).st_size
     except OSError:
         return 0
-
-
-def _mtime(path: str) -> float:
-    try:
-        return os.stat(path).st_mtime
-    except OSError:
-        return 0.0
 
 
 def _quiet_requests(state: dict) -> bool:
