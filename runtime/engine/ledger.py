@@ -35,6 +35,8 @@ import os
 from itertools import compress
 from operator import eq, itemgetter
 
+import orjson
+
 from mshared import states as S
 from mshared.contracts import MAX_DAG_BYTES
 from mshared.errors import InvalidInput
@@ -182,6 +184,10 @@ def _made(study, previous: Ledger | None) -> dict | None:
         shape = list(map(shape_of.__getitem__, sids))
     except KeyError:
         return None
+    used = sorted(set(shape))            # shapes no step in flight has any more: dropped
+    if len(used) != len(shapes):
+        renumber = dict(zip(used, range(len(used))))
+        shapes, shape = [shapes[at] for at in used], list(map(renumber.__getitem__, shape))
     return {"schema": SCHEMA, "version": VERSION, "files": [store.files.checksum.decode(), store.files.journal_size],
             "dag_sha256": state["study"].get("dag_sha256"), "total": _total(study, previous),
             "open": index.open, "backing_off": sorted(index.backing_off),
@@ -301,15 +307,16 @@ def _cells(times, key: tuple) -> tuple:
 
 
 class _Shapes(dict):
-    """(values of an entry's fields but its ticket) -> its shape's place in ``shapes``, made on
-    the first lookup: ``map`` looks up every entry in C, Python runs once per shape."""
+    """(an entry's fields but its ticket, as JSON) -> its shape's place in ``shapes``, made on
+    the first lookup: ``map`` looks up every entry in C, Python runs once per shape.  JSON, not
+    the values: 1, 1.0 and True are one key in a dict, and must be three shapes here."""
 
     def __init__(self, names: tuple, shapes: list):
         super().__init__()
         self.names, self.shapes = names, shapes
 
-    def __missing__(self, values: tuple) -> int:
-        self.shapes.append({**dict(zip(self.names, values)), "job_id": None, "jobs": []})
+    def __missing__(self, values: bytes) -> int:
+        self.shapes.append({**dict(zip(self.names, loads(values))), "job_id": None, "jobs": []})
         at = self[values] = len(self.shapes) - 1
         return at
 
@@ -320,8 +327,7 @@ def _shapes_of(sids: list, entries: list) -> tuple[list, dict]:
     others, if any, are left out (the caller takes them one by one)."""
     shapes, shape_of = [], {}
     single = list(map(list, zip(map(_JOB_ID, entries))))
-    plain = list(map(_JOBS, entries))
-    ok = list(map(eq, plain, single))
+    ok = list(map(eq, map(_JOBS, entries), single))
     lengths = list(map(len, entries))
     for count in set(compress(lengths, ok)):
         mask = list(map(bool.__and__, ok, map(count.__eq__, lengths)))
@@ -331,12 +337,16 @@ def _shapes_of(sids: list, entries: list) -> tuple[list, dict]:
             continue
         memo = _Shapes(names, shapes)
         try:
-            found = list(map(memo.__getitem__, map(itemgetter(*names), compress(entries, mask))))
-        except (KeyError, TypeError):    # other fields, or a value that is a list or a mapping
+            found = list(map(memo.__getitem__, map(_as_json, map(itemgetter(*names), compress(entries, mask)))))
+        except KeyError:                     # other fields with the same count
             del shapes[len(shapes) - len(memo):]
             continue
         shape_of.update(zip(compress(sids, mask), found))
     return shapes, shape_of
+
+
+def _as_json(values: tuple) -> bytes:
+    return orjson.dumps(values, option=orjson.OPT_SORT_KEYS)
 
 
 def _total(study, previous: Ledger | None) -> int:

@@ -20,7 +20,8 @@ from . import bundling, ledger, requests, signals, summary, ticketpass
 from . import transitions as T
 from .graph import BUNDLE
 from .records import LoopMemory, PassResult
-from .store import CSV_RATE, CSV_RATE_SINGLE, Store, status_csv_mtime, status_csv_size, write_status_csv
+from .store import (CSV_RATE, CSV_RATE_SINGLE, Store, files_key, status_csv_mtime, status_csv_size,
+                    write_status_csv)
 from .study import PassStudy
 from .submission import INTENT_GRACE, submit_ready  # noqa: F401 (INTENT_GRACE: part of this API)
 
@@ -65,8 +66,10 @@ def run_pass(root: str, *, poll_jobs: bool, submit: bool, clock=utcnow, adapters
                 do_work(study, clock(), poll_jobs=poll_jobs, submit=submit, local_slots=slots)
             except ledger.NeedsWholeState:
                 # the ticket pass's work never looks past a ledger (tests/unit/test_ticket_pass.py);
-                # should it, nothing is written yet: the pass is made again on the whole state
+                # should it, and nothing is written yet, the pass is made again on the whole state
                 ledger.forget(study.root)
+                if store.wrote or store.files != files_key(study.root):
+                    raise
                 store = Store(root, memory)
                 redo = store.load(adapters)
                 redo.held, redo.answers = held, study.answers

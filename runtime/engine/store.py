@@ -39,8 +39,9 @@ from .records import FileId, FilesKey, KeptDag, KeptState, LoopMemory
 from .study import PassStudy
 
 # The journal is folded into state.json (a compaction) once it is larger than this share of
-# state.json, and at least this many bytes: a reader applies at most that much, and the bytes
-# written per finished step stay bounded (a compaction every share x size of journal).
+# state.json, and at least this many bytes: a reader applies at most about that much (a pass on
+# the ticket ledger, which cannot compact, appends up to twice that before a pass with the whole
+# state folds it in), and the bytes written per finished step stay bounded.
 COMPACT_SHARE = 0.25
 COMPACT_MIN = 256 * 1024
 TEMPORARY_AGE = 60   # seconds: a temporary state file older than this was left by a killed writer

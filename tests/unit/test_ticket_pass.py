@@ -219,6 +219,9 @@ def test_a_pass_on_the_ledger_leaves_what_the_full_pass_leaves(tmp_path, held, m
             theirs = _pass(full, held)
         assert ours == theirs
         assert _outcome(root) == _outcome(full)
+        if os.path.exists(os.path.join(root, ledger.FILE)):       # every shape kept is some step's
+            doc = loads(open(os.path.join(root, ledger.FILE), "rb").read())
+            assert set(doc["shape"]) == set(range(len(doc["shapes"])))
     assert ours == "FAILURE"
     # the first ticket pass reads the state (no ledger yet); the last, which ends the study, too
     assert used[0] is False and used[-1] is False and any(used)
@@ -332,30 +335,24 @@ def test_a_pass_that_looks_past_the_ledger_is_made_again_on_the_whole_state(tmp_
 
 def test_shapes_from_the_whole_state_give_back_every_entry():
     """The ledger's shapes, made by sweeps per set of fields: every entry they cover comes back
-    as it was; an entry they cannot cover (a retried job list, a value that is a mapping) is
-    left to the one-by-one path, which covers it too."""
+    as it was, values of every type (1, 1.0 and True stay three shapes; a mapping is a value);
+    an entry they cannot cover (a retried job list) is left to the one-by-one path."""
     from mruntime.engine import ledger
     from mshared.statefile import initial_step
 
     base = {**initial_step(), "state": "PENDING", "submitted": AT, "attempts": 1}
-    entries = {f"s{i}": {**base, "job_id": f"b-x-{i}", "jobs": [f"b-x-{i}"]} for i in range(6)}
+    entries = {f"s{i}": {**base, "job_id": f"b-x-{i}", "jobs": [f"b-x-{i}"]} for i in range(8)}
     entries["s1"].update(state="RUNNING", started=AT, alloc="7", node="n1")
     entries["s2"].update(state="RUNNING", started=AT, alloc="7", node="n1")
     entries["s3"]["jobs"] = ["b-x-0", "b-x-3"]                  # a second try
-    entries["s4"]["intent"] = {"attempt": 1, "at": AT}          # unhashable: one by one
-    sids = list(entries)
-    shapes, shape_of = ledger._shapes_of(sids, list(entries.values()))
-    # the bundled ones share a shape; the others share their set of fields with s4, whose intent
-    # cannot be swept: that set goes one by one
-    assert set(shape_of) == {"s1", "s2"} and len(shapes) == 1
+    entries["s4"]["intent"] = {"attempt": 1, "at": AT}
+    entries["s6"]["attempts"] = 1.0
+    entries["s7"]["attempts"] = True
+    shapes, shape_of = ledger._shapes_of(list(entries), list(entries.values()))
+    assert set(shape_of) == set(entries) - {"s3"} and len(shapes) == 5
     for sid, at in shape_of.items():
         ticket = entries[sid]["job_id"]
-        assert {**shapes[at], "job_id": ticket, "jobs": [*shapes[at]["jobs"], ticket]} == entries[sid]
-    del entries["s4"]
-    shapes, shape_of = ledger._shapes_of(list(entries), list(entries.values()))
-    assert set(shape_of) == {"s0", "s1", "s2", "s5"} and len(shapes) == 2
-    entries["s4"] = {**base, "job_id": "b-x-4", "jobs": ["b-x-4"], "intent": {"attempt": 1, "at": AT}}
-    for sid in ("s3", "s4"):
-        shape = ledger._shape(entries[sid])
-        ticket = entries[sid]["job_id"]
-        assert {**shape, "job_id": ticket, "jobs": [*shape["jobs"], ticket]} == entries[sid]
+        made = {**shapes[at], "job_id": ticket, "jobs": [*shapes[at]["jobs"], ticket]}
+        assert made == entries[sid] and type(made["attempts"]) is type(entries[sid]["attempts"])
+    shape = ledger._shape(entries["s3"])
+    assert {**shape, "job_id": "b-x-3", "jobs": [*shape["jobs"], "b-x-3"]} == entries["s3"]
