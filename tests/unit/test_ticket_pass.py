@@ -75,8 +75,26 @@ def _pass(root: str, scheduler) -> str:
                            adapters={"slurm": scheduler}).status
 
 
+def _handed_over(tmp_path, held, count: int) -> tuple[str, list[str]]:
+    """A bundled study of ``count`` steps after msubmit's pass, and its tickets in order."""
+    root = bundled_study(tmp_path, flat_spec(count), allocations=1)
+    passes.run_pass(root, poll_jobs=False, submit=True, clock=lambda: NOW, adapters={"slurm": held})   # msubmit
+    return root, _tickets(root)
+
+
 def _without_ticket_pass(monkeypatch):
     monkeypatch.setattr(ticketpass, "attempt", lambda *args: ticketpass.Attempt())
+
+
+def _same_as_the_full_pass(root: str, full: str, scheduler, monkeypatch) -> str:
+    """A pass of ``root`` as it comes, and a full pass of its copy ``full``: the same outcome."""
+    ours = _pass(root, scheduler)
+    with monkeypatch.context() as patch:
+        _without_ticket_pass(patch)
+        theirs = _pass(full, scheduler)
+    assert ours == theirs
+    assert _outcome(root) == _outcome(full)
+    return ours
 
 
 def _spy(monkeypatch) -> list:
@@ -104,21 +122,14 @@ def test_a_ticket_pass_leaves_what_the_full_pass_leaves(tmp_path, held, monkeypa
     for claimed, ended in rounds:
         for study in (root, full):
             _worker(study, claimed, ended)
-        ours = _pass(root, held)
-        with monkeypatch.context() as patch:
-            _without_ticket_pass(patch)
-            theirs = _pass(full, held)
-        assert ours == theirs
-        assert _outcome(root) == _outcome(full)
+        ours = _same_as_the_full_pass(root, full, held, monkeypatch)
     assert made == [True, False] * 3
     assert ours == "FAILURE"
     assert _outcome(root)[3] is not None       # status.csv, written from the pass view when due
 
 
 def test_the_ticket_pass_index_is_the_full_index(tmp_path, held):
-    root = bundled_study(tmp_path, flat_spec(6), allocations=1)
-    passes.run_pass(root, poll_jobs=False, submit=True, clock=lambda: NOW, adapters={"slurm": held})
-    tickets = _tickets(root)
+    root, tickets = _handed_over(tmp_path, held, 6)
     _worker(root, tickets[:3], {tickets[0]: 0})
     _pass(root, held)
     state = read_state(root)
@@ -132,9 +143,7 @@ def test_the_ticket_pass_index_is_the_full_index(tmp_path, held):
 
 @pytest.mark.parametrize("why", ["timed-out", "request", "waiting-step", "no-note", "dag-changed", "bundle-off"])
 def test_the_full_pass_runs_whenever_anything_else_could_happen(tmp_path, held, monkeypatch, why):
-    root = bundled_study(tmp_path, flat_spec(4), allocations=1)
-    passes.run_pass(root, poll_jobs=False, submit=True, clock=lambda: NOW, adapters={"slurm": held})
-    tickets = _tickets(root)
+    root, tickets = _handed_over(tmp_path, held, 4)
     _worker(root, tickets[:2], {tickets[0]: -1 if why == "timed-out" else 0})
     if why == "request":
         edit_state(root, lambda state, dag: state["requests"].setdefault("queue", []).append(
@@ -213,12 +222,7 @@ def test_a_pass_on_the_ledger_leaves_what_the_full_pass_leaves(tmp_path, held, m
                     with open(os.path.join(study, "status.csv"), "a") as handle:
                         handle.write("x")
                 os.utime(os.path.join(study, "status.csv"), (0, 0))
-        ours = _pass(root, held)
-        with monkeypatch.context() as patch:
-            _without_ticket_pass(patch)
-            theirs = _pass(full, held)
-        assert ours == theirs
-        assert _outcome(root) == _outcome(full)
+        ours = _same_as_the_full_pass(root, full, held, monkeypatch)
         if os.path.exists(os.path.join(root, ledger.FILE)):       # every shape kept is some step's
             doc = loads(open(os.path.join(root, ledger.FILE), "rb").read())
             assert set(doc["shape"]) == set(range(len(doc["shapes"])))
@@ -233,9 +237,7 @@ def test_a_pass_on_the_ledger_leaves_what_the_full_pass_leaves(tmp_path, held, m
 def test_the_ledger_index_is_the_full_index(tmp_path, held):
     from mruntime.engine import ledger
 
-    root = bundled_study(tmp_path, flat_spec(6), allocations=1)
-    passes.run_pass(root, poll_jobs=False, submit=True, clock=lambda: NOW, adapters={"slurm": held})
-    tickets = _tickets(root)
+    root, tickets = _handed_over(tmp_path, held, 6)
     for claimed, ended in ((tickets[:3], {tickets[0]: 0}), (tickets[:4], {tickets[1]: 0})):
         _worker(root, claimed, ended)
         _pass(root, held)
@@ -259,9 +261,7 @@ def test_a_ledger_not_of_the_state_files_is_not_used(tmp_path, held, monkeypatch
     from mruntime.engine import ledger
     from mshared import statejournal
 
-    root = bundled_study(tmp_path, flat_spec(6), allocations=1)
-    passes.run_pass(root, poll_jobs=False, submit=True, clock=lambda: NOW, adapters={"slurm": held})
-    tickets = _tickets(root)
+    root, tickets = _handed_over(tmp_path, held, 6)
     _worker(root, tickets[:2], {tickets[0]: 0})
     _pass(root, held)
     assert os.path.exists(os.path.join(root, ledger.FILE))
@@ -288,9 +288,7 @@ def test_a_step_outside_the_ledger_is_never_guessed(tmp_path, held):
     another step, iterating them) asks for the whole state instead of answering wrong."""
     from mruntime.engine import ledger
 
-    root = bundled_study(tmp_path, flat_spec(4), allocations=1)
-    passes.run_pass(root, poll_jobs=False, submit=True, clock=lambda: NOW, adapters={"slurm": held})
-    tickets = _tickets(root)
+    root, tickets = _handed_over(tmp_path, held, 4)
     _worker(root, tickets[:2], {tickets[0]: 0})
     _pass(root, held)
     state = read_state(root)
@@ -325,11 +323,7 @@ def test_a_pass_that_looks_past_the_ledger_is_made_again_on_the_whole_state(tmp_
 
         with monkeypatch.context() as patch:
             patch.setattr(passes, "do_work", work)
-            ours = _pass(root, held)
-        with monkeypatch.context() as patch:
-            _without_ticket_pass(patch)
-            theirs = _pass(full, held)
-        assert ours == theirs and _outcome(root) == _outcome(full)
+            _same_as_the_full_pass(root, full, held, patch)
     assert looked == [1]
 
 
