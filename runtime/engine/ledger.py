@@ -80,10 +80,12 @@ class LedgerSteps(dict):
         raise NeedsWholeState("the steps were iterated")
 
     __iter__ = __len__ = keys = values = items = __contains__ = get = _whole
+    setdefault = pop = popitem = update = copy = __reversed__ = _whole
 
 
 class Ledger:
-    """A ledger as read (``load``) or as made from a pass's state (``make``)."""
+    """A ledger as read (``load``): the in-flight tickets both ways, each step's shape, the
+    queued ones."""
 
     def __init__(self, doc: dict):
         self.doc = doc

@@ -22,8 +22,8 @@ INITIALIZED (``transitions.fail_descendants`` moves none), no step is local.
 
 Nor need it read the state, most of the time: each ticket pass leaves the ledger of the state
 it leaves (``ledger``), and the next works on that while the state files are the ones it was
-made with (``_usable``; the whole state is read when status.csv is due, the journal is due to be
-folded in, or the study may end).
+made with (``_usable``; the whole state is read when the journal is due to be folded in or the
+study may end; status.csv, when due, is rewritten from the file as it is).
 
 What it needs of the DAG is in ``meta/ticket-pass.json`` (derived data, written by a full single
 pass of a bundled study, ``keep_note``): the DAG's study block (batch, bundle) and its step ids
@@ -104,9 +104,10 @@ def attempt(root: str, adapters: dict, now, held) -> Attempt:
     answers = bundle.moved(index.tickets)
     if any(status.state not in APPLIES for status in answers.values()):
         return Attempt(store=store, state=_whole(store, state), answers={BUNDLE: answers}, bundle=bundle)
-    if isinstance(state, ledger.LedgerState) and sum(status.state in S.TERMINAL for status in answers.values()) >= index.open:
-        state = study.state = dag.state = _whole(store, state)   # the study may end: its state
-        index.steps = state["steps"]                                  # .json is written whole
+    ending = sum(status.state in S.TERMINAL for status in answers.values()) >= index.open
+    if ending and isinstance(state, ledger.LedgerState):      # the study may end: state.json is
+        state = study.state = dag.state = _whole(store, state)   # then written whole
+        index.steps = state["steps"]
     study.answers = {BUNDLE: answers}
     return Attempt(study, ledger=kept)
 

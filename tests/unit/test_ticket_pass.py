@@ -295,7 +295,8 @@ def test_a_step_outside_the_ledger_is_never_guessed(tmp_path, held):
     made = ledger.load(root, store.files_key(root), state["study"]["dag_sha256"]).state()
     ended = next(sid for sid, e in state["steps"].items() if e["state"] == "FINISHED")
     for look in (lambda s: s[ended], lambda s: list(s), lambda s: len(s), lambda s: s.values(),
-                 lambda s: s.items(), lambda s: ended in s, lambda s: s.get(ended)):
+                 lambda s: s.items(), lambda s: ended in s, lambda s: s.get(ended),
+                 lambda s: s.setdefault(ended, {}), lambda s: s.pop(ended), lambda s: s.update({})):
         with pytest.raises(ledger.NeedsWholeState):
             look(made["steps"])
 
