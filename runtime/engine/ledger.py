@@ -138,9 +138,10 @@ def forget(root: str) -> None:
 
 
 def keep(study, previous: Ledger | None) -> None:
-    """After a ticket pass: leave the ledger of the state it leaves (``previous``, the ledger it
-    worked from, changed where the pass changed steps; or made from the whole state), when the
-    study is still in the ticket pass's shape; else take any ledger away."""
+    """After a ticket pass, or a full single pass of a bundled study: leave the ledger of the
+    state it leaves (``previous``, the ledger it worked from, changed where the pass changed
+    steps; or made from the whole state), when the study is in the ticket pass's shape; else
+    take any ledger away."""
     try:
         doc = _made(study, previous)
     except NeedsWholeState:       # never on the ticket pass's paths; the next pass reads the state
@@ -156,10 +157,12 @@ def keep(study, previous: Ledger | None) -> None:
 
 def _made(study, previous: Ledger | None) -> dict | None:
     store, index, state = study.store, study.synced_index(), study.state
-    if (store.files is None or store.files.checksum is None or not index.open or index.intents
+    if (store.files is None or store.files.checksum is None or not index.open
             or len(index.ticket_of) != len(index.in_flight) or index.open != len(index.in_flight)):
         return None
     steps = state["steps"]
+    if any(steps[sid].get("intent") for sid in index.intents):   # a full pass's index: a superset
+        return None
     if previous is not None:        # the ledger the pass worked from, and the steps it changed
         shapes, shape_of = list(previous.shapes), previous.shape_of
         changed = [sid for sid in study.changes.events.touched if sid in index.ticket_of]

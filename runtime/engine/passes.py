@@ -97,6 +97,8 @@ def run_pass(root: str, *, poll_jobs: bool, submit: bool, clock=utcnow, adapters
                 ledger.keep(study, tried.ledger)
             else:
                 ticketpass.keep_note(study)
+                if study.graph.bundle is not None:    # e.g. msubmit's, handing every step over:
+                    ledger.keep(study, None)         # the next ticket pass need not read the state
         return result
 
 

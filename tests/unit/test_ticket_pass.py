@@ -227,10 +227,11 @@ def test_a_pass_on_the_ledger_leaves_what_the_full_pass_leaves(tmp_path, held, m
             doc = loads(open(os.path.join(root, ledger.FILE), "rb").read())
             assert set(doc["shape"]) == set(range(len(doc["shapes"])))
     assert ours == "FAILURE"
-    # the first ticket pass reads the state (no ledger yet); the last, which ends the study, too
-    assert used[0] is False and used[-1] is False and any(used)
+    # msubmit's pass left a ledger: the first ticket pass works on it; the last, which ends the
+    # study, reads the state
+    assert used[:-1] == [True] * (len(rounds) - 1) and used[-1] is False
     if due:      # every pass on the ledger that changed something: from the file as it is
-        assert len(rewrites) == 4 and (set(rewrites) == {None} if edited else None not in rewrites)
+        assert len(rewrites) == 5 and (set(rewrites) == {None} if edited else None not in rewrites)
     assert not os.path.exists(os.path.join(root, ledger.FILE))    # the study ended: no ledger
 
 
@@ -351,3 +352,16 @@ def test_shapes_from_the_whole_state_give_back_every_entry():
         assert made == entries[sid] and type(made["attempts"]) is type(entries[sid]["attempts"])
     shape = ledger._shape(entries["s3"])
     assert {**shape, "job_id": "b-x-3", "jobs": [*shape["jobs"], "b-x-3"]} == entries["s3"]
+
+
+def test_the_pass_that_hands_every_step_over_leaves_a_ledger(tmp_path, held, monkeypatch):
+    """msubmit's pass (a full pass) leaves the ledger of the study it hands over: the first cron
+    pass after it reads neither the state nor the DAG."""
+    from mruntime.engine import ledger
+
+    root, tickets = _handed_over(tmp_path, held, 5)
+    assert os.path.exists(os.path.join(root, ledger.FILE))
+    _worker(root, tickets[:2], {tickets[0]: 0})
+    monkeypatch.setattr(store, "read_state", lambda root: pytest.fail("the state was read"))
+    monkeypatch.setattr(store, "read_dag", lambda *a: pytest.fail("the DAG was read"))
+    assert _pass(root, held) == "RUNNING"
