@@ -70,31 +70,44 @@ class Times:
         finish = self.epoch(end) if end else self.now
         return max(int(round(finish - begin)), 0)
 
-    def columns(self, steps, entries: dict, params: bool = True) -> list[list[str]]:
+    def columns(self, steps, entries: dict, params: bool = True, extra: tuple = ()) -> list[list[str]]:
         """The status table of ``steps`` (DAG steps; ``entries``: id -> state entry) column by
-        column: all of COLUMNS, or without Params when ``params`` is False.
+        column: all of COLUMNS, or without Params when ``params`` is False; then a column for
+        each field named in ``extra`` (its value, or '--').
 
         This is the inner loop of a large report.  A step's State, time and Restarts cells
         follow from five fields of its entry, and most steps of a large study share them with
-        many others (queued together, ended in the same second): each distinct five are formatted
-        once (``cells``), and the rows are turned into columns with zip.
+        many others (queued together, ended in the same second): each distinct five (and
+        ``extra`` fields: a bundle's allocation and node) are formatted once (``cells``), and
+        the rows are turned into columns with zip.
         """
         ids = [s["id"] for s in steps]
         got = entries_of(ids, entries)
         shared: dict[tuple, tuple] = {}
         rows = []
         add, find, make = rows.append, shared.get, self.cells
-        for e in got:
-            key = (e["state"], e.get("started"), e.get("submitted"), e.get("ended"), e.get("restarts", 0))
-            cells = find(key)
-            if cells is None:
-                cells = shared[key] = make(*key)
-            add(cells)
-        timed = [list(c) for c in zip(*rows)] if rows else [[] for _ in range(7)]
-        out = [ids, [e.get("job_id") or "--" for e in got], [s["workspace"] for s in steps], *timed]
+        if extra:
+            first, second = extra       # the only use: Allocation and Node
+            for e in got:
+                key = (e["state"], e.get("started"), e.get("submitted"), e.get("ended"), e.get("restarts", 0),
+                       e.get(first), e.get(second))
+                cells = find(key)
+                if cells is None:
+                    cells = shared[key] = (*make(*key[:5]), key[5] or NO_TIME, key[6] or NO_TIME)
+                add(cells)
+        else:
+            for e in got:
+                key = (e["state"], e.get("started"), e.get("submitted"), e.get("ended"), e.get("restarts", 0))
+                cells = find(key)
+                if cells is None:
+                    cells = shared[key] = make(*key)
+                add(cells)
+        width = 7 + len(extra)
+        timed = [list(c) for c in zip(*rows)] if rows else [[] for _ in range(width)]
+        out = [ids, [e.get("job_id") or "--" for e in got], [s["workspace"] for s in steps], *timed[:7]]
         if params:
             out.append([params_text(s) for s in steps])
-        return out
+        return out + timed[7:]
 
     def cells(self, state, started, submitted, ended, restarts) -> tuple:
         """State, Run Time, Elapsed Time, Start Time, Submit Time, End Time, Number Restarts."""

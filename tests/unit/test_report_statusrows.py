@@ -197,3 +197,24 @@ def test_status_csv_neutralises_formulas_and_controls_in_every_user_cell():
     assert rows[1][0] == "'-x" and rows[1][1] == "'+7"
     for row in rows:
         assert not any(cell[:1] and cell[0] in "=+-@" and cell not in ("--", "--:--:--") for cell in row), row
+
+
+@given(st.lists(st.tuples(FEW_STAMPS, st.sampled_from(["PENDING", "RUNNING", "FINISHED"]),
+                          st.sampled_from([None, "", "7", "8"]), st.sampled_from([None, "n1", "n2"]),
+                          st.booleans()), min_size=1, max_size=30))
+def test_the_bundle_columns_made_with_the_rows_are_the_cell_by_cell_ones(entries):
+    """Times.columns with ``extra`` (mreport's Allocation and Node, formatted with the row's
+    shared cells) gives the columns without it, then the cells field by field ('--': none)."""
+    from mreport.core import BUNDLE_FIELDS, bundle_columns
+
+    steps, by_id = [], {}
+    for i, (stamp, state, alloc, node, has) in enumerate(entries):
+        steps.append({"id": f"s{i}", "workspace": f"s/{i}", "params": {}})
+        entry = {"state": state, "submitted": stamp, "started": stamp, "ended": None, "job_id": f"j{i}",
+                 "restarts": 0}
+        if has:
+            entry.update(alloc=alloc, node=node)
+        by_id[f"s{i}"] = entry
+    times = R.Times(NOW)
+    assert times.columns(steps, by_id, params=False, extra=BUNDLE_FIELDS) == (
+        times.columns(steps, by_id, params=False) + bundle_columns(steps, by_id))

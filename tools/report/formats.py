@@ -109,13 +109,16 @@ def _steps_table(report, md: bool, layout: str, width) -> str:
     times = Times(report.now)
     entries = report.study.state["steps"]
     steps = core.chosen_steps(report)
-    columns = [visible_column(c) for c in times.columns(steps, entries, params=False)]
+    bundled = core.bundled(report.study.state)
+    columns = [visible_column(c) for c in times.columns(steps, entries, params=False,
+                                                        extra=core.BUNDLE_FIELDS if bundled else ())]
     root = visible(report.study.root)
     headers = TABLE_COLUMNS
-    if core.bundled(report.study.state):    # where bundled steps ran: two columns after Job ID
+    if bundled:                  # where bundled steps ran: two columns after Job ID
         at = TABLE_COLUMNS.index("Job ID") + 1
         headers = (*TABLE_COLUMNS[:at], *core.BUNDLE_HEADERS, *TABLE_COLUMNS[at:])
-        columns[at:at] = [visible_column(c) for c in core.bundle_columns(steps, entries)]
+        columns[at:at] = columns[-2:]
+        del columns[-2:]
     # steps brought over by --reuse: one more column, only then (the summary counted them)
     extra = reused.column(steps, entries) if report.summary.get("reused") else None
     if extra is not None:
