@@ -55,18 +55,31 @@ def tool_errors(func):
                        "where there is more memory", err=True)
             sys.exit(EXIT_FAILURE)
         except Exception as err:  # noqa: BLE001 - last resort: one line, never a traceback
-            import os
-
-            if os.environ.get("MAESTRO_DEBUG"):
-                raise
-            click.echo(
-                f"{_prog()}: internal error: {type(err).__name__}: {one_line(str(err))} "
-                "(set MAESTRO_DEBUG=1 for a traceback and report it)",
-                err=True,
-            )
-            sys.exit(EXIT_FAILURE)
+            if _from_keyboard_interrupt(err):
+                click.echo(f"{_prog()}: interrupted", err=True)
+                sys.exit(EXIT_INTERRUPTED)
+            _internal_error(err)
 
     return wrapper
+
+
+def _from_keyboard_interrupt(err: BaseException) -> bool:
+    """Python wraps a KeyboardInterrupt raised while a class body's attributes are set up (a
+    dataclass's fields, during a lazy import) in a RuntimeError whose cause it is: a Ctrl-C."""
+    return isinstance(err, RuntimeError) and isinstance(err.__cause__, KeyboardInterrupt)
+
+
+def _internal_error(err: Exception):
+    import os
+
+    if os.environ.get("MAESTRO_DEBUG"):
+        raise err
+    click.echo(
+        f"{_prog()}: internal error: {type(err).__name__}: {one_line(str(err))} "
+        "(set MAESTRO_DEBUG=1 for a traceback and report it)",
+        err=True,
+    )
+    sys.exit(EXIT_FAILURE)
 
 
 def check_pargs(pgen, pargs) -> None:

@@ -62,3 +62,32 @@ def test_tool_errors_only_turns_errors_into_one_line(pristine_process):
 
     assert CliRunner().invoke(plain, []).exit_code == 0
     assert signal.getsignal(signal.SIGPIPE) == signal.SIG_IGN and gc.isenabled()
+
+
+def test_a_ctrl_c_python_wrapped_in_a_runtime_error_is_an_interruption(pristine_process):
+    """A Ctrl-C while a lazily imported module sets up a class's attributes (a dataclass field)
+    reaches the command as RuntimeError("Error calling __set_name__ ...") caused by the
+    KeyboardInterrupt: one 'interrupted' line and exit 130, not an internal error."""
+    from mshared.clitools import tool_errors
+
+    class Interrupts:
+        def __set_name__(self, owner, name):
+            raise KeyboardInterrupt
+
+    @click.command()
+    @tool_errors
+    def importing():
+        class Answer:   # noqa: F841 - defining it is the point
+            unknown = Interrupts()
+
+    result = CliRunner().invoke(importing, [])
+    assert result.exit_code == 130 and "interrupted" in result.output, result.output
+    assert "internal error" not in result.output
+
+    @click.command()
+    @tool_errors
+    def broken():
+        raise RuntimeError("not a Ctrl-C") from ValueError("cause")
+
+    result = CliRunner().invoke(broken, [])
+    assert result.exit_code == 1 and "internal error: RuntimeError: not a Ctrl-C" in result.output
