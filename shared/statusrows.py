@@ -73,41 +73,50 @@ class Times:
     def columns(self, steps, entries: dict, params: bool = True, extra: tuple = ()) -> list[list[str]]:
         """The status table of ``steps`` (DAG steps; ``entries``: id -> state entry) column by
         column: all of COLUMNS, or without Params when ``params`` is False; then a column for
-        each field named in ``extra`` (its value, or '--').
+        each field named in ``extra`` (its value, or '--')."""
+        ids, jobs, workspaces, shared = self.shared_rows(steps, entries, extra)
+        timed = [column.cells() for column in shared.columns()]
+        out = [ids, jobs, workspaces, *timed[:7]]
+        if params:
+            out.append([params_text(s) for s in steps])
+        return out + timed[7:]
+
+    def shared_rows(self, steps, entries: dict, extra: tuple = ()):
+        """The Step Name, Job ID and Workspace columns of ``steps`` and, as SharedCells, their
+        State, time and Restarts cells, then one for each field named in ``extra``.
 
         This is the inner loop of a large report.  A step's State, time and Restarts cells
         follow from five fields of its entry, and most steps of a large study share them with
         many others (queued together, ended in the same second): each distinct five (and
-        ``extra`` fields: a bundle's allocation and node) are formatted once (``cells``), and
-        the rows are turned into columns with zip.
+        ``extra`` fields: a bundle's allocation and node) are formatted once (``cells``).
         """
         ids = [s["id"] for s in steps]
         got = entries_of(ids, entries)
-        shared: dict[tuple, tuple] = {}
-        rows = []
-        add, find, make = rows.append, shared.get, self.cells
+        numbers: dict[tuple, int] = {}
+        distinct: list[tuple] = []
+        index: list[int] = []
+        add, find, make, keep = index.append, numbers.get, self.cells, distinct.append
         if extra:
             first, second = extra       # the only use: Allocation and Node
             for e in got:
                 key = (e["state"], e.get("started"), e.get("submitted"), e.get("ended"), e.get("restarts", 0),
                        e.get(first), e.get(second))
-                cells = find(key)
-                if cells is None:
-                    cells = shared[key] = (*make(*key[:5]), key[5] or NO_TIME, key[6] or NO_TIME)
-                add(cells)
+                number = find(key)
+                if number is None:
+                    number = numbers[key] = len(distinct)
+                    keep((*make(*key[:5]), key[5] or NO_TIME, key[6] or NO_TIME))
+                add(number)
         else:
             for e in got:
                 key = (e["state"], e.get("started"), e.get("submitted"), e.get("ended"), e.get("restarts", 0))
-                cells = find(key)
-                if cells is None:
-                    cells = shared[key] = make(*key)
-                add(cells)
-        width = 7 + len(extra)
-        timed = [list(c) for c in zip(*rows)] if rows else [[] for _ in range(width)]
-        out = [ids, [e.get("job_id") or "--" for e in got], [s["workspace"] for s in steps], *timed[:7]]
-        if params:
-            out.append([params_text(s) for s in steps])
-        return out + timed[7:]
+                number = find(key)
+                if number is None:
+                    number = numbers[key] = len(distinct)
+                    keep(make(*key))
+                add(number)
+        jobs = [e.get("job_id") or "--" for e in got]
+        workspaces = [s["workspace"] for s in steps]
+        return ids, jobs, workspaces, SharedCells(distinct, index, 7 + len(extra))
 
     def cells(self, state, started, submitted, ended, restarts) -> tuple:
         """State, Run Time, Elapsed Time, Start Time, Submit Time, End Time, Number Restarts."""
@@ -133,6 +142,37 @@ class Times:
         if text is None:
             text = self._durations[value] = format_duration(value)
         return text
+
+
+class SharedCells:
+    """Cells that many rows share, each distinct tuple of them once: row k's are
+    ``distinct[index[k]]`` (``width`` cells each)."""
+
+    __slots__ = ("distinct", "index", "width")
+
+    def __init__(self, distinct: list[tuple], index: list[int], width: int):
+        self.distinct, self.index, self.width = distinct, index, width
+
+    def columns(self) -> list["SharedColumn"]:
+        return [SharedColumn(self, position) for position in range(self.width)]
+
+
+class SharedColumn:
+    """One column of SharedCells: the cell at ``position`` of each row's tuple.  A table drawn
+    row by row can format each distinct tuple's cells once (mreport's flat layout)."""
+
+    __slots__ = ("shared", "position")
+
+    def __init__(self, shared: SharedCells, position: int):
+        self.shared, self.position = shared, position
+
+    def distinct(self) -> list[str]:
+        """This column's cell of each distinct tuple."""
+        return [cells[self.position] for cells in self.shared.distinct]
+
+    def cells(self) -> list[str]:
+        """The column, a cell per row."""
+        return list(map(self.distinct().__getitem__, self.shared.index))
 
 
 _ID, _WORKSPACE, _STATE = itemgetter("id"), itemgetter("workspace"), itemgetter("state")

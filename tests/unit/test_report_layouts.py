@@ -112,3 +112,31 @@ def test_narrow_folds_long_names_to_the_width(limit):
     folded = [line for line in out if line.startswith(" " * 15 + "x")]   # 25 + 25 + 10 for each name
     assert len(folded) == (0 if limit is None else 4)
     assert limit is None or all(len(line) <= limit for line in out[2:8])
+
+
+shared_cells = st.text(alphabet="abcXYZ019._/-: \x1b\u00e9", min_size=0, max_size=24)
+
+
+@given(st.lists(st.tuples(cells, cells, cells), min_size=1, max_size=12),
+       st.lists(st.tuples(shared_cells, shared_cells, shared_cells, shared_cells), min_size=1, max_size=4),
+       st.data(), st.sampled_from([None, 60, 100, 250]), st.sampled_from([0, 1000]))
+def test_shared_columns_draw_what_their_cells_draw(own, distinct, data, limit, fast_rows):
+    """A table with SharedColumns (each distinct tuple drawn once) is the table of their cells,
+    made visible: with runs of shared columns split by a column of the rows' own, on the fast
+    path (FAST_ROWS 0) and the general one, folded or not, plain or not."""
+    from mshared.printable import visible_column
+    from mshared.statusrows import SharedCells
+
+    index = data.draw(st.lists(st.integers(0, len(distinct) - 1), min_size=len(own), max_size=len(own)))
+    shared = SharedCells(distinct, index, 4)
+    first, second, third, fourth = shared.columns()
+    names, jobs, spaces = (list(c) for c in zip(*own))
+    columns = [names, first, jobs, second, spaces, third, fourth]   # runs of one and of two
+    headers = ("Step Name", "Allocation", "Job ID", "Node", "Workspace", "State", "Run Time")
+    plain = [c if isinstance(c, list) else visible_column([distinct[i][c.position] for i in index]) for c in columns]
+    old = layouts.FAST_ROWS
+    layouts.FAST_ROWS = fast_rows
+    try:
+        assert layouts.grid(headers, columns, limit, "Study: /s") == layouts.grid(headers, plain, limit, "Study: /s")
+    finally:
+        layouts.FAST_ROWS = old

@@ -110,8 +110,9 @@ def _steps_table(report, md: bool, layout: str, width) -> str:
     entries = report.study.state["steps"]
     steps = core.chosen_steps(report)
     bundled = core.bundled(report.study.state)
-    columns = [visible_column(c) for c in times.columns(steps, entries, params=False,
-                                                        extra=core.BUNDLE_FIELDS if bundled else ())]
+    ids, jobs, workspaces, shared = times.shared_rows(steps, entries, extra=core.BUNDLE_FIELDS if bundled else ())
+    # the shared cells are made visible by the layout (the flat one checks each distinct cell once)
+    columns = [visible_column(ids), visible_column(jobs), visible_column(workspaces), *shared.columns()]
     root = visible(report.study.root)
     headers = TABLE_COLUMNS
     if bundled:                  # where bundled steps ran: two columns after Job ID
@@ -123,13 +124,14 @@ def _steps_table(report, md: bool, layout: str, width) -> str:
     extra = reused.column(steps, entries) if report.summary.get("reused") else None
     if extra is not None:
         headers, columns = (*headers, reused.HEADER), columns + [visible_column(extra)]
+    if layout == "flat" and not md:
+        return layouts.flat(root, columns, width, headers)
+    columns = layouts.materialised(columns)
     if md:
         return _markdown(headers, zip(*columns))
     if layout == "legacy":
         return layouts.legacy(root, columns, headers)
-    if layout == "narrow":
-        return layouts.narrow(root, columns, [_visible_params(s["params"]) for s in steps], width, headers)
-    return layouts.flat(root, columns, width, headers)
+    return layouts.narrow(root, columns, [_visible_params(s["params"]) for s in steps], width, headers)
 
 
 def _group_rows(report):

@@ -3,12 +3,16 @@
 The flat table is prettytable's default style.  prettytable is slow per row, so a table of
 more than FAST_ROWS rows gets its title, header and bottom rule from prettytable and its body
 from a format string: tests/unit/test_report_layouts.py checks that both give the same text.
+A step table's State, time, Restarts (and Allocation, Node) columns come as SharedColumns
+(mshared.statusrows): when nothing folds, each distinct tuple of them is drawn once, as one
+piece of its rows (``_shared_grid``; the same test module checks it against the columns).
 """
 
 import re
 import textwrap
 
-from mshared.statusrows import TABLE_COLUMNS
+from mshared.printable import visible_column
+from mshared.statusrows import TABLE_COLUMNS, SharedColumn
 
 from . import reused
 from .core import BUNDLE_HEADERS
@@ -63,8 +67,13 @@ def fit_widths(headers, natural: list[int], limit: int | None) -> list[int]:
 
 
 def grid(headers, columns: list[list[str]], limit: int | None = None, title: str | None = None) -> str:
-    """A prettytable table of ``columns`` (one list of cells per header) with a title, at most
-    ``limit`` characters wide where it can be."""
+    """A prettytable table of ``columns`` (one list of cells per header, or a SharedColumn of
+    cells not yet made visible) with a title, at most ``limit`` characters wide where it can be."""
+    if any(isinstance(c, SharedColumn) for c in columns):
+        drawn = _shared_grid(headers, columns, limit, title)
+        if drawn is not None:
+            return drawn
+        columns = materialised(columns)
     columns = [list(c) for c in columns] if columns else [[] for _ in headers]
     natural = [max(len(h), max(map(len, c), default=0)) for h, c in zip(headers, columns)]
     widths = fit_widths(headers, natural, limit)
@@ -106,12 +115,62 @@ def _plain(columns) -> bool:
     return all((text := "".join(c)).isascii() and text.isprintable() for c in columns)
 
 
-def _fast_grid(headers, columns, widths, title, folded: list[int]) -> str:
-    frame = _prettytable(headers, widths, title, ruled=bool(folded))
+def materialised(columns) -> list[list[str]]:
+    """``columns`` with each SharedColumn a list of its cells, made visible."""
+    return [visible_column(c.cells()) if isinstance(c, SharedColumn) else c for c in columns]
+
+
+def _frame(headers, widths, title, ruled: bool):
+    """prettytable's lines above the body, its rule between rows, its bottom rule, and the
+    column widths it drew (wider than ``widths`` when the title needed it)."""
+    frame = _prettytable(headers, widths, title, ruled=ruled)
     frame.add_row(["x" * w for w in widths])
     lines = frame.get_string().split("\n")
     head, rule, bottom = lines[:-2], lines[-3], lines[-1]
-    real = [len(part) - 2 for part in bottom.split("+")[1:-1]]   # prettytable may have widened
+    return head, rule, bottom, [len(part) - 2 for part in bottom.split("+")[1:-1]]
+
+
+def _shared_grid(headers, columns, limit, title) -> str | None:
+    """``grid`` of a large table with SharedColumns, or None when it takes the general path
+    (few rows, a column to fold, a cell not printable ASCII).  Each run of SharedColumns of one
+    SharedCells is drawn once per distinct tuple, and a row is its own cells and those pieces."""
+    shared = next(c.shared for c in columns if isinstance(c, SharedColumn))
+    if len(shared.index) <= FAST_ROWS:
+        return None
+    cells = [c.distinct() if isinstance(c, SharedColumn) else c for c in columns]
+    if not all((text := "".join(c)).isascii() and text.isprintable() for c in cells):
+        return None
+    natural = [max(len(h), max(map(len, c), default=0)) for h, c in zip(headers, cells)]
+    if fit_widths(headers, natural, limit) != natural:
+        return None
+    if title:
+        title = "\n".join(fold(title, sum(natural) + 3 * len(natural) - 3))
+    head, _, bottom, real = _frame(headers, natural, title, ruled=False)
+    fields, args = [], []
+    at = 0
+    while at < len(columns):
+        column = columns[at]
+        if not isinstance(column, SharedColumn):
+            fields.append("%%-%ds" % real[at])
+            args.append(column)
+            at += 1
+            continue
+        run = [at]
+        while run[-1] + 1 < len(columns) and isinstance(columns[run[-1] + 1], SharedColumn) \
+                and columns[run[-1] + 1].shared is column.shared:
+            run.append(run[-1] + 1)
+        piece = " | ".join("%%-%ds" % real[k] for k in run).__mod__
+        positions = [columns[k].position for k in run]
+        pieces = [piece(tuple(row[p] for p in positions)) for row in column.shared.distinct]
+        fields.append("%s")
+        args.append(list(map(pieces.__getitem__, column.shared.index)))
+        at = run[-1] + 1
+    line = ("| " + " | ".join(fields) + " |").__mod__
+    return "\n".join(head + list(map(line, zip(*args))) + [bottom])
+
+
+def _fast_grid(headers, columns, widths, title, folded: list[int]) -> str:
+    head, rule, bottom, real = _frame(headers, widths, title, ruled=bool(folded))
     line = ("| " + " | ".join("%%-%ds" % w for w in real) + " |").__mod__   # %: faster than format
     if not folded:
         return "\n".join(head + list(map(line, zip(*columns))) + [bottom])
