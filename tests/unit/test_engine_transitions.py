@@ -1,5 +1,7 @@
 """Maestro's step semantics (maestro-behaviour.md §4) as pure transitions over the state."""
 
+from hypothesis import given, strategies as st
+
 from mshared import states as S
 from mruntime.engine import transitions as T
 from mruntime.schedulers.base import JobStatus
@@ -129,6 +131,16 @@ def test_study_status_follows_maestro():
     assert S.study_status(state) == "FAILURE"
     state["steps"]["b"]["state"] = S.CANCELLED
     assert S.study_status(state) == "CANCELLED"
+
+
+@given(st.lists(st.sampled_from(sorted(S.ALL)), min_size=1, max_size=8), st.booleans(), st.booleans())
+def test_study_status_from_counts_is_the_status_from_the_steps(values, queued, cancel):
+    """mreport's summary hands over the counts per state it made: the same status."""
+    from collections import Counter
+
+    state = {"steps": {f"s{i}": {"state": v} for i, v in enumerate(values)},
+             "requests": {"queue": ["s0"] if queued else [], "cancel": cancel}}
+    assert S.study_status(state, dict(Counter(values))) == S.study_status(state)
 
 
 def test_not_before_delays_a_retry():

@@ -219,14 +219,16 @@ def summarise(state: dict, selected: int, now: datetime) -> dict:
     """The whole study at a glance: status, counts per state, and elapsed time since the study
     was created, up to now while it is active, else up to the last step's end."""
     entries = state["steps"].values()
-    status = study_status(state)
+    counts = ordered_counts(map(_STATE, entries))
+    status = study_status(state, counts)
     created = state["study"].get("created")
-    last_end = max(filter(None, map(_ENDED, entries)), default=None)     # map: no bytecode per step
+    # map: no bytecode per step; the set: most steps end in a second some other step ended in
+    last_end = max(filter(None, set(map(_ENDED, entries))), default=None)
     until = None if status == "RUNNING" else (last_end or state.get("updated"))
     summary = {
         "status": status,
         "total": len(state["steps"]),
-        "counts": ordered_counts(map(_STATE, entries)),
+        "counts": counts,
         "selected": selected,
         "created": created,
         "last_end": last_end,
