@@ -29,8 +29,16 @@ def dumps_spliced(doc: dict, key: str, parts) -> bytes:
     head, found, tail = dumps({**doc, key: marker}).partition(b'"' + marker.encode() + b'"')
     if not found:
         raise ValueError(f"{key!r} is not a key of the document")
-    body = b",".join(part for part in parts if part)
-    return b"".join((head, b"[", body, b"]", tail))
+    pieces = [head, b"["]
+    for part in parts:
+        if part:
+            pieces += (part, b",")
+    if len(pieces) > 2:
+        pieces[-1] = b"]"        # the comma after the last part
+    else:
+        pieces.append(b"]")
+    pieces.append(tail)
+    return b"".join(pieces)      # one join: the document is copied once (a large one is most of the memory)
 
 
 def loads(data):
