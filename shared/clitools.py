@@ -55,18 +55,24 @@ def tool_errors(func):
                        "where there is more memory", err=True)
             sys.exit(EXIT_FAILURE)
         except Exception as err:  # noqa: BLE001 - last resort: one line, never a traceback
-            if _from_keyboard_interrupt(err):
+            signal_end = _wrapped_signal(err)
+            if isinstance(signal_end, KeyboardInterrupt):
                 click.echo(f"{_prog()}: interrupted", err=True)
                 sys.exit(EXIT_INTERRUPTED)
+            if isinstance(signal_end, Interrupted):
+                click.echo(f"{_prog()}: interrupted ({signal_end})", err=True)
+                sys.exit(signal_end.exit_code)
             _internal_error(err)
 
     return wrapper
 
 
-def _from_keyboard_interrupt(err: BaseException) -> bool:
-    """Python wraps a KeyboardInterrupt raised while a class body's attributes are set up (a
-    dataclass's fields, during a lazy import) in a RuntimeError whose cause it is: a Ctrl-C."""
-    return isinstance(err, RuntimeError) and isinstance(err.__cause__, KeyboardInterrupt)
+def _wrapped_signal(err: Exception) -> BaseException | None:
+    """The KeyboardInterrupt or Interrupted (a signal that ends the command) that Python wrapped
+    in ``err``: an exception raised while a class body's attributes are set up (a dataclass's
+    fields, during a lazy import) becomes a RuntimeError whose cause it is (Python 3.11)."""
+    cause = err.__cause__
+    return cause if isinstance(err, RuntimeError) and isinstance(cause, (KeyboardInterrupt, Interrupted)) else None
 
 
 def _internal_error(err: Exception):

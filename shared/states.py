@@ -30,7 +30,8 @@ FAILURES = frozenset({FAILED, TIMEDOUT, CANCELLED})
 def study_status(state: dict, counts: dict | None = None) -> str:
     """RUNNING while anything can still happen (a step has not ended, or a control request
     waits to be carried out); then CANCELLED, FAILURE or FINISHED, as Maestro.  ``counts``: the
-    steps per state, when the caller has them (a sweep over the steps less)."""
+    steps per state, when the caller has them (a sweep over the steps less); no state in it
+    with a count of 0 (it would count as a step in that state)."""
     values = counts if counts is not None else [e["state"] for e in state["steps"].values()]
     if any(v not in TERMINAL for v in values) or state["requests"].get("queue"):
         return "RUNNING"

@@ -73,7 +73,8 @@ class Times:
     def columns(self, steps, entries: dict, params: bool = True, extra: tuple = ()) -> list[list[str]]:
         """The status table of ``steps`` (DAG steps; ``entries``: id -> state entry) column by
         column: all of COLUMNS, or without Params when ``params`` is False; then a column for
-        each field named in ``extra`` (its value, or '--')."""
+        each field named in ``extra`` (its value, or '--').  ``shared_rows`` as plain lists, for
+        Python callers (mreport draws from ``shared_rows`` itself)."""
         ids, jobs, workspaces, shared = self.shared_rows(steps, entries, extra)
         timed = [column.cells() for column in shared.columns()]
         out = [ids, jobs, workspaces, *timed[:7]]
@@ -146,7 +147,8 @@ class Times:
 
 class SharedCells:
     """Cells that many rows share, each distinct tuple of them once: row k's are
-    ``distinct[index[k]]`` (``width`` cells each)."""
+    ``distinct[index[k]]`` (``width`` cells each).  Every distinct tuple is some row's (a table
+    measures its columns on them)."""
 
     __slots__ = ("distinct", "index", "width")
 

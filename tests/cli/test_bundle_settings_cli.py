@@ -4,7 +4,6 @@ and writes them (dag.json study.bundle), msubmit and `maestro run` override them
 setting is one line naming the file, `bundle` and the key, exit 65, nothing written."""
 
 import json
-import os
 import textwrap
 from importlib import resources
 from pathlib import Path

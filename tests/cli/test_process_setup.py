@@ -67,8 +67,10 @@ def test_tool_errors_only_turns_errors_into_one_line(pristine_process):
 def test_a_ctrl_c_python_wrapped_in_a_runtime_error_is_an_interruption(pristine_process):
     """A Ctrl-C while a lazily imported module sets up a class's attributes (a dataclass field)
     reaches the command as RuntimeError("Error calling __set_name__ ...") caused by the
-    KeyboardInterrupt: one 'interrupted' line and exit 130, not an internal error."""
+    KeyboardInterrupt: one 'interrupted' line and exit 130, not an internal error; a SIGTERM
+    (Interrupted) the same way ends with its own code."""
     from mshared.clitools import tool_errors
+    from mshared.errors import Interrupted
 
     class Interrupts:
         def __set_name__(self, owner, name):
@@ -83,6 +85,19 @@ def test_a_ctrl_c_python_wrapped_in_a_runtime_error_is_an_interruption(pristine_
     result = CliRunner().invoke(importing, [])
     assert result.exit_code == 130 and "interrupted" in result.output, result.output
     assert "internal error" not in result.output
+
+    class Terminates:
+        def __set_name__(self, owner, name):
+            raise Interrupted(signal.SIGTERM)
+
+    @click.command()
+    @tool_errors
+    def terminated():
+        class Answer:   # noqa: F841
+            unknown = Terminates()
+
+    result = CliRunner().invoke(terminated, [])
+    assert result.exit_code == 128 + signal.SIGTERM and "interrupted (SIGTERM)" in result.output, result.output
 
     @click.command()
     @tool_errors

@@ -127,7 +127,10 @@ def test_shared_columns_draw_what_their_cells_draw(own, distinct, data, limit, f
     from mshared.printable import visible_column
     from mshared.statusrows import SharedCells
 
-    index = data.draw(st.lists(st.integers(0, len(distinct) - 1), min_size=len(own), max_size=len(own)))
+    drawn = data.draw(st.lists(st.integers(0, len(distinct) - 1), min_size=len(own), max_size=len(own)))
+    used = sorted(set(drawn))               # every distinct tuple is some row's, as in shared_rows
+    distinct = [distinct[i] for i in used]
+    index = [used.index(i) for i in drawn]
     shared = SharedCells(distinct, index, 4)
     first, second, third, fourth = shared.columns()
     names, jobs, spaces = (list(c) for c in zip(*own))

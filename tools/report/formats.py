@@ -131,7 +131,9 @@ def _steps_table(report, md: bool, layout: str, width) -> str:
         return _markdown(headers, zip(*columns))
     if layout == "legacy":
         return layouts.legacy(root, columns, headers)
-    return layouts.narrow(root, columns, [_visible_params(s["params"]) for s in steps], width, headers)
+    if layout == "narrow":
+        return layouts.narrow(root, columns, [_visible_params(s["params"]) for s in steps], width, headers)
+    return layouts.flat(root, columns, width, headers)
 
 
 def _group_rows(report):

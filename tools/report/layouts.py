@@ -66,7 +66,7 @@ def fit_widths(headers, natural: list[int], limit: int | None) -> list[int]:
     return widths
 
 
-def grid(headers, columns: list[list[str]], limit: int | None = None, title: str | None = None) -> str:
+def grid(headers, columns: list[list[str] | SharedColumn], limit: int | None = None, title: str | None = None) -> str:
     """A prettytable table of ``columns`` (one list of cells per header, or a SharedColumn of
     cells not yet made visible) with a title, at most ``limit`` characters wide where it can be."""
     if any(isinstance(c, SharedColumn) for c in columns):
@@ -138,7 +138,7 @@ def _shared_grid(headers, columns, limit, title) -> str | None:
     if len(shared.index) <= FAST_ROWS:
         return None
     cells = [c.distinct() if isinstance(c, SharedColumn) else c for c in columns]
-    if not all((text := "".join(c)).isascii() and text.isprintable() for c in cells):
+    if not _plain(cells):
         return None
     natural = [max(len(h), max(map(len, c), default=0)) for h, c in zip(headers, cells)]
     if fit_widths(headers, natural, limit) != natural:
@@ -194,7 +194,7 @@ def _fast_grid(headers, columns, widths, title, folded: list[int]) -> str:
     return "\n".join(head + body)
 
 
-def flat(title: str, columns: list[list[str]], limit: int | None, headers=TABLE_COLUMNS) -> str:
+def flat(title: str, columns: list[list[str] | SharedColumn], limit: int | None, headers=TABLE_COLUMNS) -> str:
     """Maestro's default layout: one table titled 'Study: <path>', every column but Params
     (``headers``: those columns, and any added after them)."""
     return grid(headers, columns, limit, f"Study: {title}")
