@@ -36,12 +36,8 @@ def tool_errors(func):
             sys.exit(err.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
-        except KeyboardInterrupt:
-            click.echo(f"{_prog()}: interrupted", err=True)
-            sys.exit(EXIT_INTERRUPTED)
-        except Interrupted as err:
-            click.echo(f"{_prog()}: interrupted ({err})", err=True)
-            sys.exit(err.exit_code)
+        except (KeyboardInterrupt, Interrupted) as err:
+            _end_interrupted(err)
         except OSError as err:   # the system refused (disk full, permissions): not a bug, one line
             import os
 
@@ -56,12 +52,8 @@ def tool_errors(func):
             sys.exit(EXIT_FAILURE)
         except Exception as err:  # noqa: BLE001 - last resort: one line, never a traceback
             signal_end = _wrapped_signal(err)
-            if isinstance(signal_end, KeyboardInterrupt):
-                click.echo(f"{_prog()}: interrupted", err=True)
-                sys.exit(EXIT_INTERRUPTED)
-            if isinstance(signal_end, Interrupted):
-                click.echo(f"{_prog()}: interrupted ({signal_end})", err=True)
-                sys.exit(signal_end.exit_code)
+            if signal_end is not None:
+                _end_interrupted(signal_end)
             _internal_error(err)
 
     return wrapper
@@ -73,6 +65,16 @@ def _wrapped_signal(err: Exception) -> BaseException | None:
     fields, during a lazy import) becomes a RuntimeError whose cause it is (Python 3.11)."""
     cause = err.__cause__
     return cause if isinstance(err, RuntimeError) and isinstance(cause, (KeyboardInterrupt, Interrupted)) else None
+
+
+def _end_interrupted(err: BaseException):
+    """A Ctrl-C (KeyboardInterrupt: exit 130) or another signal that ends the command
+    (Interrupted: 128 + its number), in one line."""
+    if isinstance(err, Interrupted):
+        click.echo(f"{_prog()}: interrupted ({err})", err=True)
+        sys.exit(err.exit_code)
+    click.echo(f"{_prog()}: interrupted", err=True)
+    sys.exit(EXIT_INTERRUPTED)
 
 
 def _internal_error(err: Exception):

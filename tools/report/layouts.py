@@ -10,6 +10,7 @@ piece of its rows (``_shared_grid``; the same test module checks it against the 
 
 import re
 import textwrap
+from itertools import groupby
 
 from mshared.printable import visible_column
 from mshared.statusrows import TABLE_COLUMNS, SharedColumn
@@ -75,7 +76,7 @@ def grid(headers, columns: list[list[str] | SharedColumn], limit: int | None = N
             return drawn
         columns = materialised(columns)
     columns = [list(c) for c in columns] if columns else [[] for _ in headers]
-    natural = [max(len(h), max(map(len, c), default=0)) for h, c in zip(headers, columns)]
+    natural = _natural(headers, columns)
     widths = fit_widths(headers, natural, limit)
     plain = _plain(columns)
     folded = [i for i, w in enumerate(widths) if w < natural[i]]
@@ -87,13 +88,22 @@ def grid(headers, columns: list[list[str] | SharedColumn], limit: int | None = N
                 if done is None:
                     done = seen[cell] = "\n".join(fold(cell, width))
                 columns[i][k] = done
-    if title:   # fold a long title: prettytable would widen every column to fit it
-        title = "\n".join(fold(title, sum(widths) + 3 * len(widths) - 3))
+    title = _folded_title(title, widths)
     if len(columns[0]) > FAST_ROWS and plain:
         return _fast_grid(headers, columns, widths, title, folded)
     table = _prettytable(headers, widths, title, ruled=bool(folded))
     table.add_rows([list(r) for r in zip(*columns)])
     return table.get_string()
+
+
+def _natural(headers, columns) -> list[int]:
+    """Each column's width without folding: its header's or its widest cell's."""
+    return [max(len(h), max(map(len, c), default=0)) for h, c in zip(headers, columns)]
+
+
+def _folded_title(title: str | None, widths: list[int]) -> str | None:
+    """A long title folded to the table's width: prettytable would widen every column to fit it."""
+    return "\n".join(fold(title, sum(widths) + 3 * len(widths) - 3)) if title else title
 
 
 def _prettytable(headers, widths, title, ruled: bool):
@@ -140,31 +150,23 @@ def _shared_grid(headers, columns, limit, title) -> str | None:
     cells = [c.distinct() if isinstance(c, SharedColumn) else c for c in columns]
     if not _plain(cells):
         return None
-    natural = [max(len(h), max(map(len, c), default=0)) for h, c in zip(headers, cells)]
+    natural = _natural(headers, cells)
     if fit_widths(headers, natural, limit) != natural:
         return None
-    if title:
-        title = "\n".join(fold(title, sum(natural) + 3 * len(natural) - 3))
-    head, _, bottom, real = _frame(headers, natural, title, ruled=False)
+    head, _, bottom, real = _frame(headers, natural, _folded_title(title, natural), ruled=False)
     fields, args = [], []
-    at = 0
-    while at < len(columns):
-        column = columns[at]
-        if not isinstance(column, SharedColumn):
-            fields.append("%%-%ds" % real[at])
-            args.append(column)
-            at += 1
+    # runs of columns of one SharedCells (None: the rows' own columns, each a field of its own)
+    for owner, run in groupby(range(len(columns)), key=lambda k: getattr(columns[k], "shared", None)):
+        run = list(run)
+        if owner is None:
+            fields += ["%%-%ds" % real[k] for k in run]
+            args += [columns[k] for k in run]
             continue
-        run = [at]
-        while run[-1] + 1 < len(columns) and isinstance(columns[run[-1] + 1], SharedColumn) \
-                and columns[run[-1] + 1].shared is column.shared:
-            run.append(run[-1] + 1)
         piece = " | ".join("%%-%ds" % real[k] for k in run).__mod__
         positions = [columns[k].position for k in run]
-        pieces = [piece(tuple(row[p] for p in positions)) for row in column.shared.distinct]
+        pieces = [piece(tuple(row[p] for p in positions)) for row in owner.distinct]
         fields.append("%s")
-        args.append(list(map(pieces.__getitem__, column.shared.index)))
-        at = run[-1] + 1
+        args.append(list(map(pieces.__getitem__, owner.index)))
     line = ("| " + " | ".join(fields) + " |").__mod__
     return "\n".join(head + list(map(line, zip(*args))) + [bottom])
 
