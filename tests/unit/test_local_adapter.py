@@ -296,14 +296,31 @@ print("alive")
     assert proc.returncode == 0 and proc.stdout.strip().endswith("alive"), (proc.returncode, proc.stderr)
 
 
-def test_quick_once_the_last_four_jobs_each_ran_under_a_quarter_second(tmp_path):
-    from mruntime.schedulers.local import QUICK
+def test_quick_once_the_last_four_jobs_each_ran_under_a_quarter_second(tmp_path, monkeypatch):
+    """The long job's run time is made by moving the adapter's clock on while it runs; QUICK is
+    raised to 1 s for the test, so that `true` on a loaded CI machine still counts as quick."""
+    import time as real_time
 
+    from mruntime.schedulers import local
+
+    class Clock:                        # the adapter's `time`, its monotonic moved on by `ahead`
+        ahead = 0.0
+
+        def __getattr__(self, name):
+            return getattr(real_time, name)
+
+        def monotonic(self):
+            return real_time.monotonic() + self.ahead
+
+    clock = Clock()
+    monkeypatch.setattr(local, "time", clock)
+    monkeypatch.setattr(local, "QUICK", 1.0)
     adapter, count = LocalAdapter(), iter(range(100))
 
-    def run_one(body):
+    def run_one(body, runs_for=0.0):
         ws = tmp_path / f"w{next(count)}"
         adapter.submit(_script(ws, body), str(ws), "s")
+        clock.ahead += runs_for
         while adapter.running_here:
             adapter.wait_any(5)
 
@@ -312,7 +329,7 @@ def test_quick_once_the_last_four_jobs_each_ran_under_a_quarter_second(tmp_path)
     assert not adapter.quick()             # three do not tell yet
     run_one("true")
     assert adapter.quick()
-    run_one(f"sleep {QUICK + 0.05}")
+    run_one("true", runs_for=local.QUICK + 0.05)
     assert not adapter.quick()
     for _ in range(3):
         run_one("true")
